@@ -1,0 +1,168 @@
+"""cafe_rt: the real-time backend of a cafe chain, in one ASGI service.
+
+Settings come from the environment; `create_app()` builds the service (tests pass their own
+settings); `python cafe_rt.py demo | create-company` are the management commands.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import secrets
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
+
+from broadcaster import Broadcast
+from starlette.applications import Starlette
+from starlette.config import Config
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from domain import accounts, demo
+from domain.auth import TokenSettings
+from domain.db import WriteGate, connect_database, is_sqlite, normalize_database_url, utc_now
+from domain.outbox import relay_unpublished
+from domain.services import Services
+from realtime.hub import Hub
+from routes import accounts as account_routes
+from routes import cafe_feeds, catalog, floor, kitchen, orders
+from routes.common import exception_handlers
+
+log = logging.getLogger("cafe_rt")
+config = Config()
+
+REDIS_URL: str | None = config("REDIS_URL", default=None)
+DATABASE_URL: str = config("DATABASE_URL", default="sqlite:///./cafe_rt.db")
+BROADCAST_URL: str = config("BROADCAST_URL", default=REDIS_URL or "memory://")
+JWT_SECRET: str | None = config("JWT_SECRET", default=None)
+ACCESS_TOKEN_TTL: int = config("ACCESS_TOKEN_TTL", cast=int, default=15 * 60)
+REFRESH_TOKEN_TTL: int = config("REFRESH_TOKEN_TTL", cast=int, default=7 * 24 * 3600)
+SEND_QUEUE_SIZE: int = config("SEND_QUEUE_SIZE", cast=int, default=1000)
+RELAY_INTERVAL: float = config("RELAY_INTERVAL", cast=float, default=5.0)
+SWEEP_INTERVAL: float = config("SWEEP_INTERVAL", cast=float, default=2.0)
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = DATABASE_URL
+    broadcast_url: str = BROADCAST_URL
+    jwt_secret: str | None = JWT_SECRET
+    access_token_ttl: int = ACCESS_TOKEN_TTL
+    refresh_token_ttl: int = REFRESH_TOKEN_TTL
+    send_queue_size: int = SEND_QUEUE_SIZE
+    relay_interval: float = RELAY_INTERVAL
+    sweep_interval: float = SWEEP_INTERVAL
+
+
+@asynccontextmanager
+async def running_services(settings: Settings) -> AsyncIterator[Services]:
+    """The database (schema applied) and the broker, connected for as long as the block runs."""
+    database = await connect_database(settings.database_url)
+    broadcast = Broadcast(normalize_database_url(settings.broadcast_url))
+    try:
+        await broadcast.connect()
+        tokens = TokenSettings(settings.jwt_secret or "", settings.access_token_ttl, settings.refresh_token_ttl)
+        yield Services(database, broadcast, WriteGate(is_sqlite(settings.database_url)), tokens)
+    finally:
+        with contextlib.suppress(Exception):
+            await broadcast.disconnect()
+        await database.disconnect()
+
+
+async def relay_forever(services: Services, interval: float) -> None:
+    """Publish what a crash or a broker outage left behind; rows younger than `interval` are in flight."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await relay_unpublished(services, utc_now(seconds_ago=interval))
+        except Exception:
+            log.warning("relay pass failed", exc_info=True)
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or Settings()
+    random_secret = not settings.jwt_secret
+    if random_secret:
+        settings = replace(settings, jwt_secret=secrets.token_urlsafe(32))
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[dict]:
+        if random_secret:
+            log.warning("JWT_SECRET is not set: using a random secret, so tokens die with this process "
+                        "and no second process can read them")
+        async with running_services(settings) as services:
+            hub = Hub(services.broadcast, services.database, sweep_interval=settings.sweep_interval)
+            await hub.start()
+            await relay_unpublished(services, utc_now())
+            relay = asyncio.create_task(relay_forever(services, settings.relay_interval))
+            try:
+                yield {"services": services, "hub": hub, "settings": settings}
+            finally:
+                relay.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await relay
+                await hub.stop()
+
+    routes = [
+        Route("/healthz", healthz, methods=["GET"], name="healthz"),
+        *account_routes.routes,
+        *floor.routes,
+        *catalog.routes,
+        *orders.routes,
+        *kitchen.routes,
+        *cafe_feeds.routes,
+    ]
+    return Starlette(routes=routes, lifespan=lifespan, exception_handlers=exception_handlers)
+
+
+async def healthz(request: Request) -> JSONResponse:
+    try:
+        await request.state.services.database.fetch_one("SELECT 1 AS ok")
+    except Exception:
+        return JSONResponse({"database": "down"}, status_code=503)
+    return JSONResponse({"database": "ok"})
+
+
+async def _create_company(settings: Settings, name: str, email: str, password: str) -> dict:
+    async with running_services(settings) as services:
+        return await accounts.create_company(services, name, email, password)
+
+
+async def _demo(settings: Settings) -> str:
+    async with running_services(settings) as services:
+        return await demo.load(services)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="cafe_rt.py", description="cafe_rt management commands")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("demo", help="load the demo company (idempotent) and print its logins")
+    company = commands.add_parser("create-company", help="create a company and its owner; prints JSON ids")
+    company.add_argument("name")
+    company.add_argument("--owner-email", required=True)
+    company.add_argument("--owner-password", required=True)
+    args = parser.parse_args(argv)
+    settings = Settings()
+    if args.command == "demo":
+        print(asyncio.run(_demo(settings)))
+        return 0
+    try:
+        result = asyncio.run(_create_company(settings, args.name, args.owner_email, args.owner_password))
+    except Exception as error:  # a clear one-line reason instead of a traceback
+        detail = getattr(error, "detail", str(error))
+        print(json.dumps({"error": detail}), file=sys.stderr)
+        return 1
+    print(json.dumps(result))
+    return 0
+
+
+app = create_app()
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Domain functions: each change runs in one transaction, owns its SQL and emits its events."""

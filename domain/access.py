@@ -1,0 +1,70 @@
+"""Who may see and change what: company isolation and the branch rules of DESIGN."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from domain.auth import Actor
+from domain.errors import Forbidden, Invalid, NotFound
+from domain.validate import is_uuid
+
+SELECT_BRANCH = "SELECT id, company_id, name, city_id FROM branches WHERE id = :id AND company_id = :company_id"
+
+MANAGERS = ("owner", "admin", "manager")
+
+
+def require_role(actor: Actor, roles: tuple[str, ...]) -> None:
+    require_company(actor)
+    if actor.role not in roles:
+        raise Forbidden("You do not have permission to perform this action.")
+
+
+def require_company(actor: Actor) -> str:
+    if actor.company_id is None:
+        raise Forbidden("The user has no company.")
+    return actor.company_id
+
+
+def can_see_branch(actor: Actor, branch_id: str | None) -> bool:
+    return actor.company_wide or branch_id is None or branch_id == actor.branch_id
+
+
+async def company_branch(db: Any, actor: Actor, branch_id: object) -> dict:
+    """A branch of the actor's company, or 404 (another company's id looks like a missing one)."""
+    if not is_uuid(branch_id):
+        raise NotFound("Branch not found.")
+    row = await db.fetch_one(SELECT_BRANCH, {"id": branch_id, "company_id": require_company(actor)})
+    if row is None:
+        raise NotFound("Branch not found.")
+    return dict(row._mapping)
+
+
+async def read_branch(db: Any, actor: Actor, requested: str | None) -> str | None:
+    """The branch a listing or feed is about; None means the whole company (owners/admins only)."""
+    if not actor.company_wide:
+        return actor.branch_id
+    if requested:
+        return (await company_branch(db, actor, requested))["id"]
+    return None
+
+
+async def write_branch(db: Any, actor: Actor, given: str | None) -> str:
+    """The branch a new zone, table or order belongs to."""
+    if given is not None:
+        branch = await company_branch(db, actor, given)
+        if not actor.company_wide and branch["id"] != actor.branch_id:
+            raise Forbidden("You can only write in your own branch.")
+        return branch["id"]
+    if actor.branch_id is None:
+        raise Invalid({"branch": ["This field is required: the user has no home branch."]})
+    return actor.branch_id
+
+
+def ensure_visible(actor: Actor, row: Any, what: str) -> dict:
+    """A row of the actor's company and, for branch-bound staff, of its branch; else 404."""
+    if row is None:
+        raise NotFound(f"{what} not found.")
+    data = dict(row._mapping)
+    if data["company_id"] != actor.company_id or not can_see_branch(actor, data.get("branch_id")):
+        raise NotFound(f"{what} not found.")
+    return data

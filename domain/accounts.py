@@ -1,0 +1,177 @@
+"""Companies, branches, users and logging in."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from domain import outbox
+from domain.access import MANAGERS, company_branch, require_company, require_role
+from domain.auth import (
+    ROLES,
+    Actor,
+    decode_token,
+    hash_password,
+    issue_access_token,
+    issue_tokens,
+    verify_password,
+)
+from domain.db import new_id, utc_now
+from domain.errors import Conflict, Forbidden, NotAuthenticated, NotFound
+from domain.services import Services
+from domain.validate import Body
+
+INSERT_COMPANY = "INSERT INTO companies (id, name, created_at) VALUES (:id, :name, :created_at)"
+INSERT_BRANCH = """
+INSERT INTO branches (id, company_id, name, city_id, created_at) VALUES (:id, :company_id, :name, :city_id, :created_at)
+"""
+SELECT_BRANCHES = "SELECT id, company_id, name, city_id, created_at FROM branches WHERE company_id = :company_id ORDER BY created_at"
+INSERT_USER = """
+INSERT INTO users (id, email, password_hash, role, company_id, branch_id, created_at)
+VALUES (:id, :email, :password_hash, :role, :company_id, :branch_id, :created_at)
+"""
+INSERT_USER_CITY = "INSERT INTO user_cities (user_id, city_id) VALUES (:user_id, :city_id)"
+SELECT_USER_BY_EMAIL = "SELECT * FROM users WHERE email = :email"
+SELECT_USER = "SELECT * FROM users WHERE id = :id"
+SELECT_USERS = "SELECT * FROM users WHERE company_id = :company_id ORDER BY created_at"
+SELECT_USER_CITIES = "SELECT city_id FROM user_cities WHERE user_id = :user_id ORDER BY city_id"
+
+# Spent on unknown emails too, so a login's timing does not tell which emails exist.
+DUMMY_HASH = hash_password("not a real password")
+BRANCH_BOUND_ROLES = ("manager", "waiter", "cook", "cashier")
+
+
+def branch_json(row: Any) -> dict:
+    return {"id": row["id"], "name": row["name"], "city_id": row["city_id"], "company": row["company_id"]}
+
+
+async def user_json(db: Any, row: Any) -> dict:
+    cities = await db.fetch_all(SELECT_USER_CITIES, {"user_id": row["id"]})
+    return {
+        "id": row["id"],
+        "email": row["email"],
+        "role": row["role"],
+        "company": row["company_id"],
+        "branch": row["branch_id"],
+        "city_ids": [city["city_id"] for city in cities],
+        "created_at": row["created_at"],
+    }
+
+
+def _normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+async def _insert_user(db: Any, *, email: str, password: str, role: str, company_id: str | None,
+                       branch_id: str | None, city_ids: list[int]) -> str:
+    if await db.fetch_one(SELECT_USER_BY_EMAIL, {"email": email}) is not None:
+        raise Conflict({"email": ["A user with this email already exists."]})
+    user_id = new_id()
+    password_hash = await asyncio.to_thread(hash_password, password)
+    await db.execute(
+        INSERT_USER,
+        {"id": user_id, "email": email, "password_hash": password_hash, "role": role, "company_id": company_id,
+         "branch_id": branch_id, "created_at": utc_now()},
+    )
+    for city_id in sorted(set(city_ids)):
+        await db.execute(INSERT_USER_CITY, {"user_id": user_id, "city_id": city_id})
+    return user_id
+
+
+async def create_company(services: Services, name: str, owner_email: str, owner_password: str) -> dict:
+    """The management command's job: a company and its owner (no branch yet)."""
+    db = services.database
+    company_id = new_id()
+    async with services.gate, db.transaction():
+        await db.execute(INSERT_COMPANY, {"id": company_id, "name": name, "created_at": utc_now()})
+        await outbox.create_counter(db, company_id)
+        owner_id = await _insert_user(
+            db, email=_normalize_email(owner_email), password=owner_password, role="owner",
+            company_id=company_id, branch_id=None, city_ids=[],
+        )
+    return {"company_id": company_id, "owner_id": owner_id, "owner_email": _normalize_email(owner_email)}
+
+
+async def create_branch(services: Services, actor: Actor, data: Any) -> dict:
+    require_role(actor, ("owner", "admin"))
+    body = Body(data, {"name", "city_id"})
+    name = body.text("name")
+    city_id = body.integer("city_id", low=1)
+    body.check()
+    branch = {"id": new_id(), "company_id": actor.company_id, "name": name, "city_id": city_id, "created_at": utc_now()}
+    async with services.gate:
+        await services.database.execute(INSERT_BRANCH, branch)
+    return branch_json(branch)
+
+
+async def list_branches(services: Services, actor: Actor) -> list[dict]:
+    rows = await services.database.fetch_all(SELECT_BRANCHES, {"company_id": require_company(actor)})
+    return [branch_json(row) for row in rows]
+
+
+async def create_user(services: Services, actor: Actor, data: Any) -> dict:
+    require_role(actor, ("owner", "admin"))
+    db = services.database
+    body = Body(data, {"email", "password", "role", "branch", "city_ids"})
+    email = body.text("email", max_length=254)
+    password = body.text("password", max_length=128)
+    role = body.choice("role", ROLES)
+    branch_id = body.ident("branch", required=False)
+    city_ids = body.items("city_ids", required=False)
+    if email and "@" not in email:
+        body.fail("email", "Enter a valid email address.")
+    if password and len(password) < 8:
+        body.fail("password", "At least 8 characters.")
+    if any(isinstance(city, bool) or not isinstance(city, int) or city < 1 for city in city_ids):
+        body.fail("city_ids", "Must be a list of positive integers.")
+    if role in BRANCH_BOUND_ROLES and branch_id is None and not body.has("branch"):
+        body.fail("branch", "This field is required for this role.")
+    body.check()
+    if role == "owner" and actor.role != "owner":
+        raise Forbidden("Only an owner can add an owner.")
+    branch = await company_branch(db, actor, branch_id) if branch_id else None
+    if role == "manager" and not city_ids and branch:
+        city_ids = [branch["city_id"]]
+    async with services.gate, db.transaction():
+        user_id = await _insert_user(
+            db, email=_normalize_email(email), password=password, role=role, company_id=actor.company_id,
+            branch_id=branch_id, city_ids=city_ids,
+        )
+    return await user_json(db, await db.fetch_one(SELECT_USER, {"id": user_id}))
+
+
+async def list_users(services: Services, actor: Actor) -> list[dict]:
+    require_role(actor, MANAGERS)
+    db = services.database
+    rows = await db.fetch_all(SELECT_USERS, {"company_id": actor.company_id})
+    return [await user_json(db, row) for row in rows]
+
+
+async def login(services: Services, data: Any) -> dict:
+    body = Body(data, {"email", "password"})
+    email = body.text("email", max_length=254)
+    password = body.text("password", max_length=128)
+    body.check()
+    row = await services.database.fetch_one(SELECT_USER_BY_EMAIL, {"email": _normalize_email(email)})
+    stored = row["password_hash"] if row is not None else DUMMY_HASH
+    if not await asyncio.to_thread(verify_password, password, stored) or row is None:
+        raise NotAuthenticated("No active account found with the given credentials.")
+    return issue_tokens(services.tokens, await user_json(services.database, row))
+
+
+async def refresh(services: Services, data: Any) -> dict:
+    body = Body(data, {"refresh"})
+    token = body.text("refresh", max_length=4096)
+    body.check()
+    claims = decode_token(services.tokens, token, kind="refresh")
+    row = await services.database.fetch_one(SELECT_USER, {"id": claims["sub"]})
+    if row is None:
+        raise NotAuthenticated("User not found.")
+    return {"access": issue_access_token(services.tokens, await user_json(services.database, row))}
+
+
+async def me(services: Services, actor: Actor) -> dict:
+    row = await services.database.fetch_one(SELECT_USER, {"id": actor.id})
+    if row is None:
+        raise NotFound("User not found.")
+    return await user_json(services.database, row)

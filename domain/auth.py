@@ -1,0 +1,121 @@
+"""Passwords, tokens and the acting user."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import time
+from dataclasses import dataclass, field
+
+import jwt
+
+from domain.errors import NotAuthenticated
+
+ROLES = ("owner", "admin", "manager", "waiter", "cook", "cashier", "client")
+COMPANY_WIDE_ROLES = ("owner", "admin")
+STAFF_ROLES = ("owner", "admin", "manager", "waiter", "cook", "cashier")
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
+JWT_ALGORITHM = "HS256"
+
+
+def hash_password(password: str) -> str:
+    salt = os.urandom(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P)
+    return "scrypt${}${}${}${}${}".format(
+        SCRYPT_N, SCRYPT_R, SCRYPT_P, base64.b64encode(salt).decode(), base64.b64encode(digest).decode()
+    )
+
+
+def verify_password(password: str, stored: str) -> bool:
+    try:
+        scheme, n, r, p, salt, digest = stored.split("$")
+        expected = base64.b64decode(digest)
+        actual = hashlib.scrypt(
+            password.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p), dklen=len(expected)
+        )
+    except (ValueError, TypeError):
+        return False
+    return scheme == "scrypt" and hmac.compare_digest(actual, expected)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who makes a request, as the access token says."""
+
+    id: str
+    role: str
+    company_id: str | None
+    branch_id: str | None
+    city_ids: tuple[int, ...] = field(default=())
+    expires_at: int = 0
+
+    @property
+    def company_wide(self) -> bool:
+        return self.role in COMPANY_WIDE_ROLES
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role in STAFF_ROLES
+
+
+@dataclass(frozen=True)
+class TokenSettings:
+    secret: str
+    access_ttl: int
+    refresh_ttl: int
+
+
+def issue_tokens(settings: TokenSettings, user: dict) -> dict[str, str]:
+    return {
+        "access": _encode(settings, user, "access", settings.access_ttl),
+        "refresh": _encode(settings, user, "refresh", settings.refresh_ttl),
+    }
+
+
+def issue_access_token(settings: TokenSettings, user: dict) -> str:
+    return _encode(settings, user, "access", settings.access_ttl)
+
+
+def _encode(settings: TokenSettings, user: dict, kind: str, ttl: int) -> str:
+    now = int(time.time())
+    claims = {
+        "sub": user["id"],
+        "type": kind,
+        "role": user["role"],
+        "company_id": user["company"],
+        "branch_id": user["branch"],
+        "city_ids": list(user.get("city_ids", ())),
+        "iat": now,
+        "exp": now + ttl,
+    }
+    return jwt.encode(claims, settings.secret, algorithm=JWT_ALGORITHM)
+
+
+def decode_token(settings: TokenSettings, token: str | None, kind: str = "access") -> dict:
+    if not token:
+        raise NotAuthenticated("Authentication credentials were not provided.")
+    try:
+        claims = jwt.decode(
+            token, settings.secret, algorithms=[JWT_ALGORITHM], options={"require": ["exp", "sub", "type"]}
+        )
+    except jwt.ExpiredSignatureError:
+        raise NotAuthenticated("Token has expired.") from None
+    except jwt.InvalidTokenError:
+        raise NotAuthenticated("Token is invalid.") from None
+    if claims.get("type") != kind:
+        raise NotAuthenticated(f"An {kind} token is required.")
+    return claims
+
+
+def actor_from_token(settings: TokenSettings, token: str | None) -> Actor:
+    claims = decode_token(settings, token)
+    return Actor(
+        id=claims["sub"],
+        role=claims.get("role", ""),
+        company_id=claims.get("company_id"),
+        branch_id=claims.get("branch_id"),
+        city_ids=tuple(claims.get("city_ids") or ()),
+        expires_at=int(claims["exp"]),
+    )

@@ -1,0 +1,111 @@
+"""Menu items and clients: the reference data orders point at."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from domain.access import MANAGERS, company_branch, ensure_visible, read_branch, require_company, require_role
+from domain.auth import Actor
+from domain.db import format_cents, new_id, utc_now
+from domain.errors import NotFound
+from domain.services import Services
+from domain.validate import Body, is_uuid
+
+INSERT_MENU_ITEM = """
+INSERT INTO menu_items (id, company_id, branch_id, title, price_cents, is_active, created_at)
+VALUES (:id, :company_id, :branch_id, :title, :price_cents, :is_active, :created_at)
+"""
+UPDATE_MENU_ITEM = "UPDATE menu_items SET title = :title, price_cents = :price_cents, is_active = :is_active WHERE id = :id"
+SELECT_MENU_ITEM = "SELECT * FROM menu_items WHERE id = :id"
+SELECT_MENU_ITEMS = "SELECT * FROM menu_items WHERE company_id = :company_id ORDER BY title"
+INSERT_CLIENT = "INSERT INTO clients (id, company_id, name, phone, created_at) VALUES (:id, :company_id, :name, :phone, :created_at)"
+SELECT_CLIENT = "SELECT * FROM clients WHERE id = :id"
+SELECT_CLIENTS = "SELECT * FROM clients WHERE company_id = :company_id ORDER BY name"
+
+
+def menu_item_json(row: Any) -> dict:
+    return {
+        "id": row["id"],
+        "title": row["title"],
+        "price": format_cents(row["price_cents"]),
+        "is_active": bool(row["is_active"]),
+        "branch": row["branch_id"],
+    }
+
+
+def client_json(row: Any) -> dict:
+    return {"id": row["id"], "name": row["name"], "phone": row["phone"], "created_at": row["created_at"]}
+
+
+async def create_menu_item(services: Services, actor: Actor, data: Any) -> dict:
+    require_role(actor, MANAGERS)
+    body = Body(data, {"title", "price", "branch", "is_active"})
+    title = body.text("title")
+    price = body.money("price")
+    branch_id = body.ident("branch", required=False)
+    is_active = body.boolean("is_active", default=True)
+    body.check()
+    if branch_id is not None:
+        await company_branch(services.database, actor, branch_id)
+    row = {"id": new_id(), "company_id": actor.company_id, "branch_id": branch_id, "title": title,
+           "price_cents": price, "is_active": int(is_active), "created_at": utc_now()}
+    async with services.gate:
+        await services.database.execute(INSERT_MENU_ITEM, row)
+    return menu_item_json(row)
+
+
+async def update_menu_item(services: Services, actor: Actor, item_id: str, data: Any) -> dict:
+    require_role(actor, MANAGERS)
+    body = Body(data, {"title", "price", "is_active"})
+    title = body.text("title", required=False)
+    price = body.money("price", required=False)
+    is_active = body.boolean("is_active", default=True) if body.has("is_active") else None
+    body.check()
+    current = await visible_menu_item(services.database, actor, item_id)
+    values = {
+        "id": current["id"],
+        "title": title or current["title"],
+        "price_cents": current["price_cents"] if price is None else price,
+        "is_active": current["is_active"] if is_active is None else int(is_active),
+    }
+    async with services.gate:
+        await services.database.execute(UPDATE_MENU_ITEM, values)
+    return menu_item_json(current | values)
+
+
+async def visible_menu_item(db: Any, actor: Actor, item_id: object) -> dict:
+    if not is_uuid(item_id):
+        raise NotFound("Menu item not found.")
+    return ensure_visible(actor, await db.fetch_one(SELECT_MENU_ITEM, {"id": item_id}), "Menu item")
+
+
+async def list_menu_items(services: Services, actor: Actor, branch_param: str | None) -> list[dict]:
+    require_company(actor)
+    branch_id = await read_branch(services.database, actor, branch_param)
+    rows = await services.database.fetch_all(SELECT_MENU_ITEMS, {"company_id": actor.company_id})
+    return [menu_item_json(row) for row in rows if branch_id is None or row["branch_id"] in (None, branch_id)]
+
+
+async def create_client(services: Services, actor: Actor, data: Any) -> dict:
+    require_role(actor, ("owner", "admin", "manager", "waiter", "cashier"))
+    body = Body(data, {"name", "phone"})
+    name = body.text("name")
+    phone = body.text("phone", max_length=32)
+    body.check()
+    row = {"id": new_id(), "company_id": actor.company_id, "name": name, "phone": phone, "created_at": utc_now()}
+    async with services.gate:
+        await services.database.execute(INSERT_CLIENT, row)
+    return client_json(row)
+
+
+async def visible_client(db: Any, actor: Actor, client_id: object) -> dict:
+    if not is_uuid(client_id):
+        raise NotFound("Client not found.")
+    return ensure_visible(actor, await db.fetch_one(SELECT_CLIENT, {"id": client_id}), "Client")
+
+
+async def list_clients(services: Services, actor: Actor, search: str | None) -> list[dict]:
+    require_role(actor, ("owner", "admin", "manager", "waiter", "cashier"))
+    rows = await services.database.fetch_all(SELECT_CLIENTS, {"company_id": actor.company_id})
+    needle = (search or "").strip().lower()
+    return [client_json(row) for row in rows if not needle or needle in row["name"].lower() or needle in row["phone"]]

@@ -1,0 +1,93 @@
+"""Database connection, schema, and the small value helpers every domain module shares."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+from databases import Database
+
+SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schema.sql"
+# Any constant works: it only keeps two processes from applying the schema at the same moment.
+SCHEMA_LOCK_KEY = 4_211_705
+
+
+def normalize_database_url(url: str) -> str:
+    """Heroku hands out postgres://; the drivers want postgresql://."""
+    if url.startswith("postgres://"):
+        return "postgresql://" + url[len("postgres://") :]
+    return url
+
+
+def is_sqlite(url: str) -> bool:
+    return url.startswith("sqlite")
+
+
+def schema_statements() -> list[str]:
+    lines = [line for line in SCHEMA_PATH.read_text().splitlines() if not line.lstrip().startswith("--")]
+    return [statement.strip() for statement in "\n".join(lines).split(";") if statement.strip()]
+
+
+async def connect_database(url: str) -> Database:
+    """Connect and make sure the schema exists (idempotent)."""
+    database = Database(normalize_database_url(url))
+    await database.connect()
+    if is_sqlite(url):
+        # WAL lets the readers of other connections go on while one writer commits.
+        await database.execute("PRAGMA journal_mode=WAL")
+        for statement in schema_statements():
+            await database.execute(statement)
+    else:
+        async with database.transaction():
+            await database.execute("SELECT pg_advisory_xact_lock(:key)", {"key": SCHEMA_LOCK_KEY})
+            for statement in schema_statements():
+                await database.execute(statement)
+    return database
+
+
+class WriteGate:
+    """Serializes write transactions where the database itself cannot (SQLite has one writer).
+
+    On PostgreSQL the per-company counter row lock orders writers, so the gate is open.
+    """
+
+    def __init__(self, serialize: bool) -> None:
+        self._lock = asyncio.Lock() if serialize else None
+
+    async def __aenter__(self) -> None:
+        if self._lock is not None:
+            await self._lock.acquire()
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self._lock is not None:
+            self._lock.release()
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def utc_now(seconds_ago: float = 0.0) -> str:
+    return (datetime.now(UTC) - timedelta(seconds=seconds_ago)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def format_cents(cents: int) -> str:
+    sign = "-" if cents < 0 else ""
+    cents = abs(int(cents))
+    return f"{sign}{cents // 100}.{cents % 100:02d}"
+
+
+def parse_cents(value: object) -> int | None:
+    """A money amount as "12.50", 12.5 or 12 -> 1250; None when it is not a valid amount."""
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        return None
+    try:
+        amount = Decimal(str(value).strip())
+    except InvalidOperation:
+        return None
+    if not amount.is_finite() or amount != amount.quantize(Decimal("0.01")):
+        return None
+    return int(amount * 100)

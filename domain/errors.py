@@ -1,0 +1,42 @@
+"""Errors a domain function raises; REST renders them as {"detail": ...}, sockets as an error message."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class DomainError(Exception):
+    status_code = 400
+
+    def __init__(self, detail: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class Invalid(DomainError):
+    """Bad input; detail is a message or a {field: [messages]} mapping."""
+
+    status_code = 400
+
+
+class NotAuthenticated(DomainError):
+    status_code = 401
+
+
+class Forbidden(DomainError):
+    status_code = 403
+
+
+class NotFound(DomainError):
+    status_code = 404
+
+
+class Conflict(DomainError):
+    status_code = 409
+
+
+def error_message(detail: Any) -> str:
+    """One line of text for channels that carry a plain message (the socket dialects)."""
+    if isinstance(detail, dict):
+        return "; ".join(f"{field}: {' '.join(messages)}" for field, messages in detail.items())
+    return str(detail)

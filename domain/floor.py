@@ -1,0 +1,167 @@
+"""Zones and tables, and keeping a table's busy/free status true."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from domain import feeds
+from domain.access import MANAGERS, ensure_visible, read_branch, require_company, require_role, write_branch
+from domain.auth import Actor
+from domain.db import new_id, utc_now
+from domain.errors import Conflict, Invalid, NotFound
+from domain.outbox import Change
+from domain.services import Services
+from domain.validate import Body, is_uuid
+
+INSERT_ZONE = "INSERT INTO zones (id, company_id, branch_id, title, created_at) VALUES (:id, :company_id, :branch_id, :title, :created_at)"
+SELECT_ZONE = "SELECT * FROM zones WHERE id = :id AND company_id = :company_id"
+SELECT_ZONES = "SELECT * FROM zones WHERE company_id = :company_id ORDER BY created_at"
+SELECT_BRANCH_ZONES = "SELECT * FROM zones WHERE company_id = :company_id AND branch_id = :branch_id ORDER BY created_at"
+INSERT_TABLE = """
+INSERT INTO cafe_tables (id, company_id, branch_id, zone_id, number, places, status, created_at)
+VALUES (:id, :company_id, :branch_id, :zone_id, :number, :places, 'free', :created_at)
+"""
+UPDATE_TABLE = "UPDATE cafe_tables SET number = :number, places = :places, zone_id = :zone_id WHERE id = :id"
+UPDATE_TABLE_STATUS = "UPDATE cafe_tables SET status = :status WHERE id = :id"
+SELECT_TABLE = "SELECT * FROM cafe_tables WHERE id = :id"
+SELECT_TABLE_BY_NUMBER = "SELECT id FROM cafe_tables WHERE branch_id = :branch_id AND number = :number"
+SELECT_TABLES = "SELECT * FROM cafe_tables WHERE company_id = :company_id ORDER BY branch_id, number"
+SELECT_BRANCH_TABLES = "SELECT * FROM cafe_tables WHERE company_id = :company_id AND branch_id = :branch_id ORDER BY number"
+COUNT_TABLE_HOLDERS = """
+SELECT
+  (SELECT COUNT(*) FROM orders WHERE table_id = :table_id AND status NOT IN ('closed', 'cancelled'))
+  + (SELECT COUNT(*) FROM table_sessions WHERE table_id = :table_id AND closed_at IS NULL) AS holders
+"""
+
+
+def zone_json(row: Any) -> dict:
+    return {"id": row["id"], "title": row["title"], "branch": row["branch_id"]}
+
+
+def table_json(row: Any) -> dict:
+    return {
+        "id": row["id"],
+        "number": row["number"],
+        "places": row["places"],
+        "status": row["status"],
+        "status_display": feeds.TABLE_STATUS_DISPLAY[row["status"]],
+        "zone": row["zone_id"],
+        "branch": row["branch_id"],
+    }
+
+
+async def create_zone(services: Services, actor: Actor, data: Any) -> dict:
+    require_role(actor, MANAGERS)
+    body = Body(data, {"title", "branch"})
+    title = body.text("title")
+    branch_given = body.ident("branch", required=False)
+    body.check()
+    branch_id = await write_branch(services.database, actor, branch_given)
+    zone = {"id": new_id(), "company_id": actor.company_id, "branch_id": branch_id, "title": title, "created_at": utc_now()}
+    async with services.gate:
+        await services.database.execute(INSERT_ZONE, zone)
+    return zone_json(zone)
+
+
+async def list_zones(services: Services, actor: Actor, branch_param: str | None) -> list[dict]:
+    require_company(actor)
+    branch_id = await read_branch(services.database, actor, branch_param)
+    if branch_id is None:
+        rows = await services.database.fetch_all(SELECT_ZONES, {"company_id": actor.company_id})
+    else:
+        rows = await services.database.fetch_all(SELECT_BRANCH_ZONES, {"company_id": actor.company_id, "branch_id": branch_id})
+    return [zone_json(row) for row in rows]
+
+
+async def _zone_in_branch(db: Any, actor: Actor, zone_id: str | None, branch_id: str) -> str | None:
+    if zone_id is None:
+        return None
+    zone = await db.fetch_one(SELECT_ZONE, {"id": zone_id, "company_id": actor.company_id})
+    if zone is None:
+        raise NotFound("Zone not found.")
+    if zone["branch_id"] != branch_id:
+        raise Invalid({"zone": ["The zone belongs to another branch."]})
+    return zone_id
+
+
+async def _number_free(db: Any, branch_id: str, number: int, table_id: str | None = None) -> None:
+    row = await db.fetch_one(SELECT_TABLE_BY_NUMBER, {"branch_id": branch_id, "number": number})
+    if row is not None and row["id"] != table_id:
+        raise Conflict({"number": ["A table with this number already exists in the branch."]})
+
+
+async def create_table(services: Services, actor: Actor, data: Any) -> dict:
+    require_role(actor, MANAGERS)
+    body = Body(data, {"number", "places", "zone", "branch"})
+    number = body.integer("number", low=1, high=100_000)
+    places = body.integer("places", low=1, high=1000)
+    zone_id = body.ident("zone", required=False)
+    branch_given = body.ident("branch", required=False)
+    body.check()
+    branch_id = await write_branch(services.database, actor, branch_given)
+    async with services.change(actor.company_id) as change:
+        zone_id = await _zone_in_branch(change.db, actor, zone_id, branch_id)
+        await _number_free(change.db, branch_id, number)
+        row = {"id": new_id(), "company_id": actor.company_id, "branch_id": branch_id, "zone_id": zone_id,
+               "number": number, "places": places, "created_at": utc_now()}
+        await change.db.execute(INSERT_TABLE, row)
+        table = table_json(row | {"status": "free"})
+        await feeds.emit_table(change, "table_created", table)
+    return table
+
+
+async def visible_table(db: Any, actor: Actor, table_id: object) -> dict:
+    if not is_uuid(table_id):
+        raise NotFound("Table not found.")
+    return ensure_visible(actor, await db.fetch_one(SELECT_TABLE, {"id": table_id}), "Table")
+
+
+async def get_table(services: Services, actor: Actor, table_id: str) -> dict:
+    require_company(actor)
+    return table_json(await visible_table(services.database, actor, table_id))
+
+
+async def list_tables(services: Services, actor: Actor, branch_param: str | None) -> list[dict]:
+    require_company(actor)
+    branch_id = await read_branch(services.database, actor, branch_param)
+    if branch_id is None:
+        rows = await services.database.fetch_all(SELECT_TABLES, {"company_id": actor.company_id})
+    else:
+        rows = await services.database.fetch_all(SELECT_BRANCH_TABLES, {"company_id": actor.company_id, "branch_id": branch_id})
+    return [table_json(row) for row in rows]
+
+
+async def update_table(services: Services, actor: Actor, table_id: str, data: Any) -> dict:
+    require_role(actor, MANAGERS)
+    body = Body(data, {"number", "places", "zone"})
+    number = body.integer("number", low=1, high=100_000, required=False)
+    places = body.integer("places", low=1, high=1000, required=False)
+    zone_id = body.ident("zone", required=False)
+    body.check()
+    async with services.change(actor.company_id) as change:
+        current = await visible_table(change.db, actor, table_id)
+        values = {
+            "id": current["id"],
+            "number": number if number is not None else current["number"],
+            "places": places if places is not None else current["places"],
+            "zone_id": await _zone_in_branch(change.db, actor, zone_id, current["branch_id"])
+            if body.has("zone") else current["zone_id"],
+        }
+        await _number_free(change.db, current["branch_id"], values["number"], current["id"])
+        await change.db.execute(UPDATE_TABLE, values)
+        table = table_json(current | values)
+        await feeds.emit_table(change, "table_updated", table)
+    return table
+
+
+async def refresh_table_status(change: Change, table_id: str | None) -> None:
+    """Busy while a non-final order or an open session holds the table, free otherwise."""
+    if table_id is None:
+        return
+    row = await change.db.fetch_one(SELECT_TABLE, {"id": table_id})
+    holders = await change.db.fetch_one(COUNT_TABLE_HOLDERS, {"table_id": table_id})
+    status = "busy" if holders["holders"] else "free"
+    if row["status"] == status:
+        return
+    await change.db.execute(UPDATE_TABLE_STATUS, {"id": table_id, "status": status})
+    await feeds.emit_table_status(change, table_json(dict(row._mapping) | {"status": status}))

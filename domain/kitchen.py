@@ -1,0 +1,126 @@
+"""The kitchen's work: listing, claiming and finishing portions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from domain import notifications
+from domain.access import ensure_visible, read_branch, require_role
+from domain.auth import STAFF_ROLES, Actor
+from domain.db import utc_now
+from domain.errors import Conflict, Invalid, NotFound
+from domain.orders import FINAL_STATUSES, SELECT_ORDER, save_order
+from domain.outbox import Change
+from domain.services import Services
+from domain.tasks import OPEN_STATUSES, SELECT_TASK, TASK_COLUMNS, order_tasks, save_task, task_json
+from domain.validate import Body, is_uuid
+
+TASK_STATUSES = ("pending", "in_progress", "ready", "cancelled")
+KITCHEN_ROLES = ("owner", "admin", "manager", "cook")
+SELECT_TASKS = TASK_COLUMNS + """
+WHERE kt.company_id = :company_id
+  AND (:branch_id = '' OR kt.branch_id = :branch_id)
+  AND (:status = '' OR kt.status = :status)
+  AND (:cook_id = '' OR kt.cook_id = :cook_id)
+ORDER BY kt.created_at, kt.unit_index
+LIMIT 1000
+"""
+# Orders still being worked on may turn ready; delivered ones are already past that.
+BECOMES_READY_FROM = ("open", "pending", "confirmed", "preparing")
+
+
+async def list_tasks(services: Services, actor: Actor, query: dict[str, str]) -> list[dict]:
+    require_role(actor, STAFF_ROLES)
+    branch_id = await read_branch(services.database, actor, query.get("branch_id"))
+    status = query.get("status", "")
+    if status and status not in TASK_STATUSES:
+        raise Invalid({"status": [f"Must be one of: {', '.join(TASK_STATUSES)}."]})
+    mine = query.get("mine", "") in ("1", "true")
+    rows = await services.database.fetch_all(
+        SELECT_TASKS,
+        {"company_id": actor.company_id, "branch_id": branch_id or "", "status": status,
+         "cook_id": actor.id if mine else ""},
+    )
+    return [task_json(row) for row in rows]
+
+
+async def _visible_task(db: Any, actor: Actor, task_id: object) -> dict:
+    if not is_uuid(task_id):
+        raise NotFound("Kitchen task not found.")
+    row = ensure_visible(actor, await db.fetch_one(SELECT_TASK, {"id": task_id}), "Kitchen task")
+    return task_json(row)
+
+
+async def get_task(services: Services, actor: Actor, task_id: str) -> dict:
+    require_role(actor, STAFF_ROLES)
+    return await _visible_task(services.database, actor, task_id)
+
+
+async def _claim(change: Change, actor: Actor, task: dict) -> dict:
+    if task["status"] == "in_progress" and task["cook"] == actor.id:
+        return task
+    if task["status"] != "pending":
+        raise Conflict(f"The task is {task['status']} and cannot be claimed.")
+    return await save_task(change, task, {"status": "in_progress", "cook": actor.id, "started_at": utc_now()})
+
+
+async def _finish(change: Change, actor: Actor, task: dict) -> dict:
+    if task["status"] not in OPEN_STATUSES:
+        raise Conflict(f"The task is {task['status']} and cannot be marked ready.")
+    now = utc_now()
+    saved = await save_task(
+        change, task, {"status": "ready", "cook": task["cook"] or actor.id, "started_at": task["started_at"] or now,
+                       "ready_at": now},
+    )
+    order = dict((await change.db.fetch_one(SELECT_ORDER, {"id": task["order"]}))._mapping)
+    if order["waiter_id"]:
+        await notifications.store(change.db, change.company_id, order["waiter_id"], "task_notification", {
+            "task_id": saved["id"], "order_id": order["id"], "table_number": saved["table_number"],
+            "menu_item": saved["menu_item_title"], "unit_index": saved["unit_index"],
+            "message": f"{saved['menu_item_title']} is ready for order {order['number']}",
+        })
+    portions = await order_tasks(change.db, order["id"])
+    all_done = all(portion["status"] in ("ready", "cancelled") for portion in portions)
+    if all_done and order["status"] in BECOMES_READY_FROM and order["status"] not in FINAL_STATUSES:
+        await save_order(change, order, {"status": "ready"})
+    return saved
+
+
+async def _reopen(change: Change, task: dict) -> dict:
+    if task["status"] != "in_progress":
+        raise Conflict(f"The task is {task['status']} and cannot go back to pending.")
+    return await save_task(change, task, {"status": "pending", "cook": None, "started_at": None})
+
+
+async def _cancel(change: Change, task: dict) -> dict:
+    if task["status"] not in OPEN_STATUSES:
+        raise Conflict(f"The task is {task['status']} and cannot be cancelled.")
+    return await save_task(change, task, {"status": "cancelled"})
+
+
+async def claim_task(services: Services, actor: Actor, task_id: str) -> dict:
+    require_role(actor, KITCHEN_ROLES)
+    async with services.change(actor.company_id) as change:
+        return await _claim(change, actor, await _visible_task(change.db, actor, task_id))
+
+
+async def mark_ready(services: Services, actor: Actor, task_id: str) -> dict:
+    require_role(actor, KITCHEN_ROLES)
+    async with services.change(actor.company_id) as change:
+        return await _finish(change, actor, await _visible_task(change.db, actor, task_id))
+
+
+async def update_task(services: Services, actor: Actor, task_id: str, data: Any) -> dict:
+    require_role(actor, KITCHEN_ROLES)
+    body = Body(data, {"status"})
+    status = body.choice("status", TASK_STATUSES)
+    body.check()
+    async with services.change(actor.company_id) as change:
+        task = await _visible_task(change.db, actor, task_id)
+        if status == "in_progress":
+            return await _claim(change, actor, task)
+        if status == "ready":
+            return await _finish(change, actor, task)
+        if status == "pending":
+            return await _reopen(change, task)
+        return await _cancel(change, task)

@@ -1,0 +1,343 @@
+"""Orders: create with items (one kitchen task per portion), change, pay, delete."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from domain import feeds, tasks
+from domain.access import MANAGERS, ensure_visible, read_branch, require_role, write_branch
+from domain.auth import Actor
+from domain.catalog import visible_client, visible_menu_item
+from domain.db import format_cents, new_id, utc_now
+from domain.errors import Conflict, Invalid, NotFound
+from domain.floor import refresh_table_status, visible_table
+from domain.outbox import Change
+from domain.services import Services
+from domain.validate import Body, is_uuid
+
+STATUSES = ("open", "pending", "confirmed", "preparing", "ready", "delivered", "closed", "cancelled")
+FINAL_STATUSES = ("closed", "cancelled")
+PAYMENT_METHODS = ("cash", "card", "transfer", "online")
+ORDER_WRITERS = ("owner", "admin", "manager", "waiter", "cashier")
+PAGE_SIZE = 50
+LIST_LIMIT = 1000
+MAX_QUANTITY = 100
+
+SELECT_ORDER = "SELECT * FROM orders WHERE id = :id"
+SELECT_ORDER_ITEMS = """
+SELECT oi.id, oi.menu_item_id, oi.quantity, oi.price_cents, m.title
+FROM order_items oi JOIN menu_items m ON m.id = oi.menu_item_id
+WHERE oi.order_id = :order_id ORDER BY oi.created_at, oi.id
+"""
+SELECT_TABLE_NUMBER = "SELECT number FROM cafe_tables WHERE id = :id"
+SELECT_NEXT_NUMBER = "SELECT COALESCE(MAX(number), 0) + 1 AS next FROM orders WHERE branch_id = :branch_id"
+SELECT_STAFF = "SELECT id, branch_id, role FROM users WHERE id = :id AND company_id = :company_id"
+INSERT_ORDER = """
+INSERT INTO orders (id, company_id, branch_id, number, table_id, client_id, waiter_id, created_by, guests, status,
+                    total_cents, paid_cents, bonuses_used_cents, bonuses_earned_cents, created_at, updated_at)
+VALUES (:id, :company_id, :branch_id, :number, :table_id, :client_id, :waiter_id, :created_by, :guests, 'open',
+        :total_cents, 0, 0, 0, :created_at, :created_at)
+"""
+INSERT_ORDER_ITEM = """
+INSERT INTO order_items (id, company_id, order_id, menu_item_id, quantity, price_cents, created_at)
+VALUES (:id, :company_id, :order_id, :menu_item_id, :quantity, :price_cents, :created_at)
+"""
+UPDATE_ORDER = """
+UPDATE orders SET status = :status, guests = :guests, waiter_id = :waiter_id, client_id = :client_id,
+                  table_id = :table_id, paid_cents = :paid_cents, updated_at = :updated_at, closed_at = :closed_at
+WHERE id = :id
+"""
+INSERT_PAYMENT = """
+INSERT INTO payments (id, company_id, order_id, method, amount_cents, created_by, created_at)
+VALUES (:id, :company_id, :order_id, :method, :amount_cents, :created_by, :created_at)
+"""
+COUNT_PAYMENTS = "SELECT COUNT(*) AS n FROM payments WHERE order_id = :order_id"
+DELETE_ORDER_ITEMS = "DELETE FROM order_items WHERE order_id = :order_id"
+DELETE_ORDER = "DELETE FROM orders WHERE id = :id"
+ORDER_FILTERS = """
+WHERE company_id = :company_id
+  AND (:branch_id = '' OR branch_id = :branch_id)
+  AND (:status = '' OR status = :status)
+  AND (:table_id = '' OR table_id = :table_id)
+  AND (:waiter_id = '' OR waiter_id = :waiter_id)
+  AND (:client_id = '' OR client_id = :client_id)
+"""
+SELECT_ORDERS = "SELECT * FROM orders" + ORDER_FILTERS + "ORDER BY created_at DESC, number DESC LIMIT :limit OFFSET :offset"
+COUNT_ORDERS = "SELECT COUNT(*) AS n FROM orders" + ORDER_FILTERS
+
+
+async def order_json(db: Any, row: Any) -> dict:
+    items = await db.fetch_all(SELECT_ORDER_ITEMS, {"order_id": row["id"]})
+    table = await db.fetch_one(SELECT_TABLE_NUMBER, {"id": row["table_id"]}) if row["table_id"] else None
+    return {
+        "id": row["id"],
+        "number": row["number"],
+        "table": row["table_id"],
+        "table_number": table["number"] if table else None,
+        "client": row["client_id"],
+        "waiter": row["waiter_id"],
+        "created_by": row["created_by"],
+        "guests": row["guests"],
+        "status": row["status"],
+        "total_amount": format_cents(row["total_cents"]),
+        "paid_amount": format_cents(row["paid_cents"]),
+        "bonuses_used": format_cents(row["bonuses_used_cents"]),
+        "bonuses_earned": format_cents(row["bonuses_earned_cents"]),
+        "items": [
+            {
+                "id": item["id"],
+                "menu_item": item["menu_item_id"],
+                "menu_item_title": item["title"],
+                "quantity": item["quantity"],
+                "price": format_cents(item["price_cents"]),
+                "total": format_cents(item["price_cents"] * item["quantity"]),
+            }
+            for item in items
+        ],
+        "branch": row["branch_id"],
+        "created_at": row["created_at"],
+        "updated_at": row["updated_at"],
+        "closed_at": row["closed_at"],
+    }
+
+
+def _read_items(body: Body) -> list[tuple[str, int]]:
+    lines = []
+    for index, entry in enumerate(body.items("items", required=False)):
+        field = f"items[{index}]"
+        if not isinstance(entry, dict) or set(entry) - {"menu_item", "quantity"}:
+            body.fail(field, "Must be an object with menu_item and quantity.")
+            continue
+        menu_item, quantity = entry.get("menu_item"), entry.get("quantity", 1)
+        if not is_uuid(menu_item):
+            body.fail(f"{field}.menu_item", "Must be a UUID.")
+        elif isinstance(quantity, bool) or not isinstance(quantity, int) or not 1 <= quantity <= MAX_QUANTITY:
+            body.fail(f"{field}.quantity", f"Must be an integer between 1 and {MAX_QUANTITY}.")
+        else:
+            lines.append((menu_item, quantity))
+    return lines
+
+
+async def _staff_member(db: Any, actor: Actor, user_id: str | None, branch_id: str) -> str | None:
+    if user_id is None:
+        return None
+    row = await db.fetch_one(SELECT_STAFF, {"id": user_id, "company_id": actor.company_id})
+    if row is None:
+        raise NotFound("Waiter not found.")
+    if row["role"] == "client" or row["branch_id"] not in (None, branch_id):
+        raise Invalid({"waiter": ["The waiter does not work in the order's branch."]})
+    return user_id
+
+
+async def create_order(services: Services, actor: Actor, data: Any) -> dict:
+    require_role(actor, ORDER_WRITERS)
+    body = Body(data, {"table", "guests", "client", "waiter", "items", "branch"})
+    table_id = body.ident("table", required=False)
+    guests = body.integer("guests", low=1, high=1000, required=False) or 1
+    client_id = body.ident("client", required=False)
+    waiter_id = body.ident("waiter", required=False)
+    branch_given = body.ident("branch", required=False)
+    lines = _read_items(body)
+    body.check()
+    if waiter_id is None and actor.role == "waiter":
+        waiter_id = actor.id
+    async with services.change(actor.company_id) as change:
+        db = change.db
+        if table_id is not None:
+            table = await visible_table(db, actor, table_id)
+            if branch_given is not None and branch_given != table["branch_id"]:
+                raise Invalid({"branch": ["The table belongs to another branch."]})
+            branch_id = table["branch_id"]
+        else:
+            branch_id = await write_branch(db, actor, branch_given)
+        if client_id is not None:
+            await visible_client(db, actor, client_id)
+        waiter_id = await _staff_member(db, actor, waiter_id, branch_id)
+        priced = []
+        for index, (menu_item_id, quantity) in enumerate(lines):
+            item = await visible_menu_item(db, actor, menu_item_id)
+            if not item["is_active"] or item["branch_id"] not in (None, branch_id):
+                raise Invalid({f"items[{index}].menu_item": ["This menu item is not available in the branch."]})
+            priced.append((item, quantity))
+        number = (await db.fetch_one(SELECT_NEXT_NUMBER, {"branch_id": branch_id}))["next"]
+        order_id, now = new_id(), utc_now()
+        await db.execute(
+            INSERT_ORDER,
+            {"id": order_id, "company_id": actor.company_id, "branch_id": branch_id, "number": number,
+             "table_id": table_id, "client_id": client_id, "waiter_id": waiter_id, "created_by": actor.id,
+             "guests": guests, "total_cents": sum(item["price_cents"] * quantity for item, quantity in priced),
+             "created_at": now},
+        )
+        task_ids = []
+        for item, quantity in priced:
+            order_item_id = new_id()
+            await db.execute(
+                INSERT_ORDER_ITEM,
+                {"id": order_item_id, "company_id": actor.company_id, "order_id": order_id, "menu_item_id": item["id"],
+                 "quantity": quantity, "price_cents": item["price_cents"], "created_at": now},
+            )
+            task_ids += await tasks.create_tasks(db, actor.company_id, branch_id, order_id, order_item_id, item["id"], quantity)
+        order = await order_json(db, await db.fetch_one(SELECT_ORDER, {"id": order_id}))
+        await feeds.emit_order(change, "order_created", order)
+        await refresh_table_status(change, table_id)
+        for task_id in task_ids:
+            await feeds.emit_kitchen_task(change, "kitchen_task_created", await tasks.load_task(db, task_id))
+    return order
+
+
+async def visible_order(db: Any, actor: Actor, order_id: object) -> dict:
+    if not is_uuid(order_id):
+        raise NotFound("Order not found.")
+    return ensure_visible(actor, await db.fetch_one(SELECT_ORDER, {"id": order_id}), "Order")
+
+
+async def get_order(services: Services, actor: Actor, order_id: str) -> dict:
+    require_role(actor, ORDER_WRITERS + ("cook",))
+    db = services.database
+    return await order_json(db, await visible_order(db, actor, order_id))
+
+
+async def list_orders(services: Services, actor: Actor, query: dict[str, str]) -> dict | list:
+    require_role(actor, ORDER_WRITERS + ("cook",))
+    branch_id = await read_branch(services.database, actor, query.get("branch_id"))
+    status = query.get("status", "")
+    if status and status not in STATUSES:
+        raise Invalid({"status": [f"Must be one of: {', '.join(STATUSES)}."]})
+    filters = {"company_id": actor.company_id, "branch_id": branch_id or "", "status": status}
+    for name in ("table", "waiter", "client"):
+        value = query.get(name, "")
+        if value and not is_uuid(value):
+            raise Invalid({name: ["Must be a UUID."]})
+        filters[f"{name}_id"] = value
+    return await _order_page(services.database, filters, query.get("page"))
+
+
+async def _order_page(db: Any, filters: dict[str, str], page_param: str | None) -> dict | list:
+    """The newest LIST_LIMIT orders as a list, or {count, next, previous, results} when ?page= is given."""
+    if page_param is None:
+        rows = await db.fetch_all(SELECT_ORDERS, filters | {"limit": LIST_LIMIT, "offset": 0})
+        return [await order_json(db, row) for row in rows]
+    if not page_param.isdigit() or int(page_param) < 1:
+        raise Invalid({"page": ["Must be a positive integer."]})
+    page = int(page_param)
+    count = (await db.fetch_one(COUNT_ORDERS, filters))["n"]
+    offset = (page - 1) * PAGE_SIZE
+    if offset and offset >= count:
+        raise NotFound("Invalid page.")
+    rows = await db.fetch_all(SELECT_ORDERS, filters | {"limit": PAGE_SIZE, "offset": offset})
+    return {
+        "count": count,
+        "next": page + 1 if offset + PAGE_SIZE < count else None,
+        "previous": page - 1 if page > 1 else None,
+        "results": [await order_json(db, row) for row in rows],
+    }
+
+
+async def client_orders(services: Services, actor: Actor, client_id: str, page_param: str | None) -> dict | list:
+    require_role(actor, ORDER_WRITERS)
+    await visible_client(services.database, actor, client_id)
+    filters = {"company_id": actor.company_id, "branch_id": "" if actor.company_wide else actor.branch_id,
+               "status": "", "table_id": "", "waiter_id": "", "client_id": client_id}
+    return await _order_page(services.database, filters, page_param)
+
+
+async def save_order(change: Change, current: dict, changes: dict) -> dict:
+    """Write an order's new state, emit order_updated, and keep its tables' status true."""
+    values = current | changes | {"updated_at": utc_now()}
+    if values["status"] in FINAL_STATUSES and current["status"] not in FINAL_STATUSES:
+        values["closed_at"] = values["updated_at"]
+    await change.db.execute(
+        UPDATE_ORDER,
+        {name: values[name] for name in ("id", "status", "guests", "waiter_id", "client_id", "table_id", "paid_cents",
+                                         "updated_at", "closed_at")},
+    )
+    if values["status"] == "cancelled" and current["status"] != "cancelled":
+        await tasks.cancel_open_tasks(change, current["id"])
+    order = await order_json(change.db, await change.db.fetch_one(SELECT_ORDER, {"id": current["id"]}))
+    await feeds.emit_order(change, "order_updated", order)
+    await refresh_table_status(change, current["table_id"])
+    if values["table_id"] != current["table_id"]:
+        await refresh_table_status(change, values["table_id"])
+    return order
+
+
+def _check_not_final(order: dict) -> None:
+    if order["status"] in FINAL_STATUSES:
+        raise Conflict(f"The order is {order['status']} and can no longer change.")
+
+
+async def update_order(services: Services, actor: Actor, order_id: str, data: Any) -> dict:
+    require_role(actor, ORDER_WRITERS)
+    body = Body(data, {"status", "guests", "waiter", "client", "table"})
+    status = body.choice("status", STATUSES, required=False)
+    guests = body.integer("guests", low=1, high=1000, required=False)
+    waiter_id = body.ident("waiter", required=False)
+    client_id = body.ident("client", required=False)
+    table_id = body.ident("table", required=False)
+    body.check()
+    async with services.change(actor.company_id) as change:
+        db = change.db
+        current = await visible_order(db, actor, order_id)
+        _check_not_final(current)
+        changes: dict[str, Any] = {}
+        if status is not None:
+            changes["status"] = status
+        if guests is not None:
+            changes["guests"] = guests
+        if body.has("waiter"):
+            changes["waiter_id"] = await _staff_member(db, actor, waiter_id, current["branch_id"])
+        if body.has("client"):
+            changes["client_id"] = (await visible_client(db, actor, client_id))["id"] if client_id else None
+        if body.has("table"):
+            if table_id is not None:
+                table = await visible_table(db, actor, table_id)
+                if table["branch_id"] != current["branch_id"]:
+                    raise Invalid({"table": ["The table belongs to another branch."]})
+            changes["table_id"] = table_id
+        return await save_order(change, current, changes)
+
+
+async def pay_order(services: Services, actor: Actor, order_id: str, data: Any) -> dict:
+    require_role(actor, ORDER_WRITERS)
+    body = Body(data if data is not None else {}, {"method", "amount", "close"})
+    method = body.choice("method", PAYMENT_METHODS, required=False) or "cash"
+    amount = body.money("amount", required=False, low=1)
+    close = body.boolean("close", default=True)
+    body.check()
+    async with services.change(actor.company_id) as change:
+        current = await visible_order(change.db, actor, order_id)
+        _check_not_final(current)
+        due = current["total_cents"] - current["bonuses_used_cents"] - current["paid_cents"]
+        if amount is None:
+            amount = due
+        if amount <= 0:
+            raise Conflict("Nothing is due on this order.")
+        if close and amount < due:
+            raise Conflict({"amount": [f"{format_cents(amount)} does not cover the {format_cents(due)} due; "
+                                       "pay the rest or send close=false."]})
+        await change.db.execute(
+            INSERT_PAYMENT,
+            {"id": new_id(), "company_id": actor.company_id, "order_id": current["id"], "method": method,
+             "amount_cents": amount, "created_by": actor.id, "created_at": utc_now()},
+        )
+        changes: dict[str, Any] = {"paid_cents": current["paid_cents"] + amount}
+        if close:
+            changes["status"] = "closed"
+        return await save_order(change, current, changes)
+
+
+async def delete_order(services: Services, actor: Actor, order_id: str) -> None:
+    require_role(actor, MANAGERS)
+    async with services.change(actor.company_id) as change:
+        db = change.db
+        current = await visible_order(db, actor, order_id)
+        if (await db.fetch_one(COUNT_PAYMENTS, {"order_id": current["id"]}))["n"]:
+            raise Conflict("A paid order cannot be deleted; cancel it instead.")
+        order = await order_json(db, current)
+        await tasks.cancel_open_tasks(change, current["id"])
+        await tasks.delete_tasks(db, current["id"])
+        await db.execute(DELETE_ORDER_ITEMS, {"order_id": current["id"]})
+        await db.execute(DELETE_ORDER, {"id": current["id"]})
+        await feeds.emit_order_deleted(change, order)
+        await refresh_table_status(change, current["table_id"])
+

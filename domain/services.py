@@ -1,0 +1,23 @@
+"""What every domain function works with: the database, the broker and the settings they need."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from broadcaster import Broadcast
+from databases import Database
+
+from domain.auth import TokenSettings
+from domain.db import WriteGate
+from domain.outbox import Change
+
+
+@dataclass
+class Services:
+    database: Database
+    broadcast: Broadcast
+    gate: WriteGate
+    tokens: TokenSettings
+
+    def change(self, company_id: str) -> Change:
+        return Change(self, company_id)

@@ -1,0 +1,97 @@
+"""Kitchen task rows: one per portion of an order item."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from domain import feeds
+from domain.db import new_id, utc_now
+from domain.outbox import Change
+
+INSERT_TASK = """
+INSERT INTO kitchen_tasks (id, company_id, branch_id, order_id, order_item_id, menu_item_id, unit_index, status, created_at)
+VALUES (:id, :company_id, :branch_id, :order_id, :order_item_id, :menu_item_id, :unit_index, 'pending', :created_at)
+"""
+TASK_COLUMNS = """
+SELECT kt.*, m.title AS menu_item_title, t.number AS table_number
+FROM kitchen_tasks kt
+JOIN menu_items m ON m.id = kt.menu_item_id
+JOIN orders o ON o.id = kt.order_id
+LEFT JOIN cafe_tables t ON t.id = o.table_id
+"""
+SELECT_TASK = TASK_COLUMNS + "WHERE kt.id = :id"
+SELECT_ORDER_TASKS = TASK_COLUMNS + "WHERE kt.order_id = :order_id ORDER BY kt.created_at, kt.unit_index"
+UPDATE_TASK = """
+UPDATE kitchen_tasks SET status = :status, cook_id = :cook_id, started_at = :started_at, ready_at = :ready_at
+WHERE id = :id
+"""
+DELETE_TASKS = "DELETE FROM kitchen_tasks WHERE order_id = :order_id"
+OPEN_STATUSES = ("pending", "in_progress")
+
+
+def task_json(row: Any) -> dict:
+    return {
+        "id": row["id"],
+        "status": row["status"],
+        "order": row["order_id"],
+        "order_item": row["order_item_id"],
+        "menu_item": row["menu_item_id"],
+        "menu_item_title": row["menu_item_title"],
+        "table_number": row["table_number"],
+        "unit_index": row["unit_index"],
+        "cook": row["cook_id"],
+        "branch": row["branch_id"],
+        "created_at": row["created_at"],
+        "started_at": row["started_at"],
+        "ready_at": row["ready_at"],
+    }
+
+
+async def create_tasks(db: Any, company_id: str, branch_id: str, order_id: str, order_item_id: str,
+                       menu_item_id: str, quantity: int) -> list[str]:
+    """One pending task per portion, unit_index 1..quantity."""
+    task_ids = []
+    for unit_index in range(1, quantity + 1):
+        task_id = new_id()
+        await db.execute(
+            INSERT_TASK,
+            {"id": task_id, "company_id": company_id, "branch_id": branch_id, "order_id": order_id,
+             "order_item_id": order_item_id, "menu_item_id": menu_item_id, "unit_index": unit_index,
+             "created_at": utc_now()},
+        )
+        task_ids.append(task_id)
+    return task_ids
+
+
+async def load_task(db: Any, task_id: str) -> dict:
+    return task_json(await db.fetch_one(SELECT_TASK, {"id": task_id}))
+
+
+async def order_tasks(db: Any, order_id: str) -> list[dict]:
+    return [task_json(row) for row in await db.fetch_all(SELECT_ORDER_TASKS, {"order_id": order_id})]
+
+
+async def save_task(change: Change, task: dict, changes: dict) -> dict:
+    """Write a task's new state and emit kitchen_task_ready or kitchen_task_updated."""
+    values = {
+        "id": task["id"],
+        "status": changes.get("status", task["status"]),
+        "cook_id": changes.get("cook", task["cook"]),
+        "started_at": changes.get("started_at", task["started_at"]),
+        "ready_at": changes.get("ready_at", task["ready_at"]),
+    }
+    await change.db.execute(UPDATE_TASK, values)
+    saved = await load_task(change.db, task["id"])
+    event_type = "kitchen_task_ready" if saved["status"] == "ready" else "kitchen_task_updated"
+    await feeds.emit_kitchen_task(change, event_type, saved)
+    return saved
+
+
+async def cancel_open_tasks(change: Change, order_id: str) -> None:
+    for task in await order_tasks(change.db, order_id):
+        if task["status"] in OPEN_STATUSES:
+            await save_task(change, task, {"status": "cancelled"})
+
+
+async def delete_tasks(db: Any, order_id: str) -> None:
+    await db.execute(DELETE_TASKS, {"order_id": order_id})

@@ -1,0 +1,122 @@
+"""Reading a JSON request body field by field, collecting every error before failing once."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from domain.db import parse_cents
+from domain.errors import Invalid
+
+MISSING = object()
+MAX_TEXT = 200
+MAX_INT = 1_000_000_000
+
+
+def is_uuid(value: object) -> bool:
+    if not isinstance(value, str) or len(value) != 36:
+        return False
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+class Body:
+    """A request body that may hold only the given fields."""
+
+    def __init__(self, data: Any, allowed: set[str]) -> None:
+        if not isinstance(data, dict):
+            raise Invalid("The request body must be a JSON object.")
+        self._data = data
+        self.errors: dict[str, list[str]] = {}
+        for field in data:
+            if field not in allowed:
+                self.fail(str(field)[:50], "Unknown field.")
+
+    def fail(self, field: str, message: str) -> None:
+        self.errors.setdefault(field, []).append(message)
+
+    def has(self, field: str) -> bool:
+        return field in self._data
+
+    def _get(self, field: str, required: bool) -> Any:
+        value = self._data.get(field, MISSING)
+        if value is MISSING and required:
+            self.fail(field, "This field is required.")
+        return value
+
+    def text(self, field: str, *, required: bool = True, max_length: int = MAX_TEXT) -> str | None:
+        value = self._get(field, required)
+        if value is MISSING or (value is None and not required):
+            return None
+        if not isinstance(value, str) or not value.strip():
+            self.fail(field, "Must be a non-empty string.")
+        elif len(value) > max_length:
+            self.fail(field, f"At most {max_length} characters.")
+        elif "\x00" in value:
+            self.fail(field, "Must not contain NUL characters.")
+        else:
+            return value.strip()
+        return None
+
+    def integer(self, field: str, *, low: int, high: int = MAX_INT, required: bool = True) -> int | None:
+        value = self._get(field, required)
+        if value is MISSING or (value is None and not required):
+            return None
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.fail(field, "Must be an integer.")
+        elif not low <= value <= high:
+            self.fail(field, f"Must be between {low} and {high}.")
+        else:
+            return value
+        return None
+
+    def ident(self, field: str, *, required: bool = True) -> str | None:
+        value = self._get(field, required)
+        if value is MISSING or (value is None and not required):
+            return None
+        if not is_uuid(value):
+            self.fail(field, "Must be a UUID.")
+            return None
+        return value
+
+    def money(self, field: str, *, required: bool = True, low: int = 0) -> int | None:
+        value = self._get(field, required)
+        if value is MISSING or (value is None and not required):
+            return None
+        cents = parse_cents(value)
+        if cents is None or not low <= cents <= MAX_INT:
+            self.fail(field, "Must be an amount with at most two decimals, like \"12.50\".")
+            return None
+        return cents
+
+    def choice(self, field: str, choices: tuple[str, ...], *, required: bool = True) -> str | None:
+        value = self._get(field, required)
+        if value is MISSING:
+            return None
+        if value not in choices:
+            self.fail(field, f"Must be one of: {', '.join(choices)}.")
+            return None
+        return value
+
+    def boolean(self, field: str, *, default: bool) -> bool:
+        value = self._data.get(field, default)
+        if not isinstance(value, bool):
+            self.fail(field, "Must be true or false.")
+            return default
+        return value
+
+    def items(self, field: str, *, required: bool = True, max_items: int = 100) -> list[Any]:
+        value = self._get(field, required)
+        if value is MISSING:
+            return []
+        if not isinstance(value, list) or len(value) > max_items:
+            self.fail(field, f"Must be a list of at most {max_items} entries.")
+            return []
+        return value
+
+    def check(self) -> None:
+        if self.errors:
+            raise Invalid(self.errors)

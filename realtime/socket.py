@@ -1,0 +1,135 @@
+"""What every WebSocket dialect shares: the token, the close codes, the send pump, message parsing."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from typing import Any
+
+from starlette.endpoints import WebSocketEndpoint
+from starlette.websockets import WebSocket
+
+from domain.auth import Actor, actor_from_token
+from domain.errors import NotAuthenticated
+from realtime.hub import Hub
+from realtime.outlet import Outlet
+
+CLOSE_BAD_TOKEN = 4003
+CLOSE_NO_COMPANY = 4004
+CLOSE_NOT_FOUND = 4404
+
+
+class Rejected(Exception):
+    """The connection is refused with a close code (sent after accept, so clients can read it)."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+def bearer_token(websocket: WebSocket) -> str | None:
+    token = websocket.query_params.get("token")
+    if token:
+        return token
+    header = websocket.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+
+
+def resume_position(websocket: WebSocket) -> int | None:
+    value = websocket.query_params.get("last_event_id")
+    if value is None or not value.isdigit():
+        return None
+    return int(value)
+
+
+class HubSocket(WebSocketEndpoint):
+    """A socket fed by the hub. Subclasses decide the channels (`open_outlet`) and answer actions."""
+
+    encoding = "text"
+    outlet: Outlet | None = None
+    pump: asyncio.Task | None = None
+
+    async def on_connect(self, websocket: WebSocket) -> None:
+        services = websocket.state.services
+        try:
+            actor = actor_from_token(services.tokens, bearer_token(websocket))
+        except NotAuthenticated:
+            await self.reject(websocket, CLOSE_BAD_TOKEN)
+            return
+        if actor.company_id is None:
+            await self.reject(websocket, CLOSE_NO_COMPANY)
+            return
+        try:
+            outlet = await self.open_outlet(websocket, actor)
+        except Rejected as rejected:
+            await self.reject(websocket, rejected.code)
+            return
+        self.actor = actor
+        self.outlet = outlet
+        await self.hub(websocket).attach(outlet, resume_position(websocket))
+        await websocket.accept()
+        self.pump = asyncio.create_task(self._pump(websocket, outlet))
+
+    async def open_outlet(self, websocket: WebSocket, actor: Actor) -> Outlet:
+        raise NotImplementedError
+
+    async def on_receive(self, websocket: WebSocket, data: str) -> None:
+        if self.outlet is None:
+            return
+        try:
+            message = json.loads(data)
+        except ValueError:
+            self.reply_error("Invalid JSON.")
+            return
+        if not isinstance(message, dict):
+            self.reply_error("A message must be a JSON object.")
+            return
+        await self.on_message(websocket, message)
+
+    async def on_message(self, websocket: WebSocket, message: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    async def on_disconnect(self, websocket: WebSocket, close_code: int) -> None:
+        if self.pump is not None:
+            self.pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self.pump
+        if self.outlet is not None:
+            await self.hub(websocket).detach(self.outlet)
+
+    def reply(self, message: dict[str, Any]) -> None:
+        """Queue a reply behind the events already queued, so the socket sees one ordered stream."""
+        assert self.outlet is not None
+        self.outlet.push(json.dumps(message, ensure_ascii=False))
+
+    def reply_error(self, text: str) -> None:
+        self.reply({"error": text})
+
+    @staticmethod
+    def hub(websocket: WebSocket) -> Hub:
+        return websocket.state.hub
+
+    @staticmethod
+    def max_queue(websocket: WebSocket) -> int:
+        return websocket.state.settings.send_queue_size
+
+    @staticmethod
+    async def reject(websocket: WebSocket, code: int) -> None:
+        await websocket.accept()
+        await websocket.close(code=code)
+
+    @staticmethod
+    async def _pump(websocket: WebSocket, outlet: Outlet) -> None:
+        try:
+            while True:
+                text = await outlet.next_frame()
+                if text is None:
+                    await websocket.close(code=outlet.closing_code or 1000)
+                    return
+                await websocket.send_text(text)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            return

@@ -1,0 +1,43 @@
+"""Menu items and clients."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from domain import catalog, orders
+from routes.common import actor, body, respond, services
+
+
+async def menu_items(request: Request) -> JSONResponse:
+    if request.method == "POST":
+        return respond(await catalog.create_menu_item(services(request), actor(request), await body(request)), 201)
+    return respond(
+        await catalog.list_menu_items(services(request), actor(request), request.query_params.get("branch_id"))
+    )
+
+
+async def menu_item(request: Request) -> JSONResponse:
+    item_id = request.path_params["item_id"]
+    return respond(await catalog.update_menu_item(services(request), actor(request), item_id, await body(request)))
+
+
+async def clients(request: Request) -> JSONResponse:
+    if request.method == "POST":
+        return respond(await catalog.create_client(services(request), actor(request), await body(request)), 201)
+    return respond(await catalog.list_clients(services(request), actor(request), request.query_params.get("search")))
+
+
+async def client_orders(request: Request) -> JSONResponse:
+    client_id = request.path_params["client_id"]
+    page = request.query_params.get("page")
+    return respond(await orders.client_orders(services(request), actor(request), client_id, page))
+
+
+routes = [
+    Route("/api/cafe/menu-items/", menu_items, methods=["GET", "POST"], name="menu-items"),
+    Route("/api/cafe/menu-items/{item_id}/", menu_item, methods=["PATCH"], name="menu-item"),
+    Route("/api/cafe/clients/", clients, methods=["GET", "POST"], name="clients"),
+    Route("/api/cafe/clients/{client_id}/orders/", client_orders, methods=["GET"], name="client-orders"),
+]

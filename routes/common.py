@@ -1,0 +1,72 @@
+"""Request helpers every REST adapter shares: the acting user, the JSON body, the response."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from domain.auth import Actor, actor_from_token
+from domain.errors import DomainError, Invalid
+from domain.services import Services
+
+MAX_BODY_BYTES = 256 * 1024
+
+
+def services(request: Request) -> Services:
+    return request.state.services
+
+
+def actor(request: Request) -> Actor:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer":
+        token = ""
+    return actor_from_token(services(request).tokens, token.strip() or None)
+
+
+async def body(request: Request) -> Any:
+    raw = await request.body()
+    if len(raw) > MAX_BODY_BYTES:
+        raise Invalid("The request body is too large.")
+    if not raw.strip():
+        return {}
+    try:
+        return json.loads(raw)
+    except ValueError:
+        raise Invalid("The request body is not valid JSON.") from None
+
+
+def query(request: Request) -> dict[str, str]:
+    return dict(request.query_params)
+
+
+def respond(data: Any, status_code: int = 200) -> JSONResponse:
+    return JSONResponse(data, status_code=status_code)
+
+
+def no_content() -> Response:
+    return Response(status_code=204)
+
+
+async def domain_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DomainError)
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+    return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code in (204, 304):
+        return Response(status_code=exc.status_code)
+    return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+
+
+async def server_error(request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse({"detail": "Internal server error."}, status_code=500)
+
+
+exception_handlers = {DomainError: domain_error, HTTPException: http_error, 500: server_error}

@@ -1,0 +1,36 @@
+"""Zones and tables."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from domain import floor
+from routes.common import actor, body, respond, services
+
+
+async def zones(request: Request) -> JSONResponse:
+    if request.method == "POST":
+        return respond(await floor.create_zone(services(request), actor(request), await body(request)), 201)
+    return respond(await floor.list_zones(services(request), actor(request), request.query_params.get("branch_id")))
+
+
+async def tables(request: Request) -> JSONResponse:
+    if request.method == "POST":
+        return respond(await floor.create_table(services(request), actor(request), await body(request)), 201)
+    return respond(await floor.list_tables(services(request), actor(request), request.query_params.get("branch_id")))
+
+
+async def table(request: Request) -> JSONResponse:
+    table_id = request.path_params["table_id"]
+    if request.method == "GET":
+        return respond(await floor.get_table(services(request), actor(request), table_id))
+    return respond(await floor.update_table(services(request), actor(request), table_id, await body(request)))
+
+
+routes = [
+    Route("/api/cafe/zones/", zones, methods=["GET", "POST"], name="zones"),
+    Route("/api/cafe/tables/", tables, methods=["GET", "POST"], name="tables"),
+    Route("/api/cafe/tables/{table_id}/", table, methods=["GET", "PATCH"], name="table"),
+]

@@ -1,0 +1,38 @@
+"""Orders and their payment."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from domain import orders
+from routes.common import actor, body, no_content, query, respond, services
+
+
+async def order_list(request: Request) -> Response:
+    if request.method == "POST":
+        return respond(await orders.create_order(services(request), actor(request), await body(request)), 201)
+    return respond(await orders.list_orders(services(request), actor(request), query(request)))
+
+
+async def order_detail(request: Request) -> Response:
+    order_id = request.path_params["order_id"]
+    if request.method == "GET":
+        return respond(await orders.get_order(services(request), actor(request), order_id))
+    if request.method == "DELETE":
+        await orders.delete_order(services(request), actor(request), order_id)
+        return no_content()
+    return respond(await orders.update_order(services(request), actor(request), order_id, await body(request)))
+
+
+async def pay(request: Request) -> Response:
+    order_id = request.path_params["order_id"]
+    return respond(await orders.pay_order(services(request), actor(request), order_id, await body(request)))
+
+
+routes = [
+    Route("/api/cafe/orders/", order_list, methods=["GET", "POST"], name="orders"),
+    Route("/api/cafe/orders/{order_id}/", order_detail, methods=["GET", "PATCH", "DELETE"], name="order"),
+    Route("/api/cafe/orders/{order_id}/pay/", pay, methods=["POST"], name="order-pay"),
+]
