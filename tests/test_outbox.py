@@ -1,0 +1,120 @@
+"""The event pipeline's guarantees: nothing from a rolled-back change, nothing lost, gapless order."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from domain import orders, outbox
+from domain.auth import Actor
+from domain.db import utc_now
+from tests.factory import create_order, feed_url, make_company, ok
+
+COUNT_EVENTS = "SELECT COUNT(*) AS n FROM events WHERE company_id = :company_id"
+COUNT_ORDERS = "SELECT COUNT(*) AS n FROM orders WHERE company_id = :company_id"
+COUNT_TASKS = "SELECT COUNT(*) AS n FROM kitchen_tasks WHERE company_id = :company_id"
+POSITIONS = "SELECT position FROM events WHERE company_id = :company_id ORDER BY position"
+UNPUBLISHED = "SELECT COUNT(*) AS n FROM events WHERE company_id = :company_id AND published = 0"
+
+
+def scalar(client, query: str, company_id: str) -> int:
+    services = client.app_state["services"]
+    return client.portal.call(services.database.fetch_one, query, {"company_id": company_id})["n"]
+
+
+def actor_of(cafe, name: str) -> Actor:
+    person = cafe.people[name]
+    return Actor(person.id, person.role, cafe.id, person.branch)
+
+
+def order_body(cafe, table: str = "a1") -> dict:
+    return {"table": cafe.tables[table]["id"], "items": [{"menu_item": cafe.menu["pizza"]["id"], "quantity": 2}]}
+
+
+def test_a_change_that_fails_after_its_writes_publishes_nothing(client, monkeypatch):
+    cafe = make_company(client)
+    services = client.app_state["services"]
+    events_before = scalar(client, COUNT_EVENTS, cafe.id)
+
+    async def explode(change, table_id):
+        raise RuntimeError("the disk is on fire")
+
+    with client.websocket_connect(feed_url("orders", cafe.waiter)) as ws:
+        ws.receive_json()
+        monkeypatch.setattr(orders, "refresh_table_status", explode)
+        with pytest.raises(RuntimeError):
+            client.portal.call(orders.create_order, services, actor_of(cafe, "waiter"), order_body(cafe))
+        monkeypatch.undo()
+        assert scalar(client, COUNT_EVENTS, cafe.id) == events_before
+        assert scalar(client, COUNT_ORDERS, cafe.id) == 0
+        assert scalar(client, COUNT_TASKS, cafe.id) == 0
+        assert ok(client.get(f"/api/cafe/tables/{cafe.tables['a1']['id']}/", headers=cafe.waiter.auth))["status"] == "free"
+        order = create_order(client, cafe)
+        first = ws.receive_json()
+        assert first["type"] == "order_created" and first["data"]["order"]["id"] == order["id"]
+        assert first["event_id"] == events_before + 1
+        assert order["number"] == 1
+
+
+def test_a_failed_publish_never_fails_the_request_and_the_relay_delivers(client, monkeypatch):
+    cafe = make_company(client)
+    services = client.app_state["services"]
+
+    async def broker_down(channel, message):
+        raise ConnectionError("broker unreachable")
+
+    with client.websocket_connect(feed_url("orders", cafe.waiter)) as ws:
+        ws.receive_json()
+        monkeypatch.setattr(services.broadcast, "publish", broker_down)
+        order = create_order(client, cafe)
+        assert scalar(client, UNPUBLISHED, cafe.id) > 0
+        monkeypatch.undo()
+        published = client.portal.call(outbox.relay_unpublished, services, utc_now())
+        assert published > 0 and scalar(client, UNPUBLISHED, cafe.id) == 0
+        created, busy = ws.receive_json(), ws.receive_json()
+        assert (created["type"], created["data"]["order"]["id"]) == ("order_created", order["id"])
+        assert busy["type"] == "table_status_changed" and busy["event_id"] == created["event_id"] + 1
+
+
+def test_events_lost_by_the_broker_still_arrive_in_order(client, monkeypatch):
+    cafe = make_company(client)
+    services = client.app_state["services"]
+
+    async def swallow(channel, message):
+        return None
+
+    with client.websocket_connect(feed_url("orders", cafe.waiter)) as ws:
+        ws.receive_json()
+        monkeypatch.setattr(services.broadcast, "publish", swallow)
+        lost = create_order(client, cafe)
+        monkeypatch.undo()
+        after = create_order(client, cafe, table="a2")
+        received = [ws.receive_json() for _ in range(4)]
+        assert [event["data"].get("order", {}).get("id") for event in received[::2]] == [lost["id"], after["id"]]
+        assert [event["type"] for event in received] == ["order_created", "table_status_changed"] * 2
+        positions = [event["event_id"] for event in received]
+        assert positions == sorted(set(positions))
+
+
+def test_concurrent_writers_get_gapless_positions_in_commit_order(client):
+    cafe = make_company(client)
+    services = client.app_state["services"]
+    waiter = actor_of(cafe, "waiter")
+
+    async def many() -> list[dict]:
+        return await asyncio.gather(
+            *(orders.create_order(services, waiter, order_body(cafe, "a1" if i % 2 else "a2")) for i in range(12))
+        )
+
+    with client.websocket_connect(feed_url("orders", cafe.owner)) as ws:
+        ws.receive_json()
+        created = client.portal.call(many)
+        positions = [row["position"] for row in client.portal.call(
+            services.database.fetch_all, POSITIONS, {"company_id": cafe.id})]
+        assert positions == list(range(1, len(positions) + 1))
+        assert sorted(order["number"] for order in created) == list(range(1, 13))
+        received = [ws.receive_json() for _ in range(12 + 2)]
+        assert [event["event_id"] for event in received] == sorted(event["event_id"] for event in received)
+        assert {event["data"]["order"]["id"] for event in received if event["type"] == "order_created"} == {
+            order["id"] for order in created}
