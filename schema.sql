@@ -109,6 +109,7 @@ CREATE TABLE IF NOT EXISTS order_items (
     company_id TEXT NOT NULL REFERENCES companies (id),
     order_id TEXT NOT NULL REFERENCES orders (id),
     menu_item_id TEXT NOT NULL REFERENCES menu_items (id),
+    line INTEGER NOT NULL,
     quantity INTEGER NOT NULL,
     price_cents BIGINT NOT NULL,
     created_at TEXT NOT NULL

@@ -27,7 +27,7 @@ SELECT_ORDER = "SELECT * FROM orders WHERE id = :id"
 SELECT_ORDER_ITEMS = """
 SELECT oi.id, oi.menu_item_id, oi.quantity, oi.price_cents, m.title
 FROM order_items oi JOIN menu_items m ON m.id = oi.menu_item_id
-WHERE oi.order_id = :order_id ORDER BY oi.created_at, oi.id
+WHERE oi.order_id = :order_id ORDER BY oi.line
 """
 SELECT_TABLE_NUMBER = "SELECT number FROM cafe_tables WHERE id = :id"
 SELECT_NEXT_NUMBER = "SELECT COALESCE(MAX(number), 0) + 1 AS next FROM orders WHERE branch_id = :branch_id"
@@ -39,8 +39,8 @@ VALUES (:id, :company_id, :branch_id, :number, :table_id, :client_id, :waiter_id
         :total_cents, 0, 0, 0, :created_at, :created_at)
 """
 INSERT_ORDER_ITEM = """
-INSERT INTO order_items (id, company_id, order_id, menu_item_id, quantity, price_cents, created_at)
-VALUES (:id, :company_id, :order_id, :menu_item_id, :quantity, :price_cents, :created_at)
+INSERT INTO order_items (id, company_id, order_id, menu_item_id, line, quantity, price_cents, created_at)
+VALUES (:id, :company_id, :order_id, :menu_item_id, :line, :quantity, :price_cents, :created_at)
 """
 UPDATE_ORDER = """
 UPDATE orders SET status = :status, guests = :guests, waiter_id = :waiter_id, client_id = :client_id,
@@ -169,12 +169,12 @@ async def create_order(services: Services, actor: Actor, data: Any) -> dict:
              "created_at": now},
         )
         task_ids = []
-        for item, quantity in priced:
+        for line, (item, quantity) in enumerate(priced, start=1):
             order_item_id = new_id()
             await db.execute(
                 INSERT_ORDER_ITEM,
                 {"id": order_item_id, "company_id": actor.company_id, "order_id": order_id, "menu_item_id": item["id"],
-                 "quantity": quantity, "price_cents": item["price_cents"], "created_at": now},
+                 "line": line, "quantity": quantity, "price_cents": item["price_cents"], "created_at": now},
             )
             task_ids += await tasks.create_tasks(db, actor.company_id, branch_id, order_id, order_item_id, item["id"], quantity)
         order = await order_json(db, await db.fetch_one(SELECT_ORDER, {"id": order_id}))

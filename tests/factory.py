@@ -90,7 +90,7 @@ def make_company(client: TestClient, name: str = "Cafe") -> Company:
     return company
 
 
-def create_order(client: TestClient, company: Company, table: str = "a1", by: str = "waiter",
+def create_order(http: TestClient, company: Company, table: str = "a1", by: str = "waiter",
                  items: list[tuple[str, int]] | None = None, **extra: Any) -> dict:
     lines = items if items is not None else [("pizza", 2)]
     data = {
@@ -99,7 +99,7 @@ def create_order(client: TestClient, company: Company, table: str = "a1", by: st
         "items": [{"menu_item": company.menu[key]["id"], "quantity": quantity} for key, quantity in lines],
         **extra,
     }
-    return ok(client.post("/api/cafe/orders/", json=data, headers=company.people[by].auth), 201)
+    return ok(http.post("/api/cafe/orders/", json=data, headers=company.people[by].auth), 201)
 
 
 def feed_url(feed: str, person: Person, **params: str) -> str:

@@ -1,0 +1,96 @@
+"""Real uvicorn processes for the tests where the transport matters, and a company set up over HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx2
+
+from tests.factory import PASSWORD, TEST_SECRET
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def server_env(database_url: str, **extra: str) -> dict[str, str]:
+    return {"DATABASE_URL": database_url, "JWT_SECRET": TEST_SECRET, "BROADCAST_URL": "memory://", **extra}
+
+
+@contextmanager
+def uvicorn_server(env: dict[str, str]) -> Iterator[str]:
+    """Start `uvicorn cafe_rt:app` as the Procfile does; yields host:port once /healthz answers."""
+    port = free_port()
+    log = tempfile.TemporaryFile()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "cafe_rt:app", "--host", "127.0.0.1", "--port", str(port),
+         "--ws", "websockets-sansio", "--ws-per-message-deflate", "false", "--log-level", "warning"],
+        cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                log.seek(0)
+                raise RuntimeError(f"uvicorn did not start:\n{log.read().decode(errors='replace')}")
+            time.sleep(0.1)
+        yield f"127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+def create_company_by_command(database_url: str) -> str:
+    """The management command a new owner runs; returns the owner's email."""
+    email = f"owner-{uuid.uuid4().hex[:8]}@test.cafe"
+    result = subprocess.run(
+        [sys.executable, "cafe_rt.py", "create-company", "Real Cafe", "--owner-email", email,
+         "--owner-password", PASSWORD],
+        cwd=ROOT, env={**os.environ, **server_env(database_url)}, capture_output=True, text=True, check=True,
+    )
+    assert set(json.loads(result.stdout)) == {"company_id", "owner_id", "owner_email"}
+    return email
+
+
+def token_for(http: httpx2.Client, email: str) -> str:
+    response = http.post("/api/users/login/", json={"email": email, "password": PASSWORD})
+    response.raise_for_status()
+    return response.json()["access"]
+
+
+def furnish(http: httpx2.Client, owner_email: str) -> dict[str, str]:
+    """A branch, a waiter, a table and a menu item, made over HTTP; returns their ids and tokens."""
+    owner = {"Authorization": f"Bearer {token_for(http, owner_email)}"}
+    branch = http.post("/api/branches/", json={"name": "Main", "city_id": 1}, headers=owner).json()
+    waiter_email = f"waiter-{uuid.uuid4().hex[:8]}@test.cafe"
+    http.post("/api/users/", json={"email": waiter_email, "password": PASSWORD, "role": "waiter",
+                                   "branch": branch["id"]}, headers=owner).raise_for_status()
+    table = http.post("/api/cafe/tables/", json={"number": 1, "places": 4, "branch": branch["id"]}, headers=owner)
+    item = http.post("/api/cafe/menu-items/", json={"title": "Soup", "price": "250.00"}, headers=owner)
+    return {"branch": branch["id"], "table": table.json()["id"], "menu_item": item.json()["id"],
+            "waiter_token": token_for(http, waiter_email)}
