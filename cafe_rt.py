@@ -94,8 +94,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict]:
         if random_secret:
-            log.warning("JWT_SECRET is not set: using a random secret, so tokens die with this process "
-                        "and no second process can read them")
+            log.warning(
+                "JWT_SECRET is not set: using a random secret, so tokens die with this process "
+                "and no second process can read them"
+            )
         async with running_services(settings) as services:
             hub = Hub(services.broadcast, services.database, sweep_interval=settings.sweep_interval)
             await hub.start()

@@ -25,7 +25,9 @@ INSERT_COMPANY = "INSERT INTO companies (id, name, created_at) VALUES (:id, :nam
 INSERT_BRANCH = """
 INSERT INTO branches (id, company_id, name, city_id, created_at) VALUES (:id, :company_id, :name, :city_id, :created_at)
 """
-SELECT_BRANCHES = "SELECT id, company_id, name, city_id, created_at FROM branches WHERE company_id = :company_id ORDER BY created_at"
+SELECT_BRANCHES = (
+    "SELECT id, company_id, name, city_id, created_at FROM branches WHERE company_id = :company_id ORDER BY created_at"
+)
 INSERT_USER = """
 INSERT INTO users (id, email, password_hash, role, company_id, branch_id, created_at)
 VALUES (:id, :email, :password_hash, :role, :company_id, :branch_id, :created_at)
@@ -62,16 +64,24 @@ def _normalize_email(email: str) -> str:
     return email.strip().lower()
 
 
-async def _insert_user(db: Any, *, email: str, password: str, role: str, company_id: str | None,
-                       branch_id: str | None, city_ids: list[int]) -> str:
+async def _insert_user(
+    db: Any, *, email: str, password: str, role: str, company_id: str | None, branch_id: str | None, city_ids: list[int]
+) -> str:
     if await db.fetch_one(SELECT_USER_BY_EMAIL, {"email": email}) is not None:
         raise Conflict({"email": ["A user with this email already exists."]})
     user_id = new_id()
     password_hash = await asyncio.to_thread(hash_password, password)
     await db.execute(
         INSERT_USER,
-        {"id": user_id, "email": email, "password_hash": password_hash, "role": role, "company_id": company_id,
-         "branch_id": branch_id, "created_at": utc_now()},
+        {
+            "id": user_id,
+            "email": email,
+            "password_hash": password_hash,
+            "role": role,
+            "company_id": company_id,
+            "branch_id": branch_id,
+            "created_at": utc_now(),
+        },
     )
     for city_id in sorted(set(city_ids)):
         await db.execute(INSERT_USER_CITY, {"user_id": user_id, "city_id": city_id})
@@ -86,8 +96,13 @@ async def create_company(services: Services, name: str, owner_email: str, owner_
         await db.execute(INSERT_COMPANY, {"id": company_id, "name": name, "created_at": utc_now()})
         await outbox.create_counter(db, company_id)
         owner_id = await _insert_user(
-            db, email=_normalize_email(owner_email), password=owner_password, role="owner",
-            company_id=company_id, branch_id=None, city_ids=[],
+            db,
+            email=_normalize_email(owner_email),
+            password=owner_password,
+            role="owner",
+            company_id=company_id,
+            branch_id=None,
+            city_ids=[],
         )
     return {"company_id": company_id, "owner_id": owner_id, "owner_email": _normalize_email(owner_email)}
 
@@ -134,8 +149,13 @@ async def create_user(services: Services, actor: Actor, data: Any) -> dict:
         city_ids = [branch["city_id"]]
     async with services.gate, db.transaction():
         user_id = await _insert_user(
-            db, email=_normalize_email(email), password=password, role=role, company_id=actor.company_id,
-            branch_id=branch_id, city_ids=city_ids,
+            db,
+            email=_normalize_email(email),
+            password=password,
+            role=role,
+            company_id=actor.company_id,
+            branch_id=branch_id,
+            city_ids=city_ids,
         )
     return await user_json(db, await db.fetch_one(SELECT_USER, {"id": user_id}))
 

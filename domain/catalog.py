@@ -15,10 +15,14 @@ INSERT_MENU_ITEM = """
 INSERT INTO menu_items (id, company_id, branch_id, title, price_cents, is_active, created_at)
 VALUES (:id, :company_id, :branch_id, :title, :price_cents, :is_active, :created_at)
 """
-UPDATE_MENU_ITEM = "UPDATE menu_items SET title = :title, price_cents = :price_cents, is_active = :is_active WHERE id = :id"
+UPDATE_MENU_ITEM = (
+    "UPDATE menu_items SET title = :title, price_cents = :price_cents, is_active = :is_active WHERE id = :id"
+)
 SELECT_MENU_ITEM = "SELECT * FROM menu_items WHERE id = :id"
 SELECT_MENU_ITEMS = "SELECT * FROM menu_items WHERE company_id = :company_id ORDER BY title"
-INSERT_CLIENT = "INSERT INTO clients (id, company_id, name, phone, created_at) VALUES (:id, :company_id, :name, :phone, :created_at)"
+INSERT_CLIENT = """
+INSERT INTO clients (id, company_id, name, phone, created_at) VALUES (:id, :company_id, :name, :phone, :created_at)
+"""
 SELECT_CLIENT = "SELECT * FROM clients WHERE id = :id"
 SELECT_CLIENTS = "SELECT * FROM clients WHERE company_id = :company_id ORDER BY name"
 
@@ -47,8 +51,15 @@ async def create_menu_item(services: Services, actor: Actor, data: Any) -> dict:
     body.check()
     if branch_id is not None:
         await company_branch(services.database, actor, branch_id)
-    row = {"id": new_id(), "company_id": actor.company_id, "branch_id": branch_id, "title": title,
-           "price_cents": price, "is_active": int(is_active), "created_at": utc_now()}
+    row = {
+        "id": new_id(),
+        "company_id": actor.company_id,
+        "branch_id": branch_id,
+        "title": title,
+        "price_cents": price,
+        "is_active": int(is_active),
+        "created_at": utc_now(),
+    }
     async with services.gate:
         await services.database.execute(INSERT_MENU_ITEM, row)
     return menu_item_json(row)

@@ -55,10 +55,14 @@ async def _furnish(services: Services, owner: Actor) -> None:
     await catalog.create_client(services, owner, {"name": "Anna Petrova", "phone": "+79990000001"})
 
 
+def _no_branch(role: str) -> str:
+    return "(all branches)" if role in ("owner", "admin") else "-"
+
+
 async def _describe(services: Services, owner: Actor) -> str:
     logins = await services.database.fetch_all(SELECT_LOGINS, {"company_id": owner.company_id})
     lines = [f"Demo company is ready. Every login's password: {PASSWORD}", ""]
-    lines += [f"  {row['email']:<22} {row['role']:<8} {row['branch'] or ('(all branches)' if row['role'] in ('owner', 'admin') else '-')}" for row in logins]
+    lines += [f"  {row['email']:<22} {row['role']:<8} {row['branch'] or _no_branch(row['role'])}" for row in logins]
     central = next(branch for branch in await accounts.list_branches(services, owner) if branch["name"] == "Central")
     tables = await floor.list_tables(services, owner, central["id"])
     menu = await catalog.list_menu_items(services, owner, None)

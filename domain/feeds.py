@@ -33,7 +33,9 @@ async def emit_order(change: Change, event_type: str, order: dict[str, Any]) -> 
     """order_created / order_updated on the orders feed."""
     company_id, branch_id = change.company_id, order["branch"]
     await change.emit(
-        event_type, feed_channels(company_id, branch_id, "orders"), _message(event_type, company_id, branch_id, {"order": order})
+        event_type,
+        feed_channels(company_id, branch_id, "orders"),
+        _message(event_type, company_id, branch_id, {"order": order}),
     )
 
 
@@ -41,7 +43,9 @@ async def emit_order_deleted(change: Change, order: dict[str, Any]) -> None:
     company_id, branch_id = change.company_id, order["branch"]
     data = {"order_id": order["id"], "number": order["number"]}
     await change.emit(
-        "order_deleted", feed_channels(company_id, branch_id, "orders"), _message("order_deleted", company_id, branch_id, data)
+        "order_deleted",
+        feed_channels(company_id, branch_id, "orders"),
+        _message("order_deleted", company_id, branch_id, data),
     )
 
 
@@ -49,7 +53,9 @@ async def emit_table(change: Change, event_type: str, table: dict[str, Any]) -> 
     """table_created / table_updated on the tables feed."""
     company_id, branch_id = change.company_id, table["branch"]
     await change.emit(
-        event_type, feed_channels(company_id, branch_id, "tables"), _message(event_type, company_id, branch_id, {"table": table})
+        event_type,
+        feed_channels(company_id, branch_id, "tables"),
+        _message(event_type, company_id, branch_id, {"table": table}),
     )
 
 

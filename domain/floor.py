@@ -13,10 +13,15 @@ from domain.outbox import Change
 from domain.services import Services
 from domain.validate import Body, is_uuid
 
-INSERT_ZONE = "INSERT INTO zones (id, company_id, branch_id, title, created_at) VALUES (:id, :company_id, :branch_id, :title, :created_at)"
+INSERT_ZONE = """
+INSERT INTO zones (id, company_id, branch_id, title, created_at)
+VALUES (:id, :company_id, :branch_id, :title, :created_at)
+"""
 SELECT_ZONE = "SELECT * FROM zones WHERE id = :id AND company_id = :company_id"
 SELECT_ZONES = "SELECT * FROM zones WHERE company_id = :company_id ORDER BY created_at"
-SELECT_BRANCH_ZONES = "SELECT * FROM zones WHERE company_id = :company_id AND branch_id = :branch_id ORDER BY created_at"
+SELECT_BRANCH_ZONES = (
+    "SELECT * FROM zones WHERE company_id = :company_id AND branch_id = :branch_id ORDER BY created_at"
+)
 INSERT_TABLE = """
 INSERT INTO cafe_tables (id, company_id, branch_id, zone_id, number, places, status, created_at)
 VALUES (:id, :company_id, :branch_id, :zone_id, :number, :places, 'free', :created_at)
@@ -26,7 +31,9 @@ UPDATE_TABLE_STATUS = "UPDATE cafe_tables SET status = :status WHERE id = :id"
 SELECT_TABLE = "SELECT * FROM cafe_tables WHERE id = :id"
 SELECT_TABLE_BY_NUMBER = "SELECT id FROM cafe_tables WHERE branch_id = :branch_id AND number = :number"
 SELECT_TABLES = "SELECT * FROM cafe_tables WHERE company_id = :company_id ORDER BY branch_id, number"
-SELECT_BRANCH_TABLES = "SELECT * FROM cafe_tables WHERE company_id = :company_id AND branch_id = :branch_id ORDER BY number"
+SELECT_BRANCH_TABLES = (
+    "SELECT * FROM cafe_tables WHERE company_id = :company_id AND branch_id = :branch_id ORDER BY number"
+)
 COUNT_TABLE_HOLDERS = """
 SELECT
   (SELECT COUNT(*) FROM orders WHERE table_id = :table_id AND status NOT IN ('closed', 'cancelled'))
@@ -57,7 +64,13 @@ async def create_zone(services: Services, actor: Actor, data: Any) -> dict:
     branch_given = body.ident("branch", required=False)
     body.check()
     branch_id = await write_branch(services.database, actor, branch_given)
-    zone = {"id": new_id(), "company_id": actor.company_id, "branch_id": branch_id, "title": title, "created_at": utc_now()}
+    zone = {
+        "id": new_id(),
+        "company_id": actor.company_id,
+        "branch_id": branch_id,
+        "title": title,
+        "created_at": utc_now(),
+    }
     async with services.gate:
         await services.database.execute(INSERT_ZONE, zone)
     return zone_json(zone)
@@ -69,7 +82,9 @@ async def list_zones(services: Services, actor: Actor, branch_param: str | None)
     if branch_id is None:
         rows = await services.database.fetch_all(SELECT_ZONES, {"company_id": actor.company_id})
     else:
-        rows = await services.database.fetch_all(SELECT_BRANCH_ZONES, {"company_id": actor.company_id, "branch_id": branch_id})
+        rows = await services.database.fetch_all(
+            SELECT_BRANCH_ZONES, {"company_id": actor.company_id, "branch_id": branch_id}
+        )
     return [zone_json(row) for row in rows]
 
 
@@ -102,8 +117,15 @@ async def create_table(services: Services, actor: Actor, data: Any) -> dict:
     async with services.change(actor.company_id) as change:
         zone_id = await _zone_in_branch(change.db, actor, zone_id, branch_id)
         await _number_free(change.db, branch_id, number)
-        row = {"id": new_id(), "company_id": actor.company_id, "branch_id": branch_id, "zone_id": zone_id,
-               "number": number, "places": places, "created_at": utc_now()}
+        row = {
+            "id": new_id(),
+            "company_id": actor.company_id,
+            "branch_id": branch_id,
+            "zone_id": zone_id,
+            "number": number,
+            "places": places,
+            "created_at": utc_now(),
+        }
         await change.db.execute(INSERT_TABLE, row)
         table = table_json(row | {"status": "free"})
         await feeds.emit_table(change, "table_created", table)
@@ -127,7 +149,9 @@ async def list_tables(services: Services, actor: Actor, branch_param: str | None
     if branch_id is None:
         rows = await services.database.fetch_all(SELECT_TABLES, {"company_id": actor.company_id})
     else:
-        rows = await services.database.fetch_all(SELECT_BRANCH_TABLES, {"company_id": actor.company_id, "branch_id": branch_id})
+        rows = await services.database.fetch_all(
+            SELECT_BRANCH_TABLES, {"company_id": actor.company_id, "branch_id": branch_id}
+        )
     return [table_json(row) for row in rows]
 
 
@@ -145,7 +169,8 @@ async def update_table(services: Services, actor: Actor, table_id: str, data: An
             "number": number if number is not None else current["number"],
             "places": places if places is not None else current["places"],
             "zone_id": await _zone_in_branch(change.db, actor, zone_id, current["branch_id"])
-            if body.has("zone") else current["zone_id"],
+            if body.has("zone")
+            else current["zone_id"],
         }
         await _number_free(change.db, current["branch_id"], values["number"], current["id"])
         await change.db.execute(UPDATE_TABLE, values)

@@ -17,7 +17,9 @@ from domain.validate import Body, is_uuid
 
 TASK_STATUSES = ("pending", "in_progress", "ready", "cancelled")
 KITCHEN_ROLES = ("owner", "admin", "manager", "cook")
-SELECT_TASKS = TASK_COLUMNS + """
+SELECT_TASKS = (
+    TASK_COLUMNS
+    + """
 WHERE kt.company_id = :company_id
   AND (:branch_id = '' OR kt.branch_id = :branch_id)
   AND (:status = '' OR kt.status = :status)
@@ -25,6 +27,7 @@ WHERE kt.company_id = :company_id
 ORDER BY kt.created_at, kt.unit_index
 LIMIT 1000
 """
+)
 # Orders still being worked on may turn ready; delivered ones are already past that.
 BECOMES_READY_FROM = ("open", "pending", "confirmed", "preparing")
 
@@ -38,8 +41,12 @@ async def list_tasks(services: Services, actor: Actor, query: dict[str, str]) ->
     mine = query.get("mine", "") in ("1", "true")
     rows = await services.database.fetch_all(
         SELECT_TASKS,
-        {"company_id": actor.company_id, "branch_id": branch_id or "", "status": status,
-         "cook_id": actor.id if mine else ""},
+        {
+            "company_id": actor.company_id,
+            "branch_id": branch_id or "",
+            "status": status,
+            "cook_id": actor.id if mine else "",
+        },
     )
     return [task_json(row) for row in rows]
 
@@ -69,16 +76,26 @@ async def _finish(change: Change, actor: Actor, task: dict) -> dict:
         raise Conflict(f"The task is {task['status']} and cannot be marked ready.")
     now = utc_now()
     saved = await save_task(
-        change, task, {"status": "ready", "cook": task["cook"] or actor.id, "started_at": task["started_at"] or now,
-                       "ready_at": now},
+        change,
+        task,
+        {"status": "ready", "cook": task["cook"] or actor.id, "started_at": task["started_at"] or now, "ready_at": now},
     )
     order = dict((await change.db.fetch_one(SELECT_ORDER, {"id": task["order"]}))._mapping)
     if order["waiter_id"]:
-        await notifications.store(change.db, change.company_id, order["waiter_id"], "task_notification", {
-            "task_id": saved["id"], "order_id": order["id"], "table_number": saved["table_number"],
-            "menu_item": saved["menu_item_title"], "unit_index": saved["unit_index"],
-            "message": f"{saved['menu_item_title']} is ready for order {order['number']}",
-        })
+        await notifications.store(
+            change.db,
+            change.company_id,
+            order["waiter_id"],
+            "task_notification",
+            {
+                "task_id": saved["id"],
+                "order_id": order["id"],
+                "table_number": saved["table_number"],
+                "menu_item": saved["menu_item_title"],
+                "unit_index": saved["unit_index"],
+                "message": f"{saved['menu_item_title']} is ready for order {order['number']}",
+            },
+        )
     portions = await order_tasks(change.db, order["id"])
     all_done = all(portion["status"] in ("ready", "cancelled") for portion in portions)
     if all_done and order["status"] in BECOMES_READY_FROM and order["status"] not in FINAL_STATUSES:

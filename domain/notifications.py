@@ -39,8 +39,14 @@ async def store(db: Any, company_id: str, recipient_id: str, kind: str, data: di
     notification_id = new_id()
     await db.execute(
         INSERT_NOTIFICATION,
-        {"id": notification_id, "company_id": company_id, "recipient_id": recipient_id, "type": kind,
-         "payload": json.dumps(data, ensure_ascii=False), "created_at": utc_now()},
+        {
+            "id": notification_id,
+            "company_id": company_id,
+            "recipient_id": recipient_id,
+            "type": kind,
+            "payload": json.dumps(data, ensure_ascii=False),
+            "created_at": utc_now(),
+        },
     )
     return notification_id
 

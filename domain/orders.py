@@ -62,7 +62,9 @@ WHERE company_id = :company_id
   AND (:waiter_id = '' OR waiter_id = :waiter_id)
   AND (:client_id = '' OR client_id = :client_id)
 """
-SELECT_ORDERS = "SELECT * FROM orders" + ORDER_FILTERS + "ORDER BY created_at DESC, number DESC LIMIT :limit OFFSET :offset"
+SELECT_ORDERS = (
+    "SELECT * FROM orders" + ORDER_FILTERS + "ORDER BY created_at DESC, number DESC LIMIT :limit OFFSET :offset"
+)
 COUNT_ORDERS = "SELECT COUNT(*) AS n FROM orders" + ORDER_FILTERS
 
 
@@ -163,20 +165,39 @@ async def create_order(services: Services, actor: Actor, data: Any) -> dict:
         order_id, now = new_id(), utc_now()
         await db.execute(
             INSERT_ORDER,
-            {"id": order_id, "company_id": actor.company_id, "branch_id": branch_id, "number": number,
-             "table_id": table_id, "client_id": client_id, "waiter_id": waiter_id, "created_by": actor.id,
-             "guests": guests, "total_cents": sum(item["price_cents"] * quantity for item, quantity in priced),
-             "created_at": now},
+            {
+                "id": order_id,
+                "company_id": actor.company_id,
+                "branch_id": branch_id,
+                "number": number,
+                "table_id": table_id,
+                "client_id": client_id,
+                "waiter_id": waiter_id,
+                "created_by": actor.id,
+                "guests": guests,
+                "total_cents": sum(item["price_cents"] * quantity for item, quantity in priced),
+                "created_at": now,
+            },
         )
         task_ids = []
         for line, (item, quantity) in enumerate(priced, start=1):
             order_item_id = new_id()
             await db.execute(
                 INSERT_ORDER_ITEM,
-                {"id": order_item_id, "company_id": actor.company_id, "order_id": order_id, "menu_item_id": item["id"],
-                 "line": line, "quantity": quantity, "price_cents": item["price_cents"], "created_at": now},
+                {
+                    "id": order_item_id,
+                    "company_id": actor.company_id,
+                    "order_id": order_id,
+                    "menu_item_id": item["id"],
+                    "line": line,
+                    "quantity": quantity,
+                    "price_cents": item["price_cents"],
+                    "created_at": now,
+                },
             )
-            task_ids += await tasks.create_tasks(db, actor.company_id, branch_id, order_id, order_item_id, item["id"], quantity)
+            task_ids += await tasks.create_tasks(
+                db, actor.company_id, branch_id, order_id, order_item_id, item["id"], quantity
+            )
         order = await order_json(db, await db.fetch_one(SELECT_ORDER, {"id": order_id}))
         await feeds.emit_order(change, "order_created", order)
         await refresh_table_status(change, table_id)
@@ -236,8 +257,14 @@ async def _order_page(db: Any, filters: dict[str, str], page_param: str | None) 
 async def client_orders(services: Services, actor: Actor, client_id: str, page_param: str | None) -> dict | list:
     require_role(actor, ORDER_WRITERS)
     await visible_client(services.database, actor, client_id)
-    filters = {"company_id": actor.company_id, "branch_id": "" if actor.company_wide else actor.branch_id,
-               "status": "", "table_id": "", "waiter_id": "", "client_id": client_id}
+    filters = {
+        "company_id": actor.company_id,
+        "branch_id": "" if actor.company_wide else actor.branch_id,
+        "status": "",
+        "table_id": "",
+        "waiter_id": "",
+        "client_id": client_id,
+    }
     return await _order_page(services.database, filters, page_param)
 
 
@@ -248,8 +275,20 @@ async def save_order(change: Change, current: dict, changes: dict) -> dict:
         values["closed_at"] = values["updated_at"]
     await change.db.execute(
         UPDATE_ORDER,
-        {name: values[name] for name in ("id", "status", "guests", "waiter_id", "client_id", "table_id", "paid_cents",
-                                         "updated_at", "closed_at")},
+        {
+            name: values[name]
+            for name in (
+                "id",
+                "status",
+                "guests",
+                "waiter_id",
+                "client_id",
+                "table_id",
+                "paid_cents",
+                "updated_at",
+                "closed_at",
+            )
+        },
     )
     if values["status"] == "cancelled" and current["status"] != "cancelled":
         await tasks.cancel_open_tasks(change, current["id"])
@@ -313,12 +352,25 @@ async def pay_order(services: Services, actor: Actor, order_id: str, data: Any) 
         if amount <= 0:
             raise Conflict("Nothing is due on this order.")
         if close and amount < due:
-            raise Conflict({"amount": [f"{format_cents(amount)} does not cover the {format_cents(due)} due; "
-                                       "pay the rest or send close=false."]})
+            raise Conflict(
+                {
+                    "amount": [
+                        f"{format_cents(amount)} does not cover the {format_cents(due)} due; "
+                        "pay the rest or send close=false."
+                    ]
+                }
+            )
         await change.db.execute(
             INSERT_PAYMENT,
-            {"id": new_id(), "company_id": actor.company_id, "order_id": current["id"], "method": method,
-             "amount_cents": amount, "created_by": actor.id, "created_at": utc_now()},
+            {
+                "id": new_id(),
+                "company_id": actor.company_id,
+                "order_id": current["id"],
+                "method": method,
+                "amount_cents": amount,
+                "created_by": actor.id,
+                "created_at": utc_now(),
+            },
         )
         changes: dict[str, Any] = {"paid_cents": current["paid_cents"] + amount}
         if close:
@@ -340,4 +392,3 @@ async def delete_order(services: Services, actor: Actor, order_id: str) -> None:
         await db.execute(DELETE_ORDER, {"id": current["id"]})
         await feeds.emit_order_deleted(change, order)
         await refresh_table_status(change, current["table_id"])
-

@@ -9,7 +9,8 @@ from domain.db import new_id, utc_now
 from domain.outbox import Change
 
 INSERT_TASK = """
-INSERT INTO kitchen_tasks (id, company_id, branch_id, order_id, order_item_id, menu_item_id, unit_index, status, created_at)
+INSERT INTO kitchen_tasks
+    (id, company_id, branch_id, order_id, order_item_id, menu_item_id, unit_index, status, created_at)
 VALUES (:id, :company_id, :branch_id, :order_id, :order_item_id, :menu_item_id, :unit_index, 'pending', :created_at)
 """
 TASK_COLUMNS = """
@@ -47,17 +48,25 @@ def task_json(row: Any) -> dict:
     }
 
 
-async def create_tasks(db: Any, company_id: str, branch_id: str, order_id: str, order_item_id: str,
-                       menu_item_id: str, quantity: int) -> list[str]:
+async def create_tasks(
+    db: Any, company_id: str, branch_id: str, order_id: str, order_item_id: str, menu_item_id: str, quantity: int
+) -> list[str]:
     """One pending task per portion, unit_index 1..quantity."""
     task_ids = []
     for unit_index in range(1, quantity + 1):
         task_id = new_id()
         await db.execute(
             INSERT_TASK,
-            {"id": task_id, "company_id": company_id, "branch_id": branch_id, "order_id": order_id,
-             "order_item_id": order_item_id, "menu_item_id": menu_item_id, "unit_index": unit_index,
-             "created_at": utc_now()},
+            {
+                "id": task_id,
+                "company_id": company_id,
+                "branch_id": branch_id,
+                "order_id": order_id,
+                "order_item_id": order_item_id,
+                "menu_item_id": menu_item_id,
+                "unit_index": unit_index,
+                "created_at": utc_now(),
+            },
         )
         task_ids.append(task_id)
     return task_ids

@@ -88,7 +88,7 @@ class Body:
             return None
         cents = parse_cents(value)
         if cents is None or not low <= cents <= MAX_INT:
-            self.fail(field, "Must be an amount with at most two decimals, like \"12.50\".")
+            self.fail(field, 'Must be an amount with at most two decimals, like "12.50".')
             return None
         return cents
 

@@ -30,7 +30,9 @@ class CafeFeed(HubSocket):
         group = group_name(self.feed, actor.company_id, branch_id)
         outlet = Outlet(actor.company_id, {group}, self.max_queue(websocket))
         self.outlet = outlet
-        self.reply({"type": "connection_established", "company_id": actor.company_id, "branch_id": branch_id, "group": group})
+        self.reply(
+            {"type": "connection_established", "company_id": actor.company_id, "branch_id": branch_id, "group": group}
+        )
         return outlet
 
     async def on_message(self, websocket: WebSocket, message: dict[str, Any]) -> None:

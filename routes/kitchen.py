@@ -46,7 +46,9 @@ routes = [
     Route("/api/cafe/kitchen/tasks/{task_id}/ready/", ready, methods=["POST"], name="kitchen-task-ready"),
     Route("/api/cafe/notifications/", notification_list, methods=["GET"], name="notifications"),
     Route(
-        "/api/cafe/notifications/{notification_id}/acknowledge/", acknowledge, methods=["POST"],
+        "/api/cafe/notifications/{notification_id}/acknowledge/",
+        acknowledge,
+        methods=["POST"],
         name="notification-acknowledge",
     ),
 ]

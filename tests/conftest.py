@@ -26,7 +26,7 @@ def _check(name: str, probe: Callable[[], object]) -> None:
         try:
             asyncio.run(probe())
             _reachable[name] = True
-        except (OSError, asyncpg.PostgresError, asyncio.TimeoutError, ConnectionError):
+        except (TimeoutError, OSError, asyncpg.PostgresError, ConnectionError):
             _reachable[name] = False
     if not _reachable[name]:
         message = f"{name} is not reachable"
@@ -95,7 +95,10 @@ def database_url(request: pytest.FixtureRequest, tmp_path) -> str:
 @pytest.fixture
 def settings(database_url: str) -> Settings:
     return Settings(
-        database_url=database_url, broadcast_url="memory://", jwt_secret=TEST_SECRET, relay_interval=0.5,
+        database_url=database_url,
+        broadcast_url="memory://",
+        jwt_secret=TEST_SECRET,
+        relay_interval=0.5,
         sweep_interval=0.5,
     )
 

@@ -90,8 +90,14 @@ def make_company(client: TestClient, name: str = "Cafe") -> Company:
     return company
 
 
-def create_order(http: TestClient, company: Company, table: str = "a1", by: str = "waiter",
-                 items: list[tuple[str, int]] | None = None, **extra: Any) -> dict:
+def create_order(
+    http: TestClient,
+    company: Company,
+    table: str = "a1",
+    by: str = "waiter",
+    items: list[tuple[str, int]] | None = None,
+    **extra: Any,
+) -> dict:
     lines = items if items is not None else [("pizza", 2)]
     data = {
         "table": company.tables[table]["id"],

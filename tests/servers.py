@@ -38,9 +38,26 @@ def uvicorn_server(env: dict[str, str]) -> Iterator[str]:
     port = free_port()
     log = tempfile.TemporaryFile()
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "cafe_rt:app", "--host", "127.0.0.1", "--port", str(port),
-         "--ws", "websockets-sansio", "--ws-per-message-deflate", "false", "--log-level", "warning"],
-        cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "cafe_rt:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--ws",
+            "websockets-sansio",
+            "--ws-per-message-deflate",
+            "false",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
         deadline = time.monotonic() + 30
@@ -69,9 +86,21 @@ def create_company_by_command(database_url: str) -> str:
     """The management command a new owner runs; returns the owner's email."""
     email = f"owner-{uuid.uuid4().hex[:8]}@test.cafe"
     result = subprocess.run(
-        [sys.executable, "cafe_rt.py", "create-company", "Real Cafe", "--owner-email", email,
-         "--owner-password", PASSWORD],
-        cwd=ROOT, env={**os.environ, **server_env(database_url)}, capture_output=True, text=True, check=True,
+        [
+            sys.executable,
+            "cafe_rt.py",
+            "create-company",
+            "Real Cafe",
+            "--owner-email",
+            email,
+            "--owner-password",
+            PASSWORD,
+        ],
+        cwd=ROOT,
+        env={**os.environ, **server_env(database_url)},
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert set(json.loads(result.stdout)) == {"company_id", "owner_id", "owner_email"}
     return email
@@ -88,9 +117,16 @@ def furnish(http: httpx2.Client, owner_email: str) -> dict[str, str]:
     owner = {"Authorization": f"Bearer {token_for(http, owner_email)}"}
     branch = http.post("/api/branches/", json={"name": "Main", "city_id": 1}, headers=owner).json()
     waiter_email = f"waiter-{uuid.uuid4().hex[:8]}@test.cafe"
-    http.post("/api/users/", json={"email": waiter_email, "password": PASSWORD, "role": "waiter",
-                                   "branch": branch["id"]}, headers=owner).raise_for_status()
+    http.post(
+        "/api/users/",
+        json={"email": waiter_email, "password": PASSWORD, "role": "waiter", "branch": branch["id"]},
+        headers=owner,
+    ).raise_for_status()
     table = http.post("/api/cafe/tables/", json={"number": 1, "places": 4, "branch": branch["id"]}, headers=owner)
     item = http.post("/api/cafe/menu-items/", json={"title": "Soup", "price": "250.00"}, headers=owner)
-    return {"branch": branch["id"], "table": table.json()["id"], "menu_item": item.json()["id"],
-            "waiter_token": token_for(http, waiter_email)}
+    return {
+        "branch": branch["id"],
+        "table": table.json()["id"],
+        "menu_item": item.json()["id"],
+        "waiter_token": token_for(http, waiter_email),
+    }

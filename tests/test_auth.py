@@ -9,7 +9,7 @@ import pytest
 from starlette.websockets import WebSocketDisconnect
 
 from domain.auth import issue_tokens
-from tests.factory import PASSWORD, TEST_SECRET, feed_url, login, make_company, ok
+from tests.factory import PASSWORD, TEST_SECRET, login, make_company, ok
 
 
 def close_code(client, url: str, **kwargs) -> int:
@@ -28,7 +28,11 @@ def test_login_on_both_paths_then_refresh_and_me(client):
     assert (me["id"], me["role"], me["company"], me["branch"]) == (cafe.waiter.id, "waiter", cafe.id, cafe.branch_a)
     claims = jwt.decode(tokens["access"], TEST_SECRET, algorithms=["HS256"])
     assert (claims["sub"], claims["company_id"], claims["branch_id"], claims["role"]) == (
-        cafe.waiter.id, cafe.id, cafe.branch_a, "waiter")
+        cafe.waiter.id,
+        cafe.id,
+        cafe.branch_a,
+        "waiter",
+    )
     fresh = ok(client.post("/api/users/token/refresh/", json={"refresh": tokens["refresh"]}))
     assert ok(client.get("/api/users/me/", headers={"Authorization": f"Bearer {fresh['access']}"}))["id"] == me["id"]
 
@@ -52,11 +56,24 @@ def test_socket_refuses_missing_garbage_expired_and_refresh_tokens_with_4003(cli
     cafe = make_company(client)
     assert close_code(client, "/ws/cafe/orders/") == 4003
     assert close_code(client, "/ws/cafe/orders/?token=garbage") == 4003
-    expired = jwt.encode({"sub": cafe.waiter.id, "type": "access", "role": "waiter", "company_id": cafe.id,
-                          "branch_id": cafe.branch_a, "exp": int(time.time()) - 5}, TEST_SECRET, algorithm="HS256")
+    expired = jwt.encode(
+        {
+            "sub": cafe.waiter.id,
+            "type": "access",
+            "role": "waiter",
+            "company_id": cafe.id,
+            "branch_id": cafe.branch_a,
+            "exp": int(time.time()) - 5,
+        },
+        TEST_SECRET,
+        algorithm="HS256",
+    )
     assert close_code(client, f"/ws/cafe/tables/?token={expired}") == 4003
-    forged = jwt.encode({"sub": cafe.waiter.id, "type": "access", "role": "owner", "company_id": cafe.id,
-                         "exp": int(time.time()) + 60}, "another-secret-of-enough-length-000000", algorithm="HS256")
+    forged = jwt.encode(
+        {"sub": cafe.waiter.id, "type": "access", "role": "owner", "company_id": cafe.id, "exp": int(time.time()) + 60},
+        "another-secret-of-enough-length-000000",
+        algorithm="HS256",
+    )
     assert close_code(client, f"/ws/cafe/kitchen/?token={forged}") == 4003
     refresh = login(client, cafe.waiter.email)["refresh"]
     assert close_code(client, f"/ws/cafe/orders/?token={refresh}") == 4003
@@ -71,10 +88,13 @@ def test_socket_accepts_a_bearer_header(client):
 def test_user_without_company_gets_4004(client):
     services = client.app_state["services"]
     user = {"id": "00000000-0000-4000-8000-000000000001", "role": "waiter", "company": None, "branch": None}
-    client.portal.call(services.database.execute, """
+    client.portal.call(
+        services.database.execute,
+        """
         INSERT INTO users (id, email, password_hash, role, company_id, branch_id, created_at)
         VALUES (:id, 'lonely@test.cafe', 'x', 'waiter', NULL, NULL, '2026-01-01T00:00:00.000000Z')""",
-        {"id": user["id"]})
+        {"id": user["id"]},
+    )
     token = issue_tokens(services.tokens, user)["access"]
     assert close_code(client, f"/ws/cafe/orders/?token={token}") == 4004
     assert client.get("/api/cafe/tables/", headers={"Authorization": f"Bearer {token}"}).status_code == 403
@@ -82,8 +102,14 @@ def test_user_without_company_gets_4004(client):
 
 def test_customers_cannot_open_staff_feeds(client):
     cafe = make_company(client)
-    customer = ok(client.post("/api/users/", headers=cafe.owner.auth,
-                              json={"email": "guest@test.cafe", "password": PASSWORD, "role": "client"}), 201)
+    customer = ok(
+        client.post(
+            "/api/users/",
+            headers=cafe.owner.auth,
+            json={"email": "guest@test.cafe", "password": PASSWORD, "role": "client"},
+        ),
+        201,
+    )
     token = login(client, customer["email"])["access"]
     assert close_code(client, f"/ws/cafe/orders/?token={token}") == 4003
     assert client.get("/api/cafe/orders/", headers={"Authorization": f"Bearer {token}"}).status_code == 403
@@ -98,12 +124,19 @@ def test_staff_management_rules(client):
     assert client.post("/api/users/", json=body, headers=cafe.admin.auth).status_code == 409
     owner = {"email": "boss@test.cafe", "password": PASSWORD, "role": "owner"}
     assert client.post("/api/users/", json=owner, headers=cafe.admin.auth).status_code == 403
-    bad = client.post("/api/users/", json={"email": "x", "password": "short", "role": "chef", "extra": 1},
-                      headers=cafe.owner.auth)
+    bad = client.post(
+        "/api/users/", json={"email": "x", "password": "short", "role": "chef", "extra": 1}, headers=cafe.owner.auth
+    )
     assert bad.status_code == 400
     assert set(bad.json()["detail"]) == {"email", "password", "role", "extra"}
-    manager = ok(client.post("/api/users/", headers=cafe.owner.auth, json={
-        "email": "m2@test.cafe", "password": PASSWORD, "role": "manager", "branch": cafe.branch_b}), 201)
+    manager = ok(
+        client.post(
+            "/api/users/",
+            headers=cafe.owner.auth,
+            json={"email": "m2@test.cafe", "password": PASSWORD, "role": "manager", "branch": cafe.branch_b},
+        ),
+        201,
+    )
     assert manager["city_ids"] == [2]
     assert client.post("/api/branches/", json={"name": "C", "city_id": 3}, headers=cafe.manager.auth).status_code == 403
     assert [branch["name"] for branch in ok(client.get("/api/branches/", headers=cafe.waiter.auth))] == ["A", "B"]

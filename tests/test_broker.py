@@ -36,8 +36,11 @@ def test_a_write_through_one_process_reaches_a_socket_on_another(fresh_postgres)
     # No sweep and no relay: only the broker can carry the event in time.
     env = server_env(fresh_postgres, BROADCAST_URL=REDIS_URL, SWEEP_INTERVAL="3600", RELAY_INTERVAL="3600")
     owner_email = create_company_by_command(fresh_postgres)
-    with (uvicorn_server(env) as reader, uvicorn_server(env) as writer,
-          httpx2.Client(base_url=f"http://{writer}") as http):
+    with (
+        uvicorn_server(env) as reader,
+        uvicorn_server(env) as writer,
+        httpx2.Client(base_url=f"http://{writer}") as http,
+    ):
         cafe = furnish(http, owner_email)
         auth = {"Authorization": f"Bearer {cafe['waiter_token']}"}
 

@@ -41,8 +41,18 @@ def test_order_created_then_table_busy_on_orders_feed(client):
         created = ws.receive_json()
         assert created["type"] == "order_created"
         assert created["data"] == {"order": order, "company_id": cafe.id, "branch_id": cafe.branch_a}
-        for field in ("id", "number", "table", "client", "waiter", "guests", "status", "total_amount", "items",
-                      "created_at"):
+        for field in (
+            "id",
+            "number",
+            "table",
+            "client",
+            "waiter",
+            "guests",
+            "status",
+            "total_amount",
+            "items",
+            "created_at",
+        ):
             assert field in created["data"]["order"]
         assert order["status"] == "open" and order["total_amount"] == "1000.00"
         busy = ws.receive_json()
@@ -50,7 +60,10 @@ def test_order_created_then_table_busy_on_orders_feed(client):
         table = cafe.tables["a1"]
         assert busy["data"]["table"] == table | {"status": "busy", "status_display": "Занят"}
         assert {key: busy["data"][key] for key in ("table_id", "table_number", "status", "status_display")} == {
-            "table_id": table["id"], "table_number": 1, "status": "busy", "status_display": "Занят"
+            "table_id": table["id"],
+            "table_number": 1,
+            "status": "busy",
+            "status_display": "Занят",
         }
         assert (busy["data"]["company_id"], busy["data"]["branch_id"]) == (cafe.id, cafe.branch_a)
         assert busy["event_id"] == created["event_id"] + 1
@@ -61,7 +74,9 @@ def test_closing_an_order_frees_the_table(client):
     order = create_order(client, cafe)
     with client.websocket_connect(feed_url("orders", cafe.waiter)) as ws:
         ws.receive_json()
-        closed = ok(client.patch(f"/api/cafe/orders/{order['id']}/", json={"status": "closed"}, headers=cafe.waiter.auth))
+        closed = ok(
+            client.patch(f"/api/cafe/orders/{order['id']}/", json={"status": "closed"}, headers=cafe.waiter.auth)
+        )
         updated = ws.receive_json()
         assert updated["type"] == "order_updated"
         assert updated["data"]["order"] == closed and closed["status"] == "closed"
@@ -77,7 +92,7 @@ def test_tables_feed_tracks_status_and_table_changes(client):
     with client.websocket_connect(feed_url("tables", cafe.waiter)) as ws:
         ws.receive_json()
         order = create_order(client, cafe)
-        assert (ws.receive_json()["type"], ) == ("table_status_changed",)
+        assert (ws.receive_json()["type"],) == ("table_status_changed",)
         ok(client.patch(f"/api/cafe/orders/{order['id']}/", json={"status": "cancelled"}, headers=cafe.waiter.auth))
         freed = ws.receive_json()
         assert (freed["type"], freed["data"]["status"]) == ("table_status_changed", "free")
@@ -101,12 +116,16 @@ def test_a_table_stays_busy_while_another_order_holds_it(client):
         assert ws.receive_json()["type"] == "order_deleted"
         ok(client.patch(f"/api/cafe/orders/{second['id']}/", json={"guests": 3}, headers=cafe.waiter.auth))
         assert ws.receive_json()["type"] == "order_updated"  # no table_status_changed before it
-        assert ok(client.get(f"/api/cafe/tables/{cafe.tables['a1']['id']}/", headers=cafe.waiter.auth))["status"] == "busy"
+        assert (
+            ok(client.get(f"/api/cafe/tables/{cafe.tables['a1']['id']}/", headers=cafe.waiter.auth))["status"] == "busy"
+        )
         ok(client.delete(f"/api/cafe/orders/{second['id']}/", headers=cafe.manager.auth), 204)
         assert ws.receive_json()["type"] == "order_deleted"
         freed = ws.receive_json()
         assert (freed["type"], freed["data"]["status"]) == ("table_status_changed", "free")
-    assert ok(client.get(f"/api/cafe/orders/{first['id']}/", headers=cafe.manager.auth) , 404) == {"detail": "Order not found."}
+    assert ok(client.get(f"/api/cafe/orders/{first['id']}/", headers=cafe.manager.auth), 404) == {
+        "detail": "Order not found."
+    }
 
 
 def test_pay_and_close_frees_the_table(client):
@@ -114,7 +133,9 @@ def test_pay_and_close_frees_the_table(client):
     order = create_order(client, cafe)
     with client.websocket_connect(feed_url("orders", cafe.cashier)) as ws:
         ws.receive_json()
-        paid = ok(client.post(f"/api/cafe/orders/{order['id']}/pay/", json={"method": "card"}, headers=cafe.cashier.auth))
+        paid = ok(
+            client.post(f"/api/cafe/orders/{order['id']}/pay/", json={"method": "card"}, headers=cafe.cashier.auth)
+        )
         assert (paid["status"], paid["paid_amount"]) == ("closed", "1000.00")
         updated = ws.receive_json()
         assert updated["type"] == "order_updated" and updated["data"]["order"]["status"] == "closed"
@@ -129,8 +150,10 @@ def test_dish_ready_reaches_orders_and_kitchen_feeds(client):
     assert sorted(task["unit_index"] for task in tasks) == [1, 2]
     assert all(task["order"] == order["id"] and task["table_number"] == 1 for task in tasks)
     first, second = sorted(tasks, key=lambda task: task["unit_index"])
-    with (client.websocket_connect(feed_url("orders", cafe.waiter)) as orders_ws,
-          client.websocket_connect(feed_url("kitchen", cafe.cook)) as kitchen_ws):
+    with (
+        client.websocket_connect(feed_url("orders", cafe.waiter)) as orders_ws,
+        client.websocket_connect(feed_url("kitchen", cafe.cook)) as kitchen_ws,
+    ):
         orders_ws.receive_json(), kitchen_ws.receive_json()
         ok(client.post(f"/api/cafe/kitchen/tasks/{first['id']}/ready/", headers=cafe.cook.auth))
         for ws in (orders_ws, kitchen_ws):
@@ -139,11 +162,16 @@ def test_dish_ready_reaches_orders_and_kitchen_feeds(client):
             data = ready["data"]
             assert data["task"]["status"] == "ready" and data["task"]["id"] == first["id"]
             assert {key: data[key] for key in ("task_id", "order_id", "table", "menu_item", "unit_index")} == {
-                "task_id": first["id"], "order_id": order["id"], "table": 1, "menu_item": "Пицца", "unit_index": 1
+                "task_id": first["id"],
+                "order_id": order["id"],
+                "table": 1,
+                "menu_item": "Пицца",
+                "unit_index": 1,
             }
             assert (data["company_id"], data["branch_id"]) == (cafe.id, cafe.branch_a)
-        patched = ok(client.patch(f"/api/cafe/kitchen/tasks/{second['id']}/", json={"status": "ready"},
-                                  headers=cafe.cook.auth))
+        patched = ok(
+            client.patch(f"/api/cafe/kitchen/tasks/{second['id']}/", json={"status": "ready"}, headers=cafe.cook.auth)
+        )
         assert patched["status"] == "ready"
         assert kitchen_ws.receive_json()["data"]["task_id"] == second["id"]
         ready = orders_ws.receive_json()
@@ -171,15 +199,20 @@ def test_kitchen_feed_sees_new_and_claimed_tasks(client):
 
 def test_owner_picks_a_branch_and_sees_every_branch_without_one(client):
     cafe = make_company(client)
-    with (client.websocket_connect(feed_url("orders", cafe.owner, branch_id=cafe.branch_b)) as branch_ws,
-          client.websocket_connect(feed_url("orders", cafe.owner)) as company_ws):
+    with (
+        client.websocket_connect(feed_url("orders", cafe.owner, branch_id=cafe.branch_b)) as branch_ws,
+        client.websocket_connect(feed_url("orders", cafe.owner)) as company_ws,
+    ):
         assert branch_ws.receive_json()["group"] == f"cafe_orders_{cafe.id}_{cafe.branch_b}"
         hello = company_ws.receive_json()
         assert (hello["group"], hello["branch_id"]) == (f"cafe_orders_{cafe.id}", None)
         create_order(client, cafe, table="a1")
         b_order = create_order(client, cafe, table="b1", by="waiter_b")
         assert [company_ws.receive_json()["type"] for _ in range(4)] == [
-            "order_created", "table_status_changed", "order_created", "table_status_changed"
+            "order_created",
+            "table_status_changed",
+            "order_created",
+            "table_status_changed",
         ]
         first = branch_ws.receive_json()
         assert first["type"] == "order_created" and first["data"]["order"]["id"] == b_order["id"]
@@ -205,7 +238,11 @@ def test_resume_replays_missed_events_then_goes_live(client):
     with client.websocket_connect(feed_url("orders", cafe.waiter, last_event_id=str(seen))) as ws:
         ws.receive_json()
         replayed = [ws.receive_json() for _ in range(3)]
-        assert [event["type"] for event in replayed] == ["table_status_changed", "order_created", "table_status_changed"]
+        assert [event["type"] for event in replayed] == [
+            "table_status_changed",
+            "order_created",
+            "table_status_changed",
+        ]
         assert replayed[1]["data"]["order"]["id"] == missed["id"]
         positions = [event["event_id"] for event in replayed]
         assert positions == sorted(positions) and positions[0] == seen + 1

@@ -49,7 +49,9 @@ def test_a_change_that_fails_after_its_writes_publishes_nothing(client, monkeypa
         assert scalar(client, COUNT_EVENTS, cafe.id) == events_before
         assert scalar(client, COUNT_ORDERS, cafe.id) == 0
         assert scalar(client, COUNT_TASKS, cafe.id) == 0
-        assert ok(client.get(f"/api/cafe/tables/{cafe.tables['a1']['id']}/", headers=cafe.waiter.auth))["status"] == "free"
+        assert (
+            ok(client.get(f"/api/cafe/tables/{cafe.tables['a1']['id']}/", headers=cafe.waiter.auth))["status"] == "free"
+        )
         order = create_order(client, cafe)
         first = ws.receive_json()
         assert first["type"] == "order_created" and first["data"]["order"]["id"] == order["id"]
@@ -110,11 +112,14 @@ def test_concurrent_writers_get_gapless_positions_in_commit_order(client):
     with client.websocket_connect(feed_url("orders", cafe.owner)) as ws:
         ws.receive_json()
         created = client.portal.call(many)
-        positions = [row["position"] for row in client.portal.call(
-            services.database.fetch_all, POSITIONS, {"company_id": cafe.id})]
+        positions = [
+            row["position"]
+            for row in client.portal.call(services.database.fetch_all, POSITIONS, {"company_id": cafe.id})
+        ]
         assert positions == list(range(1, len(positions) + 1))
         assert sorted(order["number"] for order in created) == list(range(1, 13))
         received = [ws.receive_json() for _ in range(12 + 2)]
         assert [event["event_id"] for event in received] == sorted(event["event_id"] for event in received)
         assert {event["data"]["order"]["id"] for event in received if event["type"] == "order_created"} == {
-            order["id"] for order in created}
+            order["id"] for order in created
+        }

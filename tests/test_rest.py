@@ -11,8 +11,10 @@ def test_bad_order_bodies_get_400_with_field_errors_and_change_nothing(client):
     cafe = make_company(client)
     pizza = cafe.menu["pizza"]["id"]
     cases = [
-        ({"table": "12", "guests": "two", "items": [{"menu_item": pizza, "quantity": -1}], "tip": 5},
-         {"table", "guests", "items[0].quantity", "tip"}),
+        (
+            {"table": "12", "guests": "two", "items": [{"menu_item": pizza, "quantity": -1}], "tip": 5},
+            {"table", "guests", "items[0].quantity", "tip"},
+        ),
         ({"items": [{"menu_item": "x' OR 1=1 --", "quantity": 1}, "pizza"]}, {"items[0].menu_item", "items[1]"}),
         ({"items": {"menu_item": pizza}}, {"items"}),
         ({"guests": 10**30, "items": [{"menu_item": pizza, "quantity": True}]}, {"guests", "items[0].quantity"}),
@@ -33,10 +35,15 @@ def test_an_order_makes_one_kitchen_task_per_portion(client):
     order = create_order(client, cafe, items=[("pizza", 2), ("coffee", 1)])
     assert order["total_amount"] == "1150.00"
     assert [(item["menu_item_title"], item["quantity"], item["price"]) for item in order["items"]] == [
-        ("Пицца", 2, "500.00"), ("Coffee", 1, "150.00")]
+        ("Пицца", 2, "500.00"),
+        ("Coffee", 1, "150.00"),
+    ]
     tasks = ok(client.get("/api/cafe/kitchen/tasks/", headers=cafe.cook.auth))
     assert sorted((task["menu_item_title"], task["unit_index"]) for task in tasks) == [
-        ("Coffee", 1), ("Пицца", 1), ("Пицца", 2)]
+        ("Coffee", 1),
+        ("Пицца", 1),
+        ("Пицца", 2),
+    ]
     for task in tasks:
         assert {"id", "status", "order", "menu_item", "table_number", "unit_index"} <= set(task)
         assert (task["status"], task["order"], task["table_number"]) == ("pending", order["id"], 1)
@@ -63,8 +70,9 @@ def test_kitchen_task_transitions_and_conflicts(client):
     acked = ok(client.post(f"/api/cafe/notifications/{notes[0]['id']}/acknowledge/", headers=cafe.waiter.auth))
     assert acked["acknowledged_at"] is not None
     assert ok(client.get("/api/cafe/notifications/?unread=1", headers=cafe.waiter.auth)) == []
-    assert client.post(f"/api/cafe/notifications/{notes[0]['id']}/acknowledge/",
-                       headers=cafe.cook.auth).status_code == 404
+    assert (
+        client.post(f"/api/cafe/notifications/{notes[0]['id']}/acknowledge/", headers=cafe.cook.auth).status_code == 404
+    )
 
 
 def test_order_lifecycle_and_final_statuses(client):
@@ -103,7 +111,9 @@ def test_order_lists_filter_and_paginate(client):
     ok(client.patch(f"/api/cafe/orders/{first['id']}/", json={"status": "closed"}, headers=cafe.waiter.auth))
     listed = ok(client.get("/api/cafe/orders/", headers=cafe.waiter.auth))
     assert [order["id"] for order in listed] == [second["id"], first["id"]]
-    assert [o["id"] for o in ok(client.get("/api/cafe/orders/?status=closed", headers=cafe.waiter.auth))] == [first["id"]]
+    assert [o["id"] for o in ok(client.get("/api/cafe/orders/?status=closed", headers=cafe.waiter.auth))] == [
+        first["id"]
+    ]
     by_table = ok(client.get(f"/api/cafe/orders/?table={cafe.tables['a2']['id']}", headers=cafe.waiter.auth))
     assert [order["id"] for order in by_table] == [second["id"]]
     page = ok(client.get("/api/cafe/orders/?page=1", headers=cafe.waiter.auth))
@@ -116,29 +126,54 @@ def test_order_lists_filter_and_paginate(client):
 
 def test_clients_menu_and_zones(client):
     cafe = make_company(client)
-    guest = ok(client.post("/api/cafe/clients/", json={"name": "Анна", "phone": "+7999"}, headers=cafe.waiter.auth), 201)
+    guest = ok(
+        client.post("/api/cafe/clients/", json={"name": "Анна", "phone": "+7999"}, headers=cafe.waiter.auth), 201
+    )
     order = create_order(client, cafe, client=guest["id"])
     assert [o["id"] for o in ok(client.get(f"/api/cafe/clients/{guest['id']}/orders/", headers=cafe.waiter.auth))] == [
-        order["id"]]
+        order["id"]
+    ]
     assert [c["id"] for c in ok(client.get("/api/cafe/clients/?search=анн", headers=cafe.waiter.auth))] == [guest["id"]]
-    assert client.post("/api/cafe/menu-items/", json={"title": "Tea", "price": "-1"},
-                       headers=cafe.manager.auth).status_code == 400
-    assert client.post("/api/cafe/menu-items/", json={"title": "Tea", "price": "1"},
-                       headers=cafe.waiter.auth).status_code == 403
-    retired = ok(client.patch(f"/api/cafe/menu-items/{cafe.menu['coffee']['id']}/", json={"is_active": False},
-                              headers=cafe.manager.auth))
+    assert (
+        client.post(
+            "/api/cafe/menu-items/", json={"title": "Tea", "price": "-1"}, headers=cafe.manager.auth
+        ).status_code
+        == 400
+    )
+    assert (
+        client.post("/api/cafe/menu-items/", json={"title": "Tea", "price": "1"}, headers=cafe.waiter.auth).status_code
+        == 403
+    )
+    retired = ok(
+        client.patch(
+            f"/api/cafe/menu-items/{cafe.menu['coffee']['id']}/", json={"is_active": False}, headers=cafe.manager.auth
+        )
+    )
     assert retired["is_active"] is False
-    refused = client.post("/api/cafe/orders/", headers=cafe.waiter.auth, json={
-        "table": cafe.tables["a1"]["id"], "items": [{"menu_item": retired["id"], "quantity": 1}]})
+    refused = client.post(
+        "/api/cafe/orders/",
+        headers=cafe.waiter.auth,
+        json={"table": cafe.tables["a1"]["id"], "items": [{"menu_item": retired["id"], "quantity": 1}]},
+    )
     assert refused.status_code == 400 and "items[0].menu_item" in refused.json()["detail"]
     zone = ok(client.post("/api/cafe/zones/", json={"title": "Terrace"}, headers=cafe.manager.auth), 201)
     assert zone["branch"] == cafe.branch_a
-    table = ok(client.post("/api/cafe/tables/", json={"number": 3, "places": 2, "zone": zone["id"]},
-                           headers=cafe.manager.auth), 201)
+    table = ok(
+        client.post(
+            "/api/cafe/tables/", json={"number": 3, "places": 2, "zone": zone["id"]}, headers=cafe.manager.auth
+        ),
+        201,
+    )
     assert (table["zone"], table["status"]) == (zone["id"], "free")
-    assert client.post("/api/cafe/tables/", json={"number": 3, "places": 2}, headers=cafe.manager.auth).status_code == 409
-    assert client.post("/api/cafe/tables/", json={"number": 4, "places": 2, "status": "busy"},
-                       headers=cafe.manager.auth).status_code == 400
+    assert (
+        client.post("/api/cafe/tables/", json={"number": 3, "places": 2}, headers=cafe.manager.auth).status_code == 409
+    )
+    assert (
+        client.post(
+            "/api/cafe/tables/", json={"number": 4, "places": 2, "status": "busy"}, headers=cafe.manager.auth
+        ).status_code
+        == 400
+    )
     owner_zone = client.post("/api/cafe/zones/", json={"title": "Roof"}, headers=cafe.owner.auth)
     assert owner_zone.status_code == 400 and "branch" in owner_zone.json()["detail"]
 

@@ -42,9 +42,13 @@ def test_seed_001_create_and_close_over_a_real_socket(served):
             created, busy = await next_message(ws), await next_message(ws)
             assert (created["type"], created["data"]["order"]["id"]) == ("order_created", order["id"])
             assert (busy["type"], busy["data"]["status"], busy["data"]["status_display"]) == (
-                "table_status_changed", "busy", "Занят")
-            await asyncio.to_thread(http.patch, f"/api/cafe/orders/{order['id']}/", json={"status": "closed"},
-                                    headers=auth)
+                "table_status_changed",
+                "busy",
+                "Занят",
+            )
+            await asyncio.to_thread(
+                http.patch, f"/api/cafe/orders/{order['id']}/", json={"status": "closed"}, headers=auth
+            )
             updated, free = await next_message(ws), await next_message(ws)
             assert (updated["type"], updated["data"]["order"]["status"]) == ("order_updated", "closed")
             assert (free["type"], free["data"]["status"]) == ("table_status_changed", "free")
