@@ -25,43 +25,29 @@ def feed_channels(company_id: str, branch_id: str, *feeds: str) -> list[str]:
     return channels
 
 
-def _message(event_type: str, company_id: str, branch_id: str, data: dict[str, Any]) -> dict[str, Any]:
-    return {"type": event_type, "data": {**data, "company_id": company_id, "branch_id": branch_id}}
+async def _emit(change: Change, event_type: str, branch_id: str, feeds: tuple[str, ...], data: dict) -> None:
+    company_id = change.company_id
+    message = {"type": event_type, "data": {**data, "company_id": company_id, "branch_id": branch_id}}
+    await change.emit(event_type, feed_channels(company_id, branch_id, *feeds), message)
 
 
 async def emit_order(change: Change, event_type: str, order: dict[str, Any]) -> None:
     """order_created / order_updated on the orders feed."""
-    company_id, branch_id = change.company_id, order["branch"]
-    await change.emit(
-        event_type,
-        feed_channels(company_id, branch_id, "orders"),
-        _message(event_type, company_id, branch_id, {"order": order}),
-    )
+    await _emit(change, event_type, order["branch"], ("orders",), {"order": order})
 
 
 async def emit_order_deleted(change: Change, order: dict[str, Any]) -> None:
-    company_id, branch_id = change.company_id, order["branch"]
     data = {"order_id": order["id"], "number": order["number"]}
-    await change.emit(
-        "order_deleted",
-        feed_channels(company_id, branch_id, "orders"),
-        _message("order_deleted", company_id, branch_id, data),
-    )
+    await _emit(change, "order_deleted", order["branch"], ("orders",), data)
 
 
 async def emit_table(change: Change, event_type: str, table: dict[str, Any]) -> None:
     """table_created / table_updated on the tables feed."""
-    company_id, branch_id = change.company_id, table["branch"]
-    await change.emit(
-        event_type,
-        feed_channels(company_id, branch_id, "tables"),
-        _message(event_type, company_id, branch_id, {"table": table}),
-    )
+    await _emit(change, event_type, table["branch"], ("tables",), {"table": table})
 
 
 async def emit_table_status(change: Change, table: dict[str, Any]) -> None:
     """table_status_changed goes to the orders and the tables feeds (seed 000)."""
-    company_id, branch_id = change.company_id, table["branch"]
     data = {
         "table": table,
         "table_id": table["id"],
@@ -69,16 +55,11 @@ async def emit_table_status(change: Change, table: dict[str, Any]) -> None:
         "status": table["status"],
         "status_display": TABLE_STATUS_DISPLAY[table["status"]],
     }
-    await change.emit(
-        "table_status_changed",
-        feed_channels(company_id, branch_id, "orders", "tables"),
-        _message("table_status_changed", company_id, branch_id, data),
-    )
+    await _emit(change, "table_status_changed", table["branch"], ("orders", "tables"), data)
 
 
 async def emit_kitchen_task(change: Change, event_type: str, task: dict[str, Any]) -> None:
     """kitchen_task_ready (orders and kitchen feeds), kitchen_task_created / _updated (kitchen feed)."""
-    company_id, branch_id = change.company_id, task["branch"]
     feeds = ("orders", "kitchen") if event_type == "kitchen_task_ready" else ("kitchen",)
     data = {
         "task": task,
@@ -88,6 +69,4 @@ async def emit_kitchen_task(change: Change, event_type: str, task: dict[str, Any
         "menu_item": task["menu_item_title"],
         "unit_index": task["unit_index"],
     }
-    await change.emit(
-        event_type, feed_channels(company_id, branch_id, *feeds), _message(event_type, company_id, branch_id, data)
-    )
+    await _emit(change, event_type, task["branch"], feeds, data)

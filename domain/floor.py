@@ -18,10 +18,9 @@ INSERT INTO zones (id, company_id, branch_id, title, created_at)
 VALUES (:id, :company_id, :branch_id, :title, :created_at)
 """
 SELECT_ZONE = "SELECT * FROM zones WHERE id = :id AND company_id = :company_id"
-SELECT_ZONES = "SELECT * FROM zones WHERE company_id = :company_id ORDER BY created_at"
-SELECT_BRANCH_ZONES = (
-    "SELECT * FROM zones WHERE company_id = :company_id AND branch_id = :branch_id ORDER BY created_at"
-)
+SELECT_ZONES = """
+SELECT * FROM zones WHERE company_id = :company_id AND (:branch_id = '' OR branch_id = :branch_id) ORDER BY created_at
+"""
 INSERT_TABLE = """
 INSERT INTO cafe_tables (id, company_id, branch_id, zone_id, number, places, status, created_at)
 VALUES (:id, :company_id, :branch_id, :zone_id, :number, :places, 'free', :created_at)
@@ -30,10 +29,10 @@ UPDATE_TABLE = "UPDATE cafe_tables SET number = :number, places = :places, zone_
 UPDATE_TABLE_STATUS = "UPDATE cafe_tables SET status = :status WHERE id = :id"
 SELECT_TABLE = "SELECT * FROM cafe_tables WHERE id = :id"
 SELECT_TABLE_BY_NUMBER = "SELECT id FROM cafe_tables WHERE branch_id = :branch_id AND number = :number"
-SELECT_TABLES = "SELECT * FROM cafe_tables WHERE company_id = :company_id ORDER BY branch_id, number"
-SELECT_BRANCH_TABLES = (
-    "SELECT * FROM cafe_tables WHERE company_id = :company_id AND branch_id = :branch_id ORDER BY number"
-)
+SELECT_TABLES = """
+SELECT * FROM cafe_tables WHERE company_id = :company_id AND (:branch_id = '' OR branch_id = :branch_id)
+ORDER BY branch_id, number
+"""
 COUNT_TABLE_HOLDERS = """
 SELECT
   (SELECT COUNT(*) FROM orders WHERE table_id = :table_id AND status NOT IN ('closed', 'cancelled'))
@@ -79,12 +78,8 @@ async def create_zone(services: Services, actor: Actor, data: Any) -> dict:
 async def list_zones(services: Services, actor: Actor, branch_param: str | None) -> list[dict]:
     require_company(actor)
     branch_id = await read_branch(services.database, actor, branch_param)
-    if branch_id is None:
-        rows = await services.database.fetch_all(SELECT_ZONES, {"company_id": actor.company_id})
-    else:
-        rows = await services.database.fetch_all(
-            SELECT_BRANCH_ZONES, {"company_id": actor.company_id, "branch_id": branch_id}
-        )
+    scope = {"company_id": actor.company_id, "branch_id": branch_id or ""}
+    rows = await services.database.fetch_all(SELECT_ZONES, scope)
     return [zone_json(row) for row in rows]
 
 
@@ -146,12 +141,8 @@ async def get_table(services: Services, actor: Actor, table_id: str) -> dict:
 async def list_tables(services: Services, actor: Actor, branch_param: str | None) -> list[dict]:
     require_company(actor)
     branch_id = await read_branch(services.database, actor, branch_param)
-    if branch_id is None:
-        rows = await services.database.fetch_all(SELECT_TABLES, {"company_id": actor.company_id})
-    else:
-        rows = await services.database.fetch_all(
-            SELECT_BRANCH_TABLES, {"company_id": actor.company_id, "branch_id": branch_id}
-        )
+    scope = {"company_id": actor.company_id, "branch_id": branch_id or ""}
+    rows = await services.database.fetch_all(SELECT_TABLES, scope)
     return [table_json(row) for row in rows]
 
 
