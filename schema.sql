@@ -62,6 +62,8 @@ CREATE TABLE IF NOT EXISTS table_sessions (
     closed_at TEXT
 );
 
+CREATE INDEX IF NOT EXISTS table_sessions_by_table ON table_sessions (table_id, closed_at);
+
 CREATE TABLE IF NOT EXISTS menu_items (
     id TEXT PRIMARY KEY,
     company_id TEXT NOT NULL REFERENCES companies (id),
@@ -97,6 +99,9 @@ CREATE TABLE IF NOT EXISTS orders (
     bonuses_earned_cents BIGINT NOT NULL,
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL,
+    confirmed_at TEXT,
+    ready_at TEXT,
+    delivered_at TEXT,
     closed_at TEXT,
     UNIQUE (branch_id, number)
 );

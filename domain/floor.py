@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from domain import feeds
+from domain import announce, feeds
 from domain.access import MANAGERS, ensure_visible, read_branch, require_company, require_role, write_branch
 from domain.auth import Actor
 from domain.db import new_id, utc_now
@@ -123,7 +123,7 @@ async def create_table(services: Services, actor: Actor, data: Any) -> dict:
         }
         await change.db.execute(INSERT_TABLE, row)
         table = table_json(row | {"status": "free"})
-        await feeds.emit_table(change, "table_created", table)
+        await announce.table_saved(change, "table_created", table)
     return table
 
 
@@ -166,18 +166,19 @@ async def update_table(services: Services, actor: Actor, table_id: str, data: An
         await _number_free(change.db, current["branch_id"], values["number"], current["id"])
         await change.db.execute(UPDATE_TABLE, values)
         table = table_json(current | values)
-        await feeds.emit_table(change, "table_updated", table)
+        await announce.table_saved(change, "table_updated", table)
     return table
 
 
-async def refresh_table_status(change: Change, table_id: str | None) -> None:
-    """Busy while a non-final order or an open session holds the table, free otherwise."""
+async def refresh_table_status(change: Change, table_id: str | None) -> bool:
+    """Busy while a non-final order or an open session holds the table, free otherwise; True if it changed."""
     if table_id is None:
-        return
+        return False
     row = await change.db.fetch_one(SELECT_TABLE, {"id": table_id})
     holders = await change.db.fetch_one(COUNT_TABLE_HOLDERS, {"table_id": table_id})
     status = "busy" if holders["holders"] else "free"
     if row["status"] == status:
-        return
+        return False
     await change.db.execute(UPDATE_TABLE_STATUS, {"id": table_id, "status": status})
-    await feeds.emit_table_status(change, table_json(dict(row._mapping) | {"status": status}))
+    await announce.table_status_changed(change, table_json(dict(row._mapping) | {"status": status}))
+    return True

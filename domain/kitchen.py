@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from domain import notifications
 from domain.access import ensure_visible, read_branch, require_role
 from domain.auth import STAFF_ROLES, Actor
 from domain.db import utc_now
 from domain.errors import Conflict, Invalid, NotFound
-from domain.orders import FINAL_STATUSES, SELECT_ORDER, save_order
+from domain.orders import SELECT_ORDER, save_order
 from domain.outbox import Change
 from domain.services import Services
 from domain.tasks import OPEN_STATUSES, SELECT_TASK, TASK_COLUMNS, order_tasks, save_task, task_json
@@ -81,24 +80,9 @@ async def _finish(change: Change, actor: Actor, task: dict) -> dict:
         {"status": "ready", "cook": task["cook"] or actor.id, "started_at": task["started_at"] or now, "ready_at": now},
     )
     order = dict((await change.db.fetch_one(SELECT_ORDER, {"id": task["order"]}))._mapping)
-    if order["waiter_id"]:
-        await notifications.store(
-            change.db,
-            change.company_id,
-            order["waiter_id"],
-            "task_notification",
-            {
-                "task_id": saved["id"],
-                "order_id": order["id"],
-                "table_number": saved["table_number"],
-                "menu_item": saved["menu_item_title"],
-                "unit_index": saved["unit_index"],
-                "message": f"{saved['menu_item_title']} is ready for order {order['number']}",
-            },
-        )
     portions = await order_tasks(change.db, order["id"])
     all_done = all(portion["status"] in ("ready", "cancelled") for portion in portions)
-    if all_done and order["status"] in BECOMES_READY_FROM and order["status"] not in FINAL_STATUSES:
+    if all_done and order["status"] in BECOMES_READY_FROM:
         await save_order(change, order, {"status": "ready"})
     return saved
 

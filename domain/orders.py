@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from domain import feeds, tasks
+from domain import announce, tasks
 from domain.access import MANAGERS, ensure_visible, read_branch, require_role, write_branch
 from domain.auth import Actor
 from domain.catalog import visible_client, visible_menu_item
@@ -44,13 +44,37 @@ VALUES (:id, :company_id, :order_id, :menu_item_id, :line, :quantity, :price_cen
 """
 UPDATE_ORDER = """
 UPDATE orders SET status = :status, guests = :guests, waiter_id = :waiter_id, client_id = :client_id,
-                  table_id = :table_id, paid_cents = :paid_cents, updated_at = :updated_at, closed_at = :closed_at
+                  table_id = :table_id, paid_cents = :paid_cents, updated_at = :updated_at,
+                  confirmed_at = :confirmed_at, ready_at = :ready_at, delivered_at = :delivered_at,
+                  closed_at = :closed_at
 WHERE id = :id
 """
 INSERT_PAYMENT = """
 INSERT INTO payments (id, company_id, order_id, method, amount_cents, created_by, created_at)
 VALUES (:id, :company_id, :order_id, :method, :amount_cents, :created_by, :created_at)
 """
+ORDER_STATE = (
+    "id",
+    "status",
+    "guests",
+    "waiter_id",
+    "client_id",
+    "table_id",
+    "paid_cents",
+    "updated_at",
+    "confirmed_at",
+    "ready_at",
+    "delivered_at",
+    "closed_at",
+)
+# The moment an order first reaches a status is kept; closed and cancelled share closed_at.
+STATUS_STAMPS = {
+    "confirmed": "confirmed_at",
+    "ready": "ready_at",
+    "delivered": "delivered_at",
+    "closed": "closed_at",
+    "cancelled": "closed_at",
+}
 COUNT_PAYMENTS = "SELECT COUNT(*) AS n FROM payments WHERE order_id = :order_id"
 DELETE_ORDER_ITEMS = "DELETE FROM order_items WHERE order_id = :order_id"
 DELETE_ORDER = "DELETE FROM orders WHERE id = :id"
@@ -99,6 +123,9 @@ async def order_json(db: Any, row: Any) -> dict:
         "branch": row["branch_id"],
         "created_at": row["created_at"],
         "updated_at": row["updated_at"],
+        "confirmed_at": row["confirmed_at"],
+        "ready_at": row["ready_at"],
+        "delivered_at": row["delivered_at"],
         "closed_at": row["closed_at"],
     }
 
@@ -199,10 +226,10 @@ async def create_order(services: Services, actor: Actor, data: Any) -> dict:
                 db, actor.company_id, branch_id, order_id, order_item_id, item["id"], quantity
             )
         order = await order_json(db, await db.fetch_one(SELECT_ORDER, {"id": order_id}))
-        await feeds.emit_order(change, "order_created", order)
+        await announce.order_created(change, order)
         await refresh_table_status(change, table_id)
         for task_id in task_ids:
-            await feeds.emit_kitchen_task(change, "kitchen_task_created", await tasks.load_task(db, task_id))
+            await announce.task_created(change, await tasks.load_task(db, task_id))
     return order
 
 
@@ -269,31 +296,17 @@ async def client_orders(services: Services, actor: Actor, client_id: str, page_p
 
 
 async def save_order(change: Change, current: dict, changes: dict) -> dict:
-    """Write an order's new state, emit order_updated, and keep its tables' status true."""
+    """Write an order's new state, announce it, and keep its tables' status true."""
     values = current | changes | {"updated_at": utc_now()}
-    if values["status"] in FINAL_STATUSES and current["status"] not in FINAL_STATUSES:
-        values["closed_at"] = values["updated_at"]
-    await change.db.execute(
-        UPDATE_ORDER,
-        {
-            name: values[name]
-            for name in (
-                "id",
-                "status",
-                "guests",
-                "waiter_id",
-                "client_id",
-                "table_id",
-                "paid_cents",
-                "updated_at",
-                "closed_at",
-            )
-        },
-    )
+    if values["status"] != current["status"]:
+        stamp = STATUS_STAMPS.get(values["status"])
+        if stamp and values[stamp] is None:
+            values[stamp] = values["updated_at"]
+    await change.db.execute(UPDATE_ORDER, {name: values[name] for name in ORDER_STATE})
     if values["status"] == "cancelled" and current["status"] != "cancelled":
         await tasks.cancel_open_tasks(change, current["id"])
     order = await order_json(change.db, await change.db.fetch_one(SELECT_ORDER, {"id": current["id"]}))
-    await feeds.emit_order(change, "order_updated", order)
+    await announce.order_saved(change, current, order)
     await refresh_table_status(change, current["table_id"])
     if values["table_id"] != current["table_id"]:
         await refresh_table_status(change, values["table_id"])
@@ -375,7 +388,9 @@ async def pay_order(services: Services, actor: Actor, order_id: str, data: Any) 
         changes: dict[str, Any] = {"paid_cents": current["paid_cents"] + amount}
         if close:
             changes["status"] = "closed"
-        return await save_order(change, current, changes)
+        order = await save_order(change, current, changes)
+        await announce.payment_made(change, order, format_cents(amount), method)
+        return order
 
 
 async def delete_order(services: Services, actor: Actor, order_id: str) -> None:
@@ -390,5 +405,5 @@ async def delete_order(services: Services, actor: Actor, order_id: str) -> None:
         await tasks.delete_tasks(db, current["id"])
         await db.execute(DELETE_ORDER_ITEMS, {"order_id": current["id"]})
         await db.execute(DELETE_ORDER, {"id": current["id"]})
-        await feeds.emit_order_deleted(change, order)
+        await announce.order_deleted(change, order)
         await refresh_table_status(change, current["table_id"])

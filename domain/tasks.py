@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from domain import feeds
+from domain import announce
 from domain.db import new_id, utc_now
 from domain.outbox import Change
 
@@ -81,7 +81,7 @@ async def order_tasks(db: Any, order_id: str) -> list[dict]:
 
 
 async def save_task(change: Change, task: dict, changes: dict) -> dict:
-    """Write a task's new state and emit kitchen_task_ready or kitchen_task_updated."""
+    """Write a task's new state and announce it."""
     values = {
         "id": task["id"],
         "status": changes.get("status", task["status"]),
@@ -91,8 +91,7 @@ async def save_task(change: Change, task: dict, changes: dict) -> dict:
     }
     await change.db.execute(UPDATE_TASK, values)
     saved = await load_task(change.db, task["id"])
-    event_type = "kitchen_task_ready" if saved["status"] == "ready" else "kitchen_task_updated"
-    await feeds.emit_kitchen_task(change, event_type, saved)
+    await announce.task_saved(change, saved)
     return saved
 
 

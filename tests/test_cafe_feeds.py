@@ -66,7 +66,7 @@ def test_order_created_then_table_busy_on_orders_feed(client):
             "status_display": "Занят",
         }
         assert (busy["data"]["company_id"], busy["data"]["branch_id"]) == (cafe.id, cafe.branch_a)
-        assert busy["event_id"] == created["event_id"] + 1
+        assert busy["event_id"] > created["event_id"]
 
 
 def test_closing_an_order_frees_the_table(client):
@@ -245,7 +245,7 @@ def test_resume_replays_missed_events_then_goes_live(client):
         ]
         assert replayed[1]["data"]["order"]["id"] == missed["id"]
         positions = [event["event_id"] for event in replayed]
-        assert positions == sorted(positions) and positions[0] == seen + 1
+        assert positions == sorted(positions) and positions[0] > seen
         live = create_order(client, cafe, table="a1")
         event = ws.receive_json()
         assert event["data"]["order"]["id"] == live["id"] and event["event_id"] > positions[-1]

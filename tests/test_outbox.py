@@ -76,7 +76,7 @@ def test_a_failed_publish_never_fails_the_request_and_the_relay_delivers(client,
         assert published > 0 and scalar(client, UNPUBLISHED, cafe.id) == 0
         created, busy = ws.receive_json(), ws.receive_json()
         assert (created["type"], created["data"]["order"]["id"]) == ("order_created", order["id"])
-        assert busy["type"] == "table_status_changed" and busy["event_id"] == created["event_id"] + 1
+        assert busy["type"] == "table_status_changed" and busy["event_id"] > created["event_id"]
 
 
 def test_events_lost_by_the_broker_still_arrive_in_order(client, monkeypatch):

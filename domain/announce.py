@@ -1,0 +1,184 @@
+"""What each change emits, in every dialect: DESIGN's "What each change emits" table as code.
+
+Writers call one function per kind of change; this module decides the events, their channels and
+their order. Waiter notifications are stored here too, so a missed one can be listed later.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from domain import entities, feeds, notifications
+from domain.entities import message
+from domain.outbox import Change
+
+SELECT_BRANCH_WAITERS = (
+    "SELECT id FROM users WHERE company_id = :company_id AND branch_id = :branch_id AND role = 'waiter'"
+)
+SELECT_ORDER_WAITER = "SELECT waiter_id, number FROM orders WHERE id = :id"
+
+
+def _table_number(value: int | None) -> str | None:
+    return None if value is None else str(value)
+
+
+async def _notify(change: Change, branch_id: str, waiter_ids: list[str], kind: str, data: dict[str, Any]) -> None:
+    """A stored notification for each waiter (on its socket, with its id), and the branch-wide copy."""
+    for waiter_id in waiter_ids:
+        await _notify_waiter(change, waiter_id, kind, data)
+    channel = entities.restaurant_notifications_channel(change.company_id, branch_id)
+    await change.emit(kind, [channel], message(kind, data))
+
+
+async def _notify_waiter(change: Change, waiter_id: str, kind: str, data: dict[str, Any]) -> None:
+    notification_id = await notifications.store(change.db, change.company_id, waiter_id, kind, data)
+    channel = entities.waiter_channel(change.company_id, waiter_id)
+    await change.emit(kind, [channel], message(kind, {**data, "notification_id": notification_id}))
+
+
+async def order_created(change: Change, order: dict[str, Any]) -> None:
+    await feeds.emit_order(change, "order_created", order)
+    summary = {
+        "order_id": order["id"],
+        "number": order["number"],
+        "table_number": _table_number(order["table_number"]),
+        "items_count": entities.items_count(order),
+        "total_amount": order["total_amount"],
+        "status": order["status"],
+        "waiter_id": order["waiter"],
+        "created_at": order["created_at"],
+    }
+    restaurant = entities.restaurant_channel(change.company_id, order["branch"])
+    await change.emit("new_order", [restaurant], message("new_order", summary))
+    where = f"table {order['table_number']}" if order["table_number"] is not None else "takeaway"
+    note = {
+        "order_id": order["id"],
+        "table_number": summary["table_number"],
+        "items_count": summary["items_count"],
+        "message": f"New order for {where}",
+    }
+    await _notify(change, order["branch"], [order["waiter"]] if order["waiter"] else [], "order_notification", note)
+
+
+async def order_saved(change: Change, before: dict[str, Any], order: dict[str, Any]) -> None:
+    """Any change of an order's own fields (status, guests, payment, staff)."""
+    await feeds.emit_order(change, "order_updated", order)
+    channel = [entities.order_channel(change.company_id, order["id"])]
+    if before["status"] != order["status"]:
+        await change.emit("order_status", channel, message("order_status", entities.order_status_data(order)))
+    await change.emit("order_update", channel, message("order_update", order))
+    if order["status"] == "ready" and before["status"] != "ready":
+        data = {
+            "order_id": order["id"],
+            "number": order["number"],
+            "table_number": _table_number(order["table_number"]),
+            "ready_at": order["ready_at"],
+        }
+        restaurant = entities.restaurant_channel(change.company_id, order["branch"])
+        await change.emit("order_ready", [restaurant], message("order_ready", data))
+
+
+async def items_changed(change: Change, order: dict[str, Any]) -> None:
+    await feeds.emit_order(change, "order_updated", order)
+    data = entities.items_data(order)
+    await change.emit(
+        "order_items_update",
+        [entities.order_channel(change.company_id, order["id"])],
+        message("order_items_update", data),
+    )
+    await change.emit(
+        "items_updated",
+        [entities.order_items_channel(change.company_id, order["id"])],
+        message("items_updated", data),
+    )
+
+
+async def order_deleted(change: Change, order: dict[str, Any]) -> None:
+    await feeds.emit_order_deleted(change, order)
+
+
+async def payment_made(change: Change, order: dict[str, Any], amount: str, method: str) -> None:
+    data = {
+        "order_id": order["id"],
+        "table_number": _table_number(order["table_number"]),
+        "amount": amount,
+        "method": method,
+        "message": f"Payment of {amount} received for order {order['number']}",
+    }
+    await _notify(change, order["branch"], [order["waiter"]] if order["waiter"] else [], "payment_notification", data)
+    completed = {
+        "order_id": order["id"],
+        "amount": amount,
+        "method": method,
+        "total_amount": order["total_amount"],
+        "paid_amount": order["paid_amount"],
+        "status": order["status"],
+    }
+    restaurant = entities.restaurant_channel(change.company_id, order["branch"])
+    await change.emit("payment_completed", [restaurant], message("payment_completed", completed))
+
+
+async def table_saved(change: Change, event_type: str, table: dict[str, Any]) -> None:
+    """table_created / table_updated, and the table's own socket."""
+    await feeds.emit_table(change, event_type, table)
+    await table_update(change, table["id"])
+
+
+async def table_update(change: Change, table_id: str) -> None:
+    data = await entities.table_data(change.db, table_id)
+    channel = [entities.table_channel(change.company_id, table_id)]
+    await change.emit("table_update", channel, message("table_update", data))
+
+
+async def table_status_changed(change: Change, table: dict[str, Any]) -> None:
+    await feeds.emit_table_status(change, table)
+    data = await entities.table_data(change.db, table["id"])
+    channel = [entities.table_channel(change.company_id, table["id"])]
+    await change.emit("table_status", channel, message("table_status", data))
+    await change.emit("table_update", channel, message("table_update", data))
+
+
+async def session_saved(change: Change, session: dict[str, Any], table_status_changed: bool) -> None:
+    """session_update on the session's socket; table_update unless the status change already sent one."""
+    channel = [entities.session_channel(change.company_id, session["id"])]
+    await change.emit("session_update", channel, message("session_update", session))
+    if not table_status_changed:
+        await table_update(change, session["table_id"])
+
+
+async def task_created(change: Change, task: dict[str, Any]) -> None:
+    await feeds.emit_kitchen_task(change, "kitchen_task_created", task)
+
+
+async def task_saved(change: Change, task: dict[str, Any]) -> None:
+    """kitchen_task_ready / _updated; a ready portion is also a task_notification for its order's waiter."""
+    if task["status"] != "ready":
+        await feeds.emit_kitchen_task(change, "kitchen_task_updated", task)
+        return
+    await feeds.emit_kitchen_task(change, "kitchen_task_ready", task)
+    order = await change.db.fetch_one(SELECT_ORDER_WAITER, {"id": task["order"]})
+    if order["waiter_id"]:
+        data = {
+            "task_id": task["id"],
+            "order_id": task["order"],
+            "table_number": _table_number(task["table_number"]),
+            "menu_item": task["menu_item_title"],
+            "unit_index": task["unit_index"],
+            "message": f"{task['menu_item_title']} is ready for order {order['number']}",
+        }
+        await _notify_waiter(change, order["waiter_id"], "task_notification", data)
+
+
+async def broadcast(change: Change, branch_id: str, data: dict[str, Any]) -> None:
+    """An admin's broadcast: `broadcast` on the restaurant socket, `alert` to its waiters and notifications."""
+    restaurant = entities.restaurant_channel(change.company_id, branch_id)
+    await change.emit("broadcast", [restaurant], message("broadcast", data))
+    rows = await change.db.fetch_all(SELECT_BRANCH_WAITERS, {"company_id": change.company_id, "branch_id": branch_id})
+    await _notify(change, branch_id, [row["id"] for row in rows], "alert", data)
+
+
+async def notification_acknowledged(change: Change, waiter_id: str, notification_id: str) -> None:
+    """Every socket of the waiter learns that one of them acknowledged it."""
+    data = {"notification_id": notification_id}
+    channel = [entities.waiter_channel(change.company_id, waiter_id)]
+    await change.emit("notification_acknowledged", channel, message("notification_acknowledged", data))
