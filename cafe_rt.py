@@ -31,7 +31,7 @@ from domain.outbox import relay_unpublished
 from domain.services import Services
 from realtime.hub import Hub
 from routes import accounts as account_routes
-from routes import cafe_feeds, catalog, floor, kitchen, orders
+from routes import cafe_feeds, catalog, floor, kitchen, messages, orders
 from routes.common import exception_handlers
 
 log = logging.getLogger("cafe_rt")
@@ -118,6 +118,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *catalog.routes,
         *orders.routes,
         *kitchen.routes,
+        *messages.routes,
         *cafe_feeds.routes,
     ]
     return Starlette(routes=routes, lifespan=lifespan, exception_handlers=exception_handlers)

@@ -6,15 +6,21 @@ their order. Waiter notifications are stored here too, so a missed one can be li
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from domain import entities, feeds, notifications
+from domain import entities, feeds
+from domain.db import new_id, utc_now
 from domain.entities import message
 from domain.outbox import Change
 
 SELECT_BRANCH_WAITERS = (
     "SELECT id FROM users WHERE company_id = :company_id AND branch_id = :branch_id AND role = 'waiter'"
 )
+INSERT_NOTIFICATION = """
+INSERT INTO notifications (id, company_id, recipient_id, type, payload, created_at)
+VALUES (:id, :company_id, :recipient_id, :type, :payload, :created_at)
+"""
 SELECT_ORDER_WAITER = "SELECT waiter_id, number FROM orders WHERE id = :id"
 
 
@@ -31,7 +37,18 @@ async def _notify(change: Change, branch_id: str, waiter_ids: list[str], kind: s
 
 
 async def _notify_waiter(change: Change, waiter_id: str, kind: str, data: dict[str, Any]) -> None:
-    notification_id = await notifications.store(change.db, change.company_id, waiter_id, kind, data)
+    notification_id = new_id()
+    await change.db.execute(
+        INSERT_NOTIFICATION,
+        {
+            "id": notification_id,
+            "company_id": change.company_id,
+            "recipient_id": waiter_id,
+            "type": kind,
+            "payload": json.dumps(data, ensure_ascii=False),
+            "created_at": utc_now(),
+        },
+    )
     channel = entities.waiter_channel(change.company_id, waiter_id)
     await change.emit(kind, [channel], message(kind, {**data, "notification_id": notification_id}))
 
@@ -138,10 +155,12 @@ async def table_status_changed(change: Change, table: dict[str, Any]) -> None:
     await change.emit("table_update", channel, message("table_update", data))
 
 
-async def session_saved(change: Change, session: dict[str, Any], table_status_changed: bool) -> None:
-    """session_update on the session's socket; table_update unless the status change already sent one."""
+async def session_saved(change: Change, session: dict[str, Any], table_status_changed: bool, closed: bool) -> None:
+    """session_update (and session_status when it closes); table_update unless the status change sent one."""
     channel = [entities.session_channel(change.company_id, session["id"])]
     await change.emit("session_update", channel, message("session_update", session))
+    if closed:
+        await change.emit("session_status", channel, message("session_status", session))
     if not table_status_changed:
         await table_update(change, session["table_id"])
 

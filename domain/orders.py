@@ -184,10 +184,8 @@ async def create_order(services: Services, actor: Actor, data: Any) -> dict:
         waiter_id = await _staff_member(db, actor, waiter_id, branch_id)
         priced = []
         for index, (menu_item_id, quantity) in enumerate(lines):
-            item = await visible_menu_item(db, actor, menu_item_id)
-            if not item["is_active"] or item["branch_id"] not in (None, branch_id):
-                raise Invalid({f"items[{index}].menu_item": ["This menu item is not available in the branch."]})
-            priced.append((item, quantity))
+            field = f"items[{index}].menu_item"
+            priced.append((await available_menu_item(db, actor, menu_item_id, branch_id, field), quantity))
         number = (await db.fetch_one(SELECT_NEXT_NUMBER, {"branch_id": branch_id}))["next"]
         order_id, now = new_id(), utc_now()
         await db.execute(
@@ -208,29 +206,38 @@ async def create_order(services: Services, actor: Actor, data: Any) -> dict:
         )
         task_ids = []
         for line, (item, quantity) in enumerate(priced, start=1):
-            order_item_id = new_id()
-            await db.execute(
-                INSERT_ORDER_ITEM,
-                {
-                    "id": order_item_id,
-                    "company_id": actor.company_id,
-                    "order_id": order_id,
-                    "menu_item_id": item["id"],
-                    "line": line,
-                    "quantity": quantity,
-                    "price_cents": item["price_cents"],
-                    "created_at": now,
-                },
-            )
-            task_ids += await tasks.create_tasks(
-                db, actor.company_id, branch_id, order_id, order_item_id, item["id"], quantity
-            )
+            task_ids += await insert_line(db, actor.company_id, branch_id, order_id, line, item, quantity)
         order = await order_json(db, await db.fetch_one(SELECT_ORDER, {"id": order_id}))
         await announce.order_created(change, order)
         await refresh_table_status(change, table_id)
         for task_id in task_ids:
             await announce.task_created(change, await tasks.load_task(db, task_id))
     return order
+
+
+async def insert_line(
+    db: Any, company_id: str, branch_id: str, order_id: str, line: int, menu_item: dict, quantity: int
+) -> list[str]:
+    """An order item at today's menu price, and its portions' kitchen tasks; returns the task ids."""
+    item = {
+        "id": new_id(),
+        "company_id": company_id,
+        "order_id": order_id,
+        "menu_item_id": menu_item["id"],
+        "line": line,
+        "quantity": quantity,
+        "price_cents": menu_item["price_cents"],
+        "created_at": utc_now(),
+    }
+    await db.execute(INSERT_ORDER_ITEM, item)
+    return await tasks.create_tasks(db, item, branch_id, range(1, quantity + 1))
+
+
+async def available_menu_item(db: Any, actor: Actor, menu_item_id: str, branch_id: str, field: str) -> dict:
+    item = await visible_menu_item(db, actor, menu_item_id)
+    if not item["is_active"] or item["branch_id"] not in (None, branch_id):
+        raise Invalid({field: ["This menu item is not available in the branch."]})
+    return item
 
 
 async def visible_order(db: Any, actor: Actor, order_id: object) -> dict:

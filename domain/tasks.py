@@ -48,22 +48,20 @@ def task_json(row: Any) -> dict:
     }
 
 
-async def create_tasks(
-    db: Any, company_id: str, branch_id: str, order_id: str, order_item_id: str, menu_item_id: str, quantity: int
-) -> list[str]:
-    """One pending task per portion, unit_index 1..quantity."""
+async def create_tasks(db: Any, item: dict, branch_id: str, units: range) -> list[str]:
+    """One pending task per portion of an order item, numbered by `units` (unit_index 1..quantity at first)."""
     task_ids = []
-    for unit_index in range(1, quantity + 1):
+    for unit_index in units:
         task_id = new_id()
         await db.execute(
             INSERT_TASK,
             {
                 "id": task_id,
-                "company_id": company_id,
+                "company_id": item["company_id"],
                 "branch_id": branch_id,
-                "order_id": order_id,
-                "order_item_id": order_item_id,
-                "menu_item_id": menu_item_id,
+                "order_id": item["order_id"],
+                "order_item_id": item["id"],
+                "menu_item_id": item["menu_item_id"],
                 "unit_index": unit_index,
                 "created_at": utc_now(),
             },

@@ -6,7 +6,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from domain import kitchen, notifications
+from domain import kitchen
 from routes.common import actor, body, query, respond, services
 
 
@@ -29,26 +29,9 @@ async def ready(request: Request) -> JSONResponse:
     return respond(await kitchen.mark_ready(services(request), actor(request), request.path_params["task_id"]))
 
 
-async def notification_list(request: Request) -> JSONResponse:
-    unread_only = request.query_params.get("unread") in ("1", "true")
-    return respond(await notifications.list_notifications(services(request), actor(request), unread_only))
-
-
-async def acknowledge(request: Request) -> JSONResponse:
-    notification_id = request.path_params["notification_id"]
-    return respond(await notifications.acknowledge(services(request), actor(request), notification_id))
-
-
 routes = [
     Route("/api/cafe/kitchen/tasks/", task_list, methods=["GET"], name="kitchen-tasks"),
     Route("/api/cafe/kitchen/tasks/{task_id}/", task_detail, methods=["GET", "PATCH"], name="kitchen-task"),
     Route("/api/cafe/kitchen/tasks/{task_id}/claim/", claim, methods=["POST"], name="kitchen-task-claim"),
     Route("/api/cafe/kitchen/tasks/{task_id}/ready/", ready, methods=["POST"], name="kitchen-task-ready"),
-    Route("/api/cafe/notifications/", notification_list, methods=["GET"], name="notifications"),
-    Route(
-        "/api/cafe/notifications/{notification_id}/acknowledge/",
-        acknowledge,
-        methods=["POST"],
-        name="notification-acknowledge",
-    ),
 ]

@@ -6,7 +6,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from domain import orders
+from domain import order_items, orders
 from routes.common import actor, body, no_content, query, respond, services
 
 
@@ -31,8 +31,21 @@ async def pay(request: Request) -> Response:
     return respond(await orders.pay_order(services(request), actor(request), order_id, await body(request)))
 
 
+async def order_item_create(request: Request) -> Response:
+    return respond(await order_items.add_item(services(request), actor(request), await body(request)), 201)
+
+
+async def order_item_detail(request: Request) -> Response:
+    item_id = request.path_params["item_id"]
+    if request.method == "DELETE":
+        return respond(await order_items.remove_item(services(request), actor(request), item_id))
+    return respond(await order_items.change_item(services(request), actor(request), item_id, await body(request)))
+
+
 routes = [
     Route("/api/cafe/orders/", order_list, methods=["GET", "POST"], name="orders"),
     Route("/api/cafe/orders/{order_id}/", order_detail, methods=["GET", "PATCH", "DELETE"], name="order"),
     Route("/api/cafe/orders/{order_id}/pay/", pay, methods=["POST"], name="order-pay"),
+    Route("/api/cafe/order-items/", order_item_create, methods=["POST"], name="order-items"),
+    Route("/api/cafe/order-items/{item_id}/", order_item_detail, methods=["PATCH", "DELETE"], name="order-item"),
 ]

@@ -73,8 +73,7 @@ def test_kitchen_task_transitions_and_conflicts(client):
     unread = ok(client.get("/api/cafe/notifications/?unread=1", headers=cafe.waiter.auth))
     assert [note["id"] for note in unread] == [notes[1]["id"]]
     assert (
-        client.post(f"/api/cafe/notifications/{notes[0]['id']}/acknowledge/", headers=cafe.cook.auth).status_code
-        == 404
+        client.post(f"/api/cafe/notifications/{notes[0]['id']}/acknowledge/", headers=cafe.cook.auth).status_code == 404
     )
 
 
