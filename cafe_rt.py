@@ -31,7 +31,7 @@ from domain.outbox import relay_unpublished
 from domain.services import Services
 from realtime.hub import Hub
 from routes import accounts as account_routes
-from routes import cafe_feeds, catalog, floor, kitchen, messages, orders
+from routes import cafe_feeds, catalog, entity_sockets, floor, kitchen, messages, orders
 from routes.common import exception_handlers
 
 log = logging.getLogger("cafe_rt")
@@ -120,6 +120,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *kitchen.routes,
         *messages.routes,
         *cafe_feeds.routes,
+        *entity_sockets.routes,
     ]
     return Starlette(routes=routes, lifespan=lifespan, exception_handlers=exception_handlers)
 

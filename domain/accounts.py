@@ -19,7 +19,7 @@ from domain.auth import (
 from domain.db import new_id, utc_now
 from domain.errors import Conflict, Forbidden, NotAuthenticated, NotFound
 from domain.services import Services
-from domain.validate import Body
+from domain.validate import Body, is_uuid
 
 INSERT_COMPANY = "INSERT INTO companies (id, name, created_at) VALUES (:id, :name, :created_at)"
 INSERT_BRANCH = """
@@ -158,6 +158,18 @@ async def create_user(services: Services, actor: Actor, data: Any) -> dict:
             city_ids=city_ids,
         )
     return await user_json(db, await db.fetch_one(SELECT_USER, {"id": user_id}))
+
+
+async def watchable_waiter(db: Any, actor: Actor, user_id: object) -> dict:
+    """A staff member whose notifications the actor may follow: itself, or as its owner/admin/manager."""
+    row = await db.fetch_one(SELECT_USER, {"id": user_id}) if is_uuid(user_id) else None
+    if row is None or row["company_id"] != actor.company_id or row["role"] == "client":
+        raise NotFound("Waiter not found.")
+    if not (
+        row["id"] == actor.id or actor.company_wide or (actor.role == "manager" and row["branch_id"] == actor.branch_id)
+    ):
+        raise NotFound("Waiter not found.")
+    return dict(row._mapping)
 
 
 async def list_users(services: Services, actor: Actor) -> list[dict]:

@@ -40,6 +40,15 @@ async def list_notifications(services: Services, actor: Actor, unread_only: bool
     return [notification_json(row) for row in rows]
 
 
+async def waiting_for(services: Services, actor: Actor, waiter_id: str) -> list[dict]:
+    """A waiter's unacknowledged notifications (its socket checked who may see them)."""
+    require_company(actor)
+    rows = await services.database.fetch_all(
+        SELECT_NOTIFICATIONS, {"recipient_id": waiter_id, "company_id": actor.company_id, "unread": 1}
+    )
+    return [notification_json(row) for row in rows]
+
+
 async def acknowledge(services: Services, actor: Actor, notification_id: object) -> dict:
     """Marks one of the actor's notifications read, once; every socket of the actor is told."""
     require_company(actor)

@@ -356,6 +356,12 @@ async def update_order(services: Services, actor: Actor, order_id: str, data: An
         return await save_order(change, current, changes)
 
 
+async def set_status(services: Services, actor: Actor, order_id: str, status: object) -> dict:
+    """The order socket's update_status: managers, owners and admins only."""
+    require_role(actor, MANAGERS)
+    return await update_order(services, actor, order_id, {"status": status})
+
+
 async def pay_order(services: Services, actor: Actor, order_id: str, data: Any) -> dict:
     require_role(actor, ORDER_WRITERS)
     body = Body(data if data is not None else {}, {"method", "amount", "close"})

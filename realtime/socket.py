@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 from typing import Any
 
 from starlette.endpoints import WebSocketEndpoint
@@ -15,6 +16,7 @@ from domain.errors import NotAuthenticated
 from realtime.hub import Hub
 from realtime.outlet import Outlet
 
+log = logging.getLogger("cafe_rt.socket")
 CLOSE_BAD_TOKEN = 4003
 CLOSE_NO_COMPANY = 4004
 CLOSE_NOT_FOUND = 4404
@@ -69,11 +71,15 @@ class HubSocket(WebSocketEndpoint):
         self.actor = actor
         self.outlet = outlet
         await self.hub(websocket).attach(outlet, resume_position(websocket))
+        await self.on_attached(websocket)
         await websocket.accept()
         self.pump = asyncio.create_task(self._pump(websocket, outlet))
 
     async def open_outlet(self, websocket: WebSocket, actor: Actor) -> Outlet:
         raise NotImplementedError
+
+    async def on_attached(self, websocket: WebSocket) -> None:
+        """Runs once the socket is registered: a state sent now is never older than the events after it."""
 
     async def on_receive(self, websocket: WebSocket, data: str) -> None:
         if self.outlet is None:
@@ -86,7 +92,12 @@ class HubSocket(WebSocketEndpoint):
         if not isinstance(message, dict):
             self.reply_error("A message must be a JSON object.")
             return
-        await self.on_message(websocket, message)
+        try:
+            await self.on_message(websocket, message)
+        except Exception:
+            # A fault of ours (the database went away) must not cost the client its socket.
+            log.exception("socket action failed")
+            self.reply_error("The server could not handle this message; try again.")
 
     async def on_message(self, websocket: WebSocket, message: dict[str, Any]) -> None:
         raise NotImplementedError
