@@ -31,7 +31,7 @@ from domain.outbox import relay_unpublished
 from domain.services import Services
 from realtime.hub import Hub
 from routes import accounts as account_routes
-from routes import cafe_feeds, catalog, entity_sockets, floor, kitchen, messages, orders
+from routes import bonuses, cafe_feeds, catalog, entity_sockets, floor, kitchen, messages, orders, rooms_socket
 from routes.common import exception_handlers
 
 log = logging.getLogger("cafe_rt")
@@ -46,6 +46,11 @@ REFRESH_TOKEN_TTL: int = config("REFRESH_TOKEN_TTL", cast=int, default=7 * 24 * 
 SEND_QUEUE_SIZE: int = config("SEND_QUEUE_SIZE", cast=int, default=1000)
 RELAY_INTERVAL: float = config("RELAY_INTERVAL", cast=float, default=5.0)
 SWEEP_INTERVAL: float = config("SWEEP_INTERVAL", cast=float, default=2.0)
+BONUS_PERCENT: int = config("BONUS_PERCENT", cast=int, default=5)
+SYNC_WEBHOOK_URL: str | None = config("SYNC_WEBHOOK_URL", default=None)
+SYNC_MAX_ATTEMPTS: int = config("SYNC_MAX_ATTEMPTS", cast=int, default=5)
+SYNC_RETRY_BASE: float = config("SYNC_RETRY_BASE", cast=float, default=2.0)
+SYNC_TIMEOUT: float = config("SYNC_TIMEOUT", cast=float, default=5.0)
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,11 @@ class Settings:
     send_queue_size: int = SEND_QUEUE_SIZE
     relay_interval: float = RELAY_INTERVAL
     sweep_interval: float = SWEEP_INTERVAL
+    bonus_percent: int = BONUS_PERCENT
+    sync_webhook_url: str | None = SYNC_WEBHOOK_URL
+    sync_max_attempts: int = SYNC_MAX_ATTEMPTS
+    sync_retry_base: float = SYNC_RETRY_BASE
+    sync_timeout: float = SYNC_TIMEOUT
 
 
 @asynccontextmanager
@@ -68,7 +78,14 @@ async def running_services(settings: Settings) -> AsyncIterator[Services]:
     try:
         await broadcast.connect()
         tokens = TokenSettings(settings.jwt_secret or "", settings.access_token_ttl, settings.refresh_token_ttl)
-        yield Services(database, broadcast, WriteGate(is_sqlite(settings.database_url)), tokens)
+        yield Services(
+            database,
+            broadcast,
+            WriteGate(is_sqlite(settings.database_url)),
+            tokens,
+            bonus_percent=settings.bonus_percent,
+            sync_enabled=bool(settings.sync_webhook_url),
+        )
     finally:
         with contextlib.suppress(Exception):
             await broadcast.disconnect()
@@ -121,6 +138,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *messages.routes,
         *cafe_feeds.routes,
         *entity_sockets.routes,
+        *rooms_socket.routes,
+        *bonuses.routes,
     ]
     return Starlette(routes=routes, lifespan=lifespan, exception_handlers=exception_handlers)
 

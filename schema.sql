@@ -182,3 +182,41 @@ CREATE TABLE IF NOT EXISTS events (
 );
 
 CREATE INDEX IF NOT EXISTS events_unpublished ON events (created_at) WHERE published = 0;
+
+CREATE TABLE IF NOT EXISTS bonus_accounts (
+    user_id TEXT PRIMARY KEY REFERENCES users (id),
+    company_id TEXT NOT NULL REFERENCES companies (id),
+    balance_cents BIGINT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS bonus_operations (
+    id TEXT PRIMARY KEY,
+    company_id TEXT NOT NULL REFERENCES companies (id),
+    user_id TEXT NOT NULL REFERENCES users (id),
+    order_id TEXT NOT NULL REFERENCES orders (id),
+    type TEXT NOT NULL,
+    amount_cents BIGINT NOT NULL,
+    balance_after_cents BIGINT NOT NULL,
+    created_at TEXT NOT NULL
+);
+
+CREATE INDEX IF NOT EXISTS bonus_operations_by_user ON bonus_operations (user_id, created_at);
+
+-- POS sync: a job per new order or status change, written in the change's transaction.
+CREATE TABLE IF NOT EXISTS sync_jobs (
+    id TEXT PRIMARY KEY,
+    company_id TEXT NOT NULL REFERENCES companies (id),
+    branch_id TEXT NOT NULL REFERENCES branches (id),
+    entity TEXT NOT NULL,
+    entity_id TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    status TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    next_attempt_at TEXT NOT NULL,
+    last_error TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+
+CREATE INDEX IF NOT EXISTS sync_jobs_due ON sync_jobs (next_attempt_at) WHERE status = 'pending';

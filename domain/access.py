@@ -26,7 +26,8 @@ def require_company(actor: Actor) -> str:
 
 
 def can_see_branch(actor: Actor, branch_id: str | None) -> bool:
-    return actor.company_wide or branch_id is None or branch_id == actor.branch_id
+    """Owners and admins see every branch, customers shop at every branch, other staff see their own."""
+    return actor.company_wide or actor.role == "client" or branch_id is None or branch_id == actor.branch_id
 
 
 async def company_branch(db: Any, actor: Actor, branch_id: object) -> dict:

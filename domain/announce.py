@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from domain import entities, feeds
-from domain.db import new_id, utc_now
+from domain import entities, feeds, rooms
+from domain.db import new_id, parse_cents, utc_now
 from domain.entities import message
 from domain.outbox import Change
 
@@ -21,11 +21,51 @@ INSERT_NOTIFICATION = """
 INSERT INTO notifications (id, company_id, recipient_id, type, payload, created_at)
 VALUES (:id, :company_id, :recipient_id, :type, :payload, :created_at)
 """
+SELECT_BRANCH_CITY = "SELECT city_id FROM branches WHERE id = :id"
 SELECT_ORDER_WAITER = "SELECT waiter_id, number FROM orders WHERE id = :id"
 
 
 def _table_number(value: int | None) -> str | None:
     return None if value is None else str(value)
+
+
+def _amount(cents: int) -> int | float:
+    """Money as the rooms socket shows it: a JSON number (1500, 150.5)."""
+    return cents // 100 if cents % 100 == 0 else cents / 100
+
+
+def _money(text: str) -> int | float:
+    return _amount(parse_cents(text) or 0)
+
+
+async def _branch_city(change: Change, branch_id: str) -> int:
+    return (await change.db.fetch_one(SELECT_BRANCH_CITY, {"id": branch_id}))["city_id"]
+
+
+async def _order_rooms(change: Change, branch_id: str) -> list[str]:
+    """admin-orders and the city room of the branch."""
+    city_id = await _branch_city(change, branch_id)
+    return [rooms.admin_channel(change.company_id), rooms.city_channel(change.company_id, city_id)]
+
+
+def _room_order(order: dict[str, Any], city_id: int | None) -> dict[str, Any]:
+    return {
+        "id": order["id"],
+        "order_number": str(order["number"]),
+        "user_id": order["created_by"],
+        "city_id": city_id,
+        "branch_id": order["branch"],
+        "table_number": order["table_number"],
+        "status": order["status"],
+        "total": _money(order["total_amount"]),
+        "bonuses_used": _money(order["bonuses_used"]),
+        "bonuses_earned": _money(order["bonuses_earned"]),
+        "items": [
+            {"menu_item": item["menu_item"], "title": item["menu_item_title"], "quantity": item["quantity"]}
+            for item in order["items"]
+        ],
+        "created_at": order["created_at"],
+    }
 
 
 async def _notify(change: Change, branch_id: str, waiter_ids: list[str], kind: str, data: dict[str, Any]) -> None:
@@ -75,6 +115,10 @@ async def order_created(change: Change, order: dict[str, Any]) -> None:
         "message": f"New order for {where}",
     }
     await _notify(change, order["branch"], [order["waiter"]] if order["waiter"] else [], "order_notification", note)
+    data = _room_order(order, await _branch_city(change, order["branch"]))
+    await change.emit("new-order", await _order_rooms(change, order["branch"]), {"type": "new-order", "data": data})
+    creator = [rooms.user_channel(change.company_id, order["created_by"])]
+    await change.emit("order-created", creator, {"type": "order-created", "data": data})
 
 
 async def order_saved(change: Change, before: dict[str, Any], order: dict[str, Any]) -> None:
@@ -83,6 +127,15 @@ async def order_saved(change: Change, before: dict[str, Any], order: dict[str, A
     channel = [entities.order_channel(change.company_id, order["id"])]
     if before["status"] != order["status"]:
         await change.emit("order_status", channel, message("order_status", entities.order_status_data(order)))
+        status = {
+            "orderId": order["id"],
+            "newStatus": order["status"],
+            "oldStatus": before["status"],
+            "timestamp": order["updated_at"],
+        }
+        creator = rooms.user_channel(change.company_id, order["created_by"])
+        followers = [creator, *await _order_rooms(change, order["branch"])]
+        await change.emit("order-status-updated", followers, {"type": "order-status-updated", "data": status})
     await change.emit("order_update", channel, message("order_update", order))
     if order["status"] == "ready" and before["status"] != "ready":
         data = {
@@ -201,3 +254,23 @@ async def notification_acknowledged(change: Change, waiter_id: str, notification
     data = {"notification_id": notification_id}
     channel = [entities.waiter_channel(change.company_id, waiter_id)]
     await change.emit("notification_acknowledged", channel, message("notification_acknowledged", data))
+
+
+async def bonus_updated(change: Change, user_id: str, balance: int, kind: str, amount: int, order_id: str) -> None:
+    data = {
+        "balance": _amount(balance),
+        "operation": {"type": kind, "amount": _amount(amount), "orderId": order_id},
+        "timestamp": utc_now(),
+    }
+    channel = [rooms.user_channel(change.company_id, user_id)]
+    await change.emit("bonus-updated", channel, {"type": "bonus-updated", "data": data})
+
+
+async def sync_finished(change: Change, branch_id: str, entity: str, entity_id: str, error: str | None) -> None:
+    """sync-success / sync-error of a POS sync job, for admin-orders and the city room."""
+    data: dict[str, Any] = {"entity": entity, "entityId": entity_id}
+    if error is not None:
+        data["error"] = error
+    data["timestamp"] = utc_now()
+    kind = "sync-success" if error is None else "sync-error"
+    await change.emit(kind, await _order_rooms(change, branch_id), {"type": kind, "data": data})

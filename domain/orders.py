@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from domain import announce, tasks
+from domain import announce, bonuses, tasks
 from domain.access import MANAGERS, ensure_visible, read_branch, require_role, write_branch
 from domain.auth import Actor
 from domain.catalog import visible_client, visible_menu_item
@@ -19,6 +19,7 @@ STATUSES = ("open", "pending", "confirmed", "preparing", "ready", "delivered", "
 FINAL_STATUSES = ("closed", "cancelled")
 PAYMENT_METHODS = ("cash", "card", "transfer", "online")
 ORDER_WRITERS = ("owner", "admin", "manager", "waiter", "cashier")
+ORDER_READERS = (*ORDER_WRITERS, "cook", "client")
 PAGE_SIZE = 50
 LIST_LIMIT = 1000
 MAX_QUANTITY = 100
@@ -35,8 +36,8 @@ SELECT_STAFF = "SELECT id, branch_id, role FROM users WHERE id = :id AND company
 INSERT_ORDER = """
 INSERT INTO orders (id, company_id, branch_id, number, table_id, client_id, waiter_id, created_by, guests, status,
                     total_cents, paid_cents, bonuses_used_cents, bonuses_earned_cents, created_at, updated_at)
-VALUES (:id, :company_id, :branch_id, :number, :table_id, :client_id, :waiter_id, :created_by, :guests, 'open',
-        :total_cents, 0, 0, 0, :created_at, :created_at)
+VALUES (:id, :company_id, :branch_id, :number, :table_id, :client_id, :waiter_id, :created_by, :guests, :status,
+        :total_cents, 0, :bonuses_used_cents, 0, :created_at, :created_at)
 """
 INSERT_ORDER_ITEM = """
 INSERT INTO order_items (id, company_id, order_id, menu_item_id, line, quantity, price_cents, created_at)
@@ -46,7 +47,7 @@ UPDATE_ORDER = """
 UPDATE orders SET status = :status, guests = :guests, waiter_id = :waiter_id, client_id = :client_id,
                   table_id = :table_id, paid_cents = :paid_cents, updated_at = :updated_at,
                   confirmed_at = :confirmed_at, ready_at = :ready_at, delivered_at = :delivered_at,
-                  closed_at = :closed_at
+                  closed_at = :closed_at, bonuses_earned_cents = :bonuses_earned_cents
 WHERE id = :id
 """
 INSERT_PAYMENT = """
@@ -66,6 +67,7 @@ ORDER_STATE = (
     "ready_at",
     "delivered_at",
     "closed_at",
+    "bonuses_earned_cents",
 )
 # The moment an order first reaches a status is kept; closed and cancelled share closed_at.
 STATUS_STAMPS = {
@@ -75,6 +77,7 @@ STATUS_STAMPS = {
     "closed": "closed_at",
     "cancelled": "closed_at",
 }
+SELECT_CUSTOMER = "SELECT id FROM users WHERE id = :id AND role = 'client'"
 COUNT_PAYMENTS = "SELECT COUNT(*) AS n FROM payments WHERE order_id = :order_id"
 DELETE_ORDER_ITEMS = "DELETE FROM order_items WHERE order_id = :order_id"
 DELETE_ORDER = "DELETE FROM orders WHERE id = :id"
@@ -85,6 +88,7 @@ WHERE company_id = :company_id
   AND (:table_id = '' OR table_id = :table_id)
   AND (:waiter_id = '' OR waiter_id = :waiter_id)
   AND (:client_id = '' OR client_id = :client_id)
+  AND (:created_by = '' OR created_by = :created_by)
 """
 SELECT_ORDERS = (
     "SELECT * FROM orders" + ORDER_FILTERS + "ORDER BY created_at DESC, number DESC LIMIT :limit OFFSET :offset"
@@ -130,7 +134,7 @@ async def order_json(db: Any, row: Any) -> dict:
     }
 
 
-def _read_items(body: Body) -> list[tuple[str, int]]:
+def read_items(body: Body) -> list[tuple[str, int]]:
     lines = []
     for index, entry in enumerate(body.items("items", required=False)):
         field = f"items[{index}]"
@@ -166,7 +170,7 @@ async def create_order(services: Services, actor: Actor, data: Any) -> dict:
     client_id = body.ident("client", required=False)
     waiter_id = body.ident("waiter", required=False)
     branch_given = body.ident("branch", required=False)
-    lines = _read_items(body)
+    lines = read_items(body)
     body.check()
     if waiter_id is None and actor.role == "waiter":
         waiter_id = actor.id
@@ -186,32 +190,52 @@ async def create_order(services: Services, actor: Actor, data: Any) -> dict:
         for index, (menu_item_id, quantity) in enumerate(lines):
             field = f"items[{index}].menu_item"
             priced.append((await available_menu_item(db, actor, menu_item_id, branch_id, field), quantity))
-        number = (await db.fetch_one(SELECT_NEXT_NUMBER, {"branch_id": branch_id}))["next"]
-        order_id, now = new_id(), utc_now()
-        await db.execute(
-            INSERT_ORDER,
-            {
-                "id": order_id,
-                "company_id": actor.company_id,
-                "branch_id": branch_id,
-                "number": number,
-                "table_id": table_id,
-                "client_id": client_id,
-                "waiter_id": waiter_id,
-                "created_by": actor.id,
-                "guests": guests,
-                "total_cents": sum(item["price_cents"] * quantity for item, quantity in priced),
-                "created_at": now,
-            },
-        )
-        task_ids = []
-        for line, (item, quantity) in enumerate(priced, start=1):
-            task_ids += await insert_line(db, actor.company_id, branch_id, order_id, line, item, quantity)
-        order = await order_json(db, await db.fetch_one(SELECT_ORDER, {"id": order_id}))
-        await announce.order_created(change, order)
-        await refresh_table_status(change, table_id)
-        for task_id in task_ids:
-            await announce.task_created(change, await tasks.load_task(db, task_id))
+        fields = {"table_id": table_id, "client_id": client_id, "waiter_id": waiter_id, "guests": guests}
+        order = await place_order(change, actor, branch_id, fields, priced, status="open")
+    return order
+
+
+async def place_order(
+    change: Change,
+    actor: Actor,
+    branch_id: str,
+    fields: dict[str, Any],
+    priced: list[tuple[dict, int]],
+    status: str,
+    bonuses_used: int = 0,
+) -> dict:
+    """Insert a checked order with its items and portions, spend its bonuses, and announce it all."""
+    db = change.db
+    order_id = new_id()
+    total = sum(item["price_cents"] * quantity for item, quantity in priced)
+    await db.execute(
+        INSERT_ORDER,
+        {
+            "id": order_id,
+            "company_id": actor.company_id,
+            "branch_id": branch_id,
+            "number": (await db.fetch_one(SELECT_NEXT_NUMBER, {"branch_id": branch_id}))["next"],
+            "table_id": fields.get("table_id"),
+            "client_id": fields.get("client_id"),
+            "waiter_id": fields.get("waiter_id"),
+            "created_by": actor.id,
+            "guests": fields.get("guests", 1),
+            "status": status,
+            "total_cents": total,
+            "bonuses_used_cents": bonuses_used,
+            "created_at": utc_now(),
+        },
+    )
+    task_ids = []
+    for line, (item, quantity) in enumerate(priced, start=1):
+        task_ids += await insert_line(db, actor.company_id, branch_id, order_id, line, item, quantity)
+    order = await order_json(db, await db.fetch_one(SELECT_ORDER, {"id": order_id}))
+    await announce.order_created(change, order)
+    if bonuses_used:
+        await bonuses.spend(change, actor.id, order_id, bonuses_used)
+    await refresh_table_status(change, fields.get("table_id"))
+    for task_id in task_ids:
+        await announce.task_created(change, await tasks.load_task(db, task_id))
     return order
 
 
@@ -241,24 +265,33 @@ async def available_menu_item(db: Any, actor: Actor, menu_item_id: str, branch_i
 
 
 async def visible_order(db: Any, actor: Actor, order_id: object) -> dict:
+    """An order of the actor's company and branch; a customer sees only the orders it placed."""
     if not is_uuid(order_id):
         raise NotFound("Order not found.")
-    return ensure_visible(actor, await db.fetch_one(SELECT_ORDER, {"id": order_id}), "Order")
+    row = await db.fetch_one(SELECT_ORDER, {"id": order_id})
+    if actor.role == "client" and (row is None or row["created_by"] != actor.id):
+        raise NotFound("Order not found.")
+    return ensure_visible(actor, row, "Order")
 
 
 async def get_order(services: Services, actor: Actor, order_id: str) -> dict:
-    require_role(actor, ORDER_WRITERS + ("cook",))
+    require_role(actor, ORDER_READERS)
     db = services.database
     return await order_json(db, await visible_order(db, actor, order_id))
 
 
 async def list_orders(services: Services, actor: Actor, query: dict[str, str]) -> dict | list:
-    require_role(actor, ORDER_WRITERS + ("cook",))
+    require_role(actor, ORDER_READERS)
     branch_id = await read_branch(services.database, actor, query.get("branch_id"))
     status = query.get("status", "")
     if status and status not in STATUSES:
         raise Invalid({"status": [f"Must be one of: {', '.join(STATUSES)}."]})
-    filters = {"company_id": actor.company_id, "branch_id": branch_id or "", "status": status}
+    filters = {
+        "company_id": actor.company_id,
+        "branch_id": branch_id or "",
+        "status": status,
+        "created_by": actor.id if actor.role == "client" else "",
+    }
     for name in ("table", "waiter", "client"):
         value = query.get(name, "")
         if value and not is_uuid(value):
@@ -298,6 +331,7 @@ async def client_orders(services: Services, actor: Actor, client_id: str, page_p
         "table_id": "",
         "waiter_id": "",
         "client_id": client_id,
+        "created_by": "",
     }
     return await _order_page(services.database, filters, page_param)
 
@@ -399,10 +433,14 @@ async def pay_order(services: Services, actor: Actor, order_id: str, data: Any) 
             },
         )
         changes: dict[str, Any] = {"paid_cents": current["paid_cents"] + amount}
+        customer = await change.db.fetch_one(SELECT_CUSTOMER, {"id": current["created_by"]})
+        earned = changes["paid_cents"] * services.bonus_percent // 100 if close and customer else 0
         if close:
-            changes["status"] = "closed"
+            changes |= {"status": "closed", "bonuses_earned_cents": earned}
         order = await save_order(change, current, changes)
         await announce.payment_made(change, order, format_cents(amount), method)
+        if earned:
+            await bonuses.earn(change, current["created_by"], current["id"], earned)
         return order
 
 

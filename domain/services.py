@@ -18,6 +18,9 @@ class Services:
     broadcast: Broadcast
     gate: WriteGate
     tokens: TokenSettings
+    bonus_percent: int = 5
+    # POS sync jobs are written only when a webhook is configured.
+    sync_enabled: bool = False
 
     def change(self, company_id: str) -> Change:
         return Change(self, company_id)

@@ -19,7 +19,7 @@ from broadcaster import Broadcast
 from databases import Database
 
 from domain.outbox import parse_envelope, read_counter, read_range
-from realtime.outlet import Outlet
+from realtime.outlet import NOT_STARTED, Outlet
 
 log = logging.getLogger("cafe_rt.hub")
 RESYNC_REQUIRED = json.dumps({"type": "resync_required"})
@@ -90,16 +90,39 @@ class Hub:
             if last > company.cursor:
                 await self._catch_up(outlet.company_id, company, last)
 
+    async def join(self, outlet: Outlet, channel: str) -> None:
+        """Add a channel to an attached socket: it gets that channel's events from now on, none before."""
+        if channel in outlet.channels:
+            return
+        outlet.joined_after[channel] = NOT_STARTED
+        outlet.channels.add(channel)
+        await self._subscribe(channel, outlet)
+        company = self._companies[outlet.company_id]
+        async with company.lock:
+            last, _ = await read_counter(self._database, outlet.company_id)
+            if company.cursor is not None and last > company.cursor:
+                await self._catch_up(outlet.company_id, company, last)
+            outlet.joined_after[channel] = last
+
+    def leave(self, outlet: Outlet, channel: str) -> None:
+        if channel in outlet.channels:
+            outlet.channels.discard(channel)
+            outlet.joined_after.pop(channel, None)
+            self._unsubscribe(channel, outlet)
+
+    def _unsubscribe(self, channel: str, outlet: Outlet) -> None:
+        state = self._channels.get(channel)
+        if state is None:
+            return
+        state.outlets.discard(outlet)
+        if not state.outlets:
+            del self._channels[channel]
+            if state.task is not None:
+                state.task.cancel()
+
     async def detach(self, outlet: Outlet) -> None:
         for channel in outlet.channels:
-            state = self._channels.get(channel)
-            if state is None:
-                continue
-            state.outlets.discard(outlet)
-            if not state.outlets:
-                del self._channels[channel]
-                if state.task is not None:
-                    state.task.cancel()
+            self._unsubscribe(channel, outlet)
         company = self._companies.get(outlet.company_id)
         if company is not None:
             company.outlets.discard(outlet)
@@ -157,7 +180,8 @@ class Hub:
             state = self._channels.get(channel)
             if state is not None:
                 for outlet in list(state.outlets):
-                    outlet.deliver(position, text)
+                    if outlet.wants(channel, position):
+                        outlet.deliver(position, text)
 
     async def _sweep_forever(self) -> None:
         while True:

@@ -15,6 +15,8 @@ class Outlet:
         self.company_id = company_id
         self.channels = set(channels)
         self.last_position = NOT_STARTED
+        # A channel joined after connecting carries only what comes after the join.
+        self.joined_after: dict[str, int] = {}
         self.closing_code: int | None = None
         self._queue: deque[str] = deque()
         self._max_queue = max_queue
@@ -29,6 +31,9 @@ class Outlet:
             return
         self._queue.append(text)
         self._wakeup.set()
+
+    def wants(self, channel: str, position: int) -> bool:
+        return position > self.joined_after.get(channel, 0)
 
     def deliver(self, position: int, text: str) -> None:
         """Queue an event once: a socket on several of the event's channels still gets one copy."""

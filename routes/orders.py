@@ -6,14 +6,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from domain import order_items, orders
+from domain import customer_orders, order_items, orders
 from routes.common import actor, body, no_content, query, respond, services
 
 
 async def order_list(request: Request) -> Response:
+    who = actor(request)
     if request.method == "POST":
-        return respond(await orders.create_order(services(request), actor(request), await body(request)), 201)
-    return respond(await orders.list_orders(services(request), actor(request), query(request)))
+        place = customer_orders.create_order if who.role == "client" else orders.create_order
+        return respond(await place(services(request), who, await body(request)), 201)
+    return respond(await orders.list_orders(services(request), who, query(request)))
 
 
 async def order_detail(request: Request) -> Response:

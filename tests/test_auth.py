@@ -112,7 +112,8 @@ def test_customers_cannot_open_staff_feeds(client):
     )
     token = login(client, customer["email"])["access"]
     assert close_code(client, f"/ws/cafe/orders/?token={token}") == 4003
-    assert client.get("/api/cafe/orders/", headers={"Authorization": f"Bearer {token}"}).status_code == 403
+    assert client.get("/api/cafe/kitchen/tasks/", headers={"Authorization": f"Bearer {token}"}).status_code == 403
+    assert client.get("/api/cafe/orders/", headers={"Authorization": f"Bearer {token}"}).json() == []
 
 
 def test_staff_management_rules(client):

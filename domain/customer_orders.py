@@ -1,0 +1,37 @@
+"""Orders a customer places itself (seed 004): no table needed, bonuses may pay part of it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from domain.access import company_branch, require_role
+from domain.auth import Actor
+from domain.errors import Invalid
+from domain.orders import available_menu_item, place_order, read_items
+from domain.services import Services
+from domain.validate import Body
+
+
+async def create_order(services: Services, actor: Actor, data: Any) -> dict:
+    require_role(actor, ("client",))
+    body = Body(data, {"branch", "items", "guests", "bonuses_used"})
+    branch_id = body.ident("branch")
+    guests = body.integer("guests", low=1, high=1000, required=False) or 1
+    bonuses_used = body.money("bonuses_used", required=False) or 0
+    lines = read_items(body)
+    if not lines and not body.errors:
+        body.fail("items", "An order needs at least one item.")
+    body.check()
+    async with services.change(actor.company_id) as change:
+        branch = await company_branch(change.db, actor, branch_id)
+        priced = []
+        for index, (menu_item_id, quantity) in enumerate(lines):
+            field = f"items[{index}].menu_item"
+            priced.append((await available_menu_item(change.db, actor, menu_item_id, branch["id"], field), quantity))
+        total = sum(item["price_cents"] * quantity for item, quantity in priced)
+        if bonuses_used > total:
+            raise Invalid({"bonuses_used": ["Bonuses cannot pay more than the order's total."]})
+        fields = {"guests": guests}
+        return await place_order(
+            change, actor, branch["id"], fields, priced, status="pending", bonuses_used=bonuses_used
+        )

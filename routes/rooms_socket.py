@@ -1,0 +1,67 @@
+"""The rooms socket (seed 004) at / and /ws/: automatic rooms by role, join-room and leave-room."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.routing import WebSocketRoute
+from starlette.websockets import WebSocket
+
+from domain import rooms
+from domain.auth import Actor
+from domain.errors import DomainError, error_message
+from realtime.outlet import Outlet
+from realtime.socket import HubSocket
+
+
+class RoomsSocket(HubSocket):
+    async def open_outlet(self, websocket: WebSocket, actor: Actor) -> Outlet:
+        self.db = websocket.state.services.database
+        self.rooms = {room: await rooms.room_channel(self.db, actor, room) for room in rooms.automatic_rooms(actor)}
+        self.outlet = Outlet(actor.company_id, set(self.rooms.values()), self.max_queue(websocket))
+        self.reply({"type": "connected", "data": {"userId": actor.id, "role": actor.role}})
+        return self.outlet
+
+    def reply_error(self, text: str) -> None:
+        self.reply({"type": "error", "data": {"message": text}})
+
+    async def on_message(self, websocket: WebSocket, message: dict[str, Any]) -> None:
+        kind = message.get("type")
+        if kind == "ping":
+            self.reply({"type": "pong"})
+            return
+        if kind not in ("join-room", "leave-room"):
+            self.reply_error(f"Unknown type: {str(kind)[:50]}. Supported: ping, join-room, leave-room.")
+            return
+        data = message.get("data")
+        room = data.get("roomId") if isinstance(data, dict) else None
+        if not isinstance(room, str) or not room:
+            self.reply_error("data.roomId is required.")
+        elif kind == "join-room":
+            await self.join(websocket, room)
+        else:
+            self.leave(websocket, room)
+
+    async def join(self, websocket: WebSocket, room: str) -> None:
+        try:
+            channel = await rooms.room_channel(self.db, self.actor, room)
+        except DomainError as refused:
+            self.reply_error(error_message(refused.detail))
+            return
+        self.rooms[room] = channel
+        await self.hub(websocket).join(self.outlet, channel)
+        self.reply({"type": "room-joined", "data": {"roomId": room}})
+
+    def leave(self, websocket: WebSocket, room: str) -> None:
+        channel = self.rooms.pop(room, None)
+        if channel is None:
+            self.reply_error(f"Not in the room {room[:80]!r}.")
+            return
+        self.hub(websocket).leave(self.outlet, channel)
+        self.reply({"type": "room-left", "data": {"roomId": room}})
+
+
+routes = [
+    WebSocketRoute("/", RoomsSocket, name="ws-rooms"),
+    WebSocketRoute("/ws/", RoomsSocket, name="ws-rooms-ws"),
+]
