@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from domain import accounts, demo
+from domain import accounts, demo, sync
 from domain.auth import TokenSettings
 from domain.db import WriteGate, connect_database, is_sqlite, normalize_database_url, utc_now
 from domain.outbox import relay_unpublished
@@ -119,13 +119,23 @@ def create_app(settings: Settings | None = None) -> Starlette:
             hub = Hub(services.broadcast, services.database, sweep_interval=settings.sweep_interval)
             await hub.start()
             await relay_unpublished(services, utc_now())
-            relay = asyncio.create_task(relay_forever(services, settings.relay_interval))
+            workers = [asyncio.create_task(relay_forever(services, settings.relay_interval))]
+            if settings.sync_webhook_url:
+                sync_settings = sync.SyncSettings(
+                    settings.sync_webhook_url,
+                    settings.sync_max_attempts,
+                    settings.sync_retry_base,
+                    settings.sync_timeout,
+                )
+                workers.append(asyncio.create_task(sync.sync_forever(services, sync_settings)))
             try:
                 yield {"services": services, "hub": hub, "settings": settings}
             finally:
-                relay.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await relay
+                for worker in workers:
+                    worker.cancel()
+                for worker in workers:
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await worker
                 await hub.stop()
 
     routes = [

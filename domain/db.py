@@ -70,6 +70,10 @@ def new_id() -> str:
     return str(uuid.uuid4())
 
 
+def utc_later(seconds: float) -> str:
+    return utc_now(seconds_ago=-seconds)
+
+
 def utc_now(seconds_ago: float = 0.0) -> str:
     return (datetime.now(UTC) - timedelta(seconds=seconds_ago)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from domain import announce, bonuses, tasks
+from domain import announce, bonuses, sync, tasks
 from domain.access import MANAGERS, ensure_visible, read_branch, require_role, write_branch
 from domain.auth import Actor
 from domain.catalog import visible_client, visible_menu_item
@@ -231,6 +231,7 @@ async def place_order(
         task_ids += await insert_line(db, actor.company_id, branch_id, order_id, line, item, quantity)
     order = await order_json(db, await db.fetch_one(SELECT_ORDER, {"id": order_id}))
     await announce.order_created(change, order)
+    await sync.enqueue(change, order, "created")
     if bonuses_used:
         await bonuses.spend(change, actor.id, order_id, bonuses_used)
     await refresh_table_status(change, fields.get("table_id"))
@@ -348,6 +349,8 @@ async def save_order(change: Change, current: dict, changes: dict) -> dict:
         await tasks.cancel_open_tasks(change, current["id"])
     order = await order_json(change.db, await change.db.fetch_one(SELECT_ORDER, {"id": current["id"]}))
     await announce.order_saved(change, current, order)
+    if order["status"] != current["status"]:
+        await sync.enqueue(change, order, "status_changed")
     await refresh_table_status(change, current["table_id"])
     if values["table_id"] != current["table_id"]:
         await refresh_table_status(change, values["table_id"])

@@ -68,6 +68,7 @@ class Change:
 
     def __init__(self, services: Services, company_id: str) -> None:
         self._services = services
+        self.services = services
         self.db = services.database
         self.company_id = company_id
         self._events: list[OutboxEvent] = []

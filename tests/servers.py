@@ -33,7 +33,7 @@ def server_env(database_url: str, **extra: str) -> dict[str, str]:
 
 
 @contextmanager
-def uvicorn_server(env: dict[str, str]) -> Iterator[str]:
+def uvicorn_server(env: dict[str, str], *options: str) -> Iterator[str]:
     """Start `uvicorn cafe_rt:app` as the Procfile does; yields host:port once /healthz answers."""
     port = free_port()
     log = tempfile.TemporaryFile()
@@ -53,6 +53,7 @@ def uvicorn_server(env: dict[str, str]) -> Iterator[str]:
             "false",
             "--log-level",
             "warning",
+            *options,
         ],
         cwd=ROOT,
         env={**os.environ, **env},

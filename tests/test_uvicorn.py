@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
+import time
 
 import httpx2
 import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from tests.servers import create_company_by_command, furnish, server_env, uvicorn_server
+from tests.servers import create_company_by_command, furnish, server_env, token_for, uvicorn_server
 
 TIMEOUT = 10
 
@@ -66,3 +68,33 @@ def test_a_real_client_reads_close_code_4003(served):
             assert closed.value.rcvd.code == 4003
 
     asyncio.run(scenario())
+
+
+def test_keepalive_drops_a_client_that_never_answers_pings(tmp_path):
+    """Seed 004's keepalive as the Procfile sets it (30 s there, 1 s here): uvicorn pings, silence is dropped."""
+    database_url = f"sqlite:///{tmp_path}/keepalive.db"
+    owner_email = create_company_by_command(database_url)
+    with uvicorn_server(server_env(database_url), "--ws-ping-interval", "1", "--ws-ping-timeout", "1") as host:
+        with httpx2.Client(base_url=f"http://{host}") as http:
+            token = token_for(http, owner_email)
+
+        async def answering_client_stays():
+            async with connect(f"ws://{host}/?token={token}") as ws:
+                await next_message(ws)
+                await asyncio.sleep(3)
+                await ws.send(json.dumps({"type": "ping"}))
+                assert await next_message(ws) == {"type": "pong"}
+
+        asyncio.run(answering_client_stays())
+        address, port = host.split(":")
+        with socket.create_connection((address, int(port)), timeout=10) as raw:
+            raw.sendall(
+                f"GET /?token={token} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
+            )
+            received, started = b"", time.monotonic()
+            while chunk := raw.recv(4096):  # never answers the pings: the server must hang up
+                received += chunk
+            assert received.startswith(b"HTTP/1.1 101")
+            assert b"\x89" in received  # at least one ping frame came first
+            assert time.monotonic() - started < 9

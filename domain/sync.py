@@ -1,0 +1,145 @@
+"""POS sync: new orders and status changes POSTed to SYNC_WEBHOOK_URL by a worker, with retries.
+
+Jobs are rows written in the change's own transaction, so a restart loses none; the worker
+claims a due job with a lease, posts it outside any transaction, and records the outcome,
+which admins see as sync-success or sync-error. An order's jobs go out in the order written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from typing import Any
+
+from domain import announce
+from domain.db import new_id, utc_later, utc_now
+from domain.outbox import Change
+from domain.services import Services
+
+log = logging.getLogger("cafe_rt.sync")
+
+INSERT_JOB = """
+INSERT INTO sync_jobs (id, company_id, branch_id, entity, entity_id, payload, status, attempts, next_attempt_at,
+                       created_at, updated_at)
+VALUES (:id, :company_id, :branch_id, :entity, :entity_id, :payload, 'pending', 0, :now, :now, :now)
+"""
+SELECT_DUE = """
+SELECT * FROM sync_jobs job
+WHERE job.status = 'pending' AND job.next_attempt_at <= :now
+  AND NOT EXISTS (
+    SELECT 1 FROM sync_jobs older
+    WHERE older.entity_id = job.entity_id AND older.status = 'pending' AND older.created_at < job.created_at
+  )
+ORDER BY job.next_attempt_at LIMIT 20
+"""
+CLAIM = """
+UPDATE sync_jobs SET next_attempt_at = :lease_until, updated_at = :now
+WHERE id = :id AND status = 'pending' AND next_attempt_at = :seen
+RETURNING id
+"""
+FINISH = """
+UPDATE sync_jobs SET status = :status, attempts = :attempts, last_error = :error, next_attempt_at = :next_attempt_at,
+                     updated_at = :now
+WHERE id = :id
+"""
+
+
+@dataclass(frozen=True)
+class SyncSettings:
+    webhook_url: str
+    max_attempts: int
+    retry_base: float
+    timeout: float
+
+
+async def enqueue(change: Change, order: dict[str, Any], event: str) -> None:
+    """Queue an order's new state for the POS, when a webhook is configured."""
+    if not change.services.sync_enabled:
+        return
+    now = utc_now()
+    payload = {"entity": "order", "entityId": order["id"], "event": event, "order": order, "timestamp": now}
+    await change.db.execute(
+        INSERT_JOB,
+        {
+            "id": new_id(),
+            "company_id": change.company_id,
+            "branch_id": order["branch"],
+            "entity": "order",
+            "entity_id": order["id"],
+            "payload": json.dumps(payload, ensure_ascii=False),
+            "now": now,
+        },
+    )
+
+
+def _post(url: str, body: bytes, timeout: float) -> None:
+    request = urllib.request.Request(url, data=body, method="POST", headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=timeout):
+        pass
+
+
+def _describe(error: Exception, timeout: float) -> str:
+    if isinstance(error, urllib.error.HTTPError):
+        return f"HTTP {error.code}"
+    reason = error.reason if isinstance(error, urllib.error.URLError) else error
+    if isinstance(reason, TimeoutError):
+        return f"No answer within {timeout:g} s"
+    return str(reason) or type(reason).__name__
+
+
+async def run_due_jobs(services: Services, settings: SyncSettings) -> int:
+    """Post every due job once; returns how many were attempted."""
+    attempted = 0
+    for job in await services.database.fetch_all(SELECT_DUE, {"now": utc_now()}):
+        lease = {
+            "id": job["id"],
+            "seen": job["next_attempt_at"],
+            "now": utc_now(),
+            "lease_until": utc_later(settings.timeout + 60),
+        }
+        async with services.gate:
+            claimed = await services.database.fetch_one(CLAIM, lease)
+        if claimed is None:
+            continue  # another process took it
+        attempted += 1
+        try:
+            await asyncio.to_thread(_post, settings.webhook_url, job["payload"].encode(), settings.timeout)
+            error = None
+        except Exception as failure:
+            error = _describe(failure, settings.timeout)
+        await _record(services, settings, dict(job._mapping), error)
+    return attempted
+
+
+async def _record(services: Services, settings: SyncSettings, job: dict, error: str | None) -> None:
+    attempts = job["attempts"] + 1
+    retry = error is not None and attempts < settings.max_attempts
+    outcome = {
+        "id": job["id"],
+        "status": "pending" if retry else ("success" if error is None else "failed"),
+        "attempts": attempts,
+        "error": error,
+        "next_attempt_at": utc_later(settings.retry_base * 2 ** (attempts - 1)) if retry else job["next_attempt_at"],
+        "now": utc_now(),
+    }
+    async with services.change(job["company_id"]) as change:
+        await change.db.execute(FINISH, outcome)
+        if not retry:
+            await announce.sync_finished(change, job["branch_id"], job["entity"], job["entity_id"], error)
+    if error is not None:
+        log.warning("POS sync of %s %s failed (attempt %d): %s", job["entity"], job["entity_id"], attempts, error)
+
+
+async def sync_forever(services: Services, settings: SyncSettings, idle_pause: float = 0.5) -> None:
+    while True:
+        try:
+            attempted = await run_due_jobs(services, settings)
+        except Exception:
+            log.warning("POS sync pass failed", exc_info=True)
+            attempted = 0
+        if not attempted:
+            await asyncio.sleep(idle_pause)
