@@ -92,10 +92,12 @@ async def running_services(settings: Settings) -> AsyncIterator[Services]:
         await database.disconnect()
 
 
-async def relay_forever(services: Services, interval: float) -> None:
+async def relay_forever(services: Services, interval: float, stopping: asyncio.Event) -> None:
     """Publish what a crash or a broker outage left behind; rows younger than `interval` are in flight."""
-    while True:
-        await asyncio.sleep(interval)
+    while not stopping.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), interval)
+            return  # stopping was set during the pause
         try:
             await relay_unpublished(services, utc_now(seconds_ago=interval))
         except Exception:
@@ -119,7 +121,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             hub = Hub(services.broadcast, services.database, sweep_interval=settings.sweep_interval)
             await hub.start()
             await relay_unpublished(services, utc_now())
-            workers = [asyncio.create_task(relay_forever(services, settings.relay_interval))]
+            stopping = asyncio.Event()
+            workers = [asyncio.create_task(relay_forever(services, settings.relay_interval, stopping))]
             if settings.sync_webhook_url:
                 sync_settings = sync.SyncSettings(
                     settings.sync_webhook_url,
@@ -127,13 +130,16 @@ def create_app(settings: Settings | None = None) -> Starlette:
                     settings.sync_retry_base,
                     settings.sync_timeout,
                 )
-                workers.append(asyncio.create_task(sync.sync_forever(services, sync_settings)))
+                workers.append(asyncio.create_task(sync.sync_forever(services, sync_settings, stopping)))
             try:
                 yield {"services": services, "hub": hub, "settings": settings}
             finally:
-                for worker in workers:
+                # Let a worker finish what it is doing: a write cut off mid-transaction can leave
+                # SQLite locked. Only one stuck past its own timeout is cancelled.
+                stopping.set()
+                _, stuck = await asyncio.wait(workers, timeout=settings.sync_timeout + 5)
+                for worker in stuck:
                     worker.cancel()
-                for worker in workers:
                     with contextlib.suppress(asyncio.CancelledError):
                         await worker
                 await hub.stop()

@@ -8,6 +8,7 @@ which admins see as sync-success or sync-error. An order's jobs go out in the or
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import urllib.error
@@ -91,10 +92,12 @@ def _describe(error: Exception, timeout: float) -> str:
     return str(reason) or type(reason).__name__
 
 
-async def run_due_jobs(services: Services, settings: SyncSettings) -> int:
-    """Post every due job once; returns how many were attempted."""
+async def run_due_jobs(services: Services, settings: SyncSettings, stopping: asyncio.Event | None = None) -> int:
+    """Post every due job once (stopping between jobs when asked); returns how many were attempted."""
     attempted = 0
     for job in await services.database.fetch_all(SELECT_DUE, {"now": utc_now()}):
+        if stopping is not None and stopping.is_set():
+            break
         lease = {
             "id": job["id"],
             "seen": job["next_attempt_at"],
@@ -134,12 +137,16 @@ async def _record(services: Services, settings: SyncSettings, job: dict, error: 
         log.warning("POS sync of %s %s failed (attempt %d): %s", job["entity"], job["entity_id"], attempts, error)
 
 
-async def sync_forever(services: Services, settings: SyncSettings, idle_pause: float = 0.5) -> None:
-    while True:
+async def sync_forever(
+    services: Services, settings: SyncSettings, stopping: asyncio.Event, idle_pause: float = 0.5
+) -> None:
+    """Until `stopping` is set; a job in flight is finished and recorded, never abandoned half-way."""
+    while not stopping.is_set():
         try:
-            attempted = await run_due_jobs(services, settings)
+            attempted = await run_due_jobs(services, settings, stopping)
         except Exception:
             log.warning("POS sync pass failed", exc_info=True)
             attempted = 0
         if not attempted:
-            await asyncio.sleep(idle_pause)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), idle_pause)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -64,6 +64,13 @@ def sync_settings(settings, pos):
     return replace(settings, sync_webhook_url=pos.url, sync_max_attempts=2, sync_retry_base=0.1, sync_timeout=0.5)
 
 
+def wait_until(condition, seconds: float = 20) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "gave up waiting"
+        time.sleep(0.05)
+
+
 def next_sync(ws) -> dict:
     while True:
         message = ws.receive_json()
@@ -120,13 +127,11 @@ def test_pending_syncs_survive_a_restart(sync_settings, pos):
     with TestClient(create_app(patient)) as client:
         cafe = make_company(client)
         order = create_order(client, cafe)
-        while not pos.received:
-            client.portal.call(asyncio.sleep, 0.05)
+        wait_until(lambda: pos.received)
     pos.answer = 200
     with TestClient(create_app(patient)) as client:
         services = client.app_state["services"]
-        while client.portal.call(services.database.fetch_all, SELECT_JOBS)[0]["status"] != "success":
-            client.portal.call(asyncio.sleep, 0.05)
+        wait_until(lambda: client.portal.call(services.database.fetch_all, SELECT_JOBS)[0]["status"] == "success")
         # Resuming from the start replays the whole history, the sync result included.
         with client.websocket_connect(f"/?token={cafe.owner.token}&last_event_id=0") as admin_ws:
             admin_ws.receive_json()
