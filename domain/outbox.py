@@ -7,6 +7,7 @@ events, commits, and only then hands them to the broadcaster.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from dataclasses import dataclass
@@ -19,6 +20,9 @@ if TYPE_CHECKING:
     from domain.services import Services
 
 log = logging.getLogger("cafe_rt.outbox")
+# PostgreSQL's NOTIFY allows channel names of 63 bytes and payloads under 8000 bytes.
+MAX_BROKER_CHANNEL = 63
+MAX_BROKER_TEXT = 6000
 
 LOCK_COUNTER = """
 UPDATE event_counters SET last_position = last_position WHERE company_id = :company_id
@@ -54,13 +58,25 @@ class OutboxEvent:
     text: str
 
     def envelope(self) -> str:
-        """What travels over the broker: position and channels let every hub order and dedupe."""
-        return f"{self.position}|{' '.join(self.channels)}|{self.text}"
+        """What travels over the broker: position and channels let every hub order and dedupe.
+
+        A text too big for the broker stays behind; the hub then reads it from the outbox.
+        """
+        text = self.text if len(self.text.encode()) <= MAX_BROKER_TEXT else ""
+        return f"{self.position}|{' '.join(self.channels)}|{text}"
 
 
 def parse_envelope(envelope: str) -> tuple[int, tuple[str, ...], str]:
+    """(position, channels, text); an empty text means "read it from the outbox"."""
     position, channels, text = envelope.split("|", 2)
     return int(position), tuple(channels.split(" ")), text
+
+
+def broker_channel(channel: str) -> str:
+    """The name a channel has on the broker: PostgreSQL's NOTIFY takes at most 63 bytes."""
+    if len(channel) <= MAX_BROKER_CHANNEL:
+        return channel
+    return "cafe_rt_" + hashlib.sha256(channel.encode()).hexdigest()[:40]
 
 
 class Change:
@@ -139,7 +155,7 @@ async def publish(services: Services, events: list[OutboxEvent]) -> None:
         for event in events:
             envelope = event.envelope()
             for channel in event.channels:
-                await services.broadcast.publish(channel=channel, message=envelope)
+                await services.broadcast.publish(channel=broker_channel(channel), message=envelope)
     except Exception:
         log.warning("publish failed; the relay will retry", exc_info=True)
         return

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from broadcaster import Broadcast
 from databases import Database
 
-from domain.outbox import parse_envelope, read_counter, read_range
+from domain.outbox import broker_channel, parse_envelope, read_counter, read_range
 from realtime.outlet import NOT_STARTED, Outlet
 
 log = logging.getLogger("cafe_rt.hub")
@@ -139,7 +139,7 @@ class Hub:
 
     async def _listen(self, channel: str, state: _Channel) -> None:
         try:
-            async with self._broadcast.subscribe(channel) as subscriber:
+            async with self._broadcast.subscribe(broker_channel(channel)) as subscriber:
                 state.ready.set()
                 async for event in subscriber:
                     await self._receive(state.company_id, event.message)
@@ -163,7 +163,7 @@ class Hub:
         async with company.lock:
             if company.cursor is None or position <= company.cursor:
                 return
-            if position == company.cursor + 1:
+            if position == company.cursor + 1 and text:
                 self._fan_out(position, channels, text)
                 company.cursor = position
             else:

@@ -7,6 +7,7 @@ import json
 import uuid
 
 import httpx2
+import pytest
 from broadcaster import Broadcast
 from websockets.asyncio.client import connect
 
@@ -31,10 +32,13 @@ def test_broadcaster_redis_backend_delivers_a_message():
     assert asyncio.run(roundtrip()) == "hello"
 
 
-def test_a_write_through_one_process_reaches_a_socket_on_another(fresh_postgres):
-    require_redis()
+@pytest.mark.parametrize("broker", ["redis", "postgres"])
+def test_a_write_through_one_process_reaches_a_socket_on_another(fresh_postgres, broker):
+    if broker == "redis":
+        require_redis()
+    broadcast_url = REDIS_URL if broker == "redis" else fresh_postgres
     # No sweep and no relay: only the broker can carry the event in time.
-    env = server_env(fresh_postgres, BROADCAST_URL=REDIS_URL, SWEEP_INTERVAL="3600", RELAY_INTERVAL="3600")
+    env = server_env(fresh_postgres, BROADCAST_URL=broadcast_url, SWEEP_INTERVAL="3600", RELAY_INTERVAL="3600")
     owner_email = create_company_by_command(fresh_postgres)
     with (
         uvicorn_server(env) as reader,
@@ -53,5 +57,13 @@ def test_a_write_through_one_process_reaches_a_socket_on_another(fresh_postgres)
                 assert (created["type"], created["data"]["order"]["id"]) == ("order_created", order["id"])
                 busy = json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT))
                 assert busy["type"] == "table_status_changed"
+                # Too big for a NOTIFY payload: the broker carries the position, the outbox the text.
+                lines = [{"menu_item": cafe["menu_item"], "quantity": 1}] * 60
+                big = await asyncio.to_thread(
+                    http.post, "/api/cafe/orders/", json={"table": cafe["table"], "items": lines}, headers=auth
+                )
+                created = json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT))
+                assert (created["type"], created["data"]["order"]["id"]) == ("order_created", big.json()["id"])
+                assert len(created["data"]["order"]["items"]) == 60
 
         asyncio.run(scenario())
