@@ -27,7 +27,7 @@ from starlette.routing import Route
 from domain import accounts, demo, sync
 from domain.auth import TokenSettings
 from domain.db import WriteGate, connect_database, is_sqlite, normalize_database_url, utc_now
-from domain.outbox import relay_unpublished
+from domain.outbox import prune, relay_unpublished
 from domain.services import Services
 from realtime.hub import Hub
 from routes import accounts as account_routes
@@ -46,6 +46,7 @@ REFRESH_TOKEN_TTL: int = config("REFRESH_TOKEN_TTL", cast=int, default=7 * 24 * 
 SEND_QUEUE_SIZE: int = config("SEND_QUEUE_SIZE", cast=int, default=1000)
 RELAY_INTERVAL: float = config("RELAY_INTERVAL", cast=float, default=5.0)
 SWEEP_INTERVAL: float = config("SWEEP_INTERVAL", cast=float, default=2.0)
+OUTBOX_RETENTION: float = config("OUTBOX_RETENTION", cast=float, default=7 * 24 * 3600)
 BONUS_PERCENT: int = config("BONUS_PERCENT", cast=int, default=5)
 SYNC_WEBHOOK_URL: str | None = config("SYNC_WEBHOOK_URL", default=None)
 SYNC_MAX_ATTEMPTS: int = config("SYNC_MAX_ATTEMPTS", cast=int, default=5)
@@ -63,6 +64,7 @@ class Settings:
     send_queue_size: int = SEND_QUEUE_SIZE
     relay_interval: float = RELAY_INTERVAL
     sweep_interval: float = SWEEP_INTERVAL
+    outbox_retention: float = OUTBOX_RETENTION
     bonus_percent: int = BONUS_PERCENT
     sync_webhook_url: str | None = SYNC_WEBHOOK_URL
     sync_max_attempts: int = SYNC_MAX_ATTEMPTS
@@ -92,14 +94,16 @@ async def running_services(settings: Settings) -> AsyncIterator[Services]:
         await database.disconnect()
 
 
-async def relay_forever(services: Services, interval: float, stopping: asyncio.Event) -> None:
-    """Publish what a crash or a broker outage left behind; rows younger than `interval` are in flight."""
+async def relay_forever(services: Services, interval: float, retention: float, stopping: asyncio.Event) -> None:
+    """Publish what a crash or a broker outage left behind (rows younger than `interval` are in flight),
+    and forget events older than `retention`."""
     while not stopping.is_set():
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stopping.wait(), interval)
             return  # stopping was set during the pause
         try:
             await relay_unpublished(services, utc_now(seconds_ago=interval))
+            await prune(services, utc_now(seconds_ago=retention))
         except Exception:
             log.warning("relay pass failed", exc_info=True)
 
@@ -122,7 +126,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await hub.start()
             await relay_unpublished(services, utc_now())
             stopping = asyncio.Event()
-            workers = [asyncio.create_task(relay_forever(services, settings.relay_interval, stopping))]
+            workers = [
+                asyncio.create_task(
+                    relay_forever(services, settings.relay_interval, settings.outbox_retention, stopping)
+                )
+            ]
             if settings.sync_webhook_url:
                 sync_settings = sync.SyncSettings(
                     settings.sync_webhook_url,

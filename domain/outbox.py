@@ -189,3 +189,20 @@ async def read_counter(db: Any, company_id: str) -> tuple[int, int]:
     if row is None:
         return 0, 0
     return row["last_position"], row["pruned_through"]
+
+
+SELECT_PRUNABLE = """
+SELECT company_id, MAX(position) AS through FROM events WHERE created_at < :before GROUP BY company_id
+"""
+DELETE_PRUNED = "DELETE FROM events WHERE company_id = :company_id AND position <= :through"
+SAVE_PRUNED = "UPDATE event_counters SET pruned_through = :through WHERE company_id = :company_id"
+
+
+async def prune(services: Services, before: str) -> int:
+    """Forget events older than the retention; a resume from before them gets resync_required."""
+    rows = await services.database.fetch_all(SELECT_PRUNABLE, {"before": before})
+    for row in rows:
+        async with services.change(row["company_id"]) as change:
+            await change.db.execute(DELETE_PRUNED, {"company_id": row["company_id"], "through": row["through"]})
+            await change.db.execute(SAVE_PRUNED, {"company_id": row["company_id"], "through": row["through"]})
+    return len(rows)

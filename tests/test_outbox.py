@@ -123,3 +123,28 @@ def test_concurrent_writers_get_gapless_positions_in_commit_order(client):
         assert {event["data"]["order"]["id"] for event in received if event["type"] == "order_created"} == {
             order["id"] for order in created
         }
+
+
+def test_old_events_are_pruned_and_a_resume_from_before_them_must_resync(client):
+    cafe = make_company(client)
+    services = client.app_state["services"]
+    create_order(client, cafe)
+    with client.websocket_connect(feed_url("orders", cafe.waiter)) as ws:
+        ws.receive_json()
+        kept_from = create_order(client, cafe, table="a2")
+        first_kept = ws.receive_json()
+        assert first_kept["data"]["order"]["id"] == kept_from["id"]
+    before_second = first_kept["event_id"] - 1
+    # Everything up to the second order's first event is older than the retention.
+    cutoff = client.portal.call(
+        services.database.fetch_one,
+        "SELECT created_at FROM events WHERE company_id = :company_id AND position = :position",
+        {"company_id": cafe.id, "position": first_kept["event_id"]},
+    )["created_at"]
+    assert client.portal.call(outbox.prune, services, cutoff) == 1
+    with client.websocket_connect(feed_url("orders", cafe.waiter, last_event_id="1")) as ws:
+        ws.receive_json()
+        assert ws.receive_json() == {"type": "resync_required"}
+    with client.websocket_connect(feed_url("orders", cafe.waiter, last_event_id=str(before_second))) as ws:
+        ws.receive_json()
+        assert ws.receive_json() == first_kept
