@@ -44,6 +44,8 @@ JWT_SECRET: str | None = config("JWT_SECRET", default=None)
 ACCESS_TOKEN_TTL: int = config("ACCESS_TOKEN_TTL", cast=int, default=15 * 60)
 REFRESH_TOKEN_TTL: int = config("REFRESH_TOKEN_TTL", cast=int, default=7 * 24 * 3600)
 SEND_QUEUE_SIZE: int = config("SEND_QUEUE_SIZE", cast=int, default=1000)
+SOCKET_RATE: float = config("SOCKET_RATE", cast=float, default=10.0)
+SOCKET_BURST: int = config("SOCKET_BURST", cast=int, default=30)
 RELAY_INTERVAL: float = config("RELAY_INTERVAL", cast=float, default=5.0)
 SWEEP_INTERVAL: float = config("SWEEP_INTERVAL", cast=float, default=2.0)
 OUTBOX_RETENTION: float = config("OUTBOX_RETENTION", cast=float, default=7 * 24 * 3600)
@@ -62,6 +64,8 @@ class Settings:
     access_token_ttl: int = ACCESS_TOKEN_TTL
     refresh_token_ttl: int = REFRESH_TOKEN_TTL
     send_queue_size: int = SEND_QUEUE_SIZE
+    socket_rate: float = SOCKET_RATE
+    socket_burst: int = SOCKET_BURST
     relay_interval: float = RELAY_INTERVAL
     sweep_interval: float = SWEEP_INTERVAL
     outbox_retention: float = OUTBOX_RETENTION

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from typing import Any
 
 from starlette.endpoints import WebSocketEndpoint
@@ -20,6 +21,25 @@ log = logging.getLogger("cafe_rt.socket")
 CLOSE_BAD_TOKEN = 4003
 CLOSE_NO_COMPANY = 4004
 CLOSE_NOT_FOUND = 4404
+CLOSE_TOO_MANY = 1008
+
+
+class RateLimiter:
+    """A token bucket: `rate` messages a second on average, `burst` at once."""
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self._rate, self._burst = rate, burst
+        self._tokens = float(burst)
+        self._updated = time.monotonic()
+
+    def allow(self) -> bool:
+        now = time.monotonic()
+        self._tokens = min(self._burst, self._tokens + (now - self._updated) * self._rate)
+        self._updated = now
+        if self._tokens < 1:
+            return False
+        self._tokens -= 1
+        return True
 
 
 class Rejected(Exception):
@@ -52,6 +72,9 @@ class HubSocket(WebSocketEndpoint):
     encoding = "text"
     outlet: Outlet | None = None
     pump: asyncio.Task | None = None
+    expiry: asyncio.TimerHandle | None = None
+    # What a successful refresh_token / refresh-token is answered with, in the dialect's spelling.
+    token_refreshed = "token_refreshed"
 
     async def on_connect(self, websocket: WebSocket) -> None:
         services = websocket.state.services
@@ -74,6 +97,29 @@ class HubSocket(WebSocketEndpoint):
         await self.on_attached(websocket)
         await websocket.accept()
         self.pump = asyncio.create_task(self._pump(websocket, outlet))
+        self.limiter = RateLimiter(websocket.state.settings.socket_rate, websocket.state.settings.socket_burst)
+        self._expire_at(actor.expires_at)
+
+    def _expire_at(self, expires_at: int) -> None:
+        """Close with 4003 when the access token expires, unless the client refreshes it first."""
+        if self.expiry is not None:
+            self.expiry.cancel()
+        loop = asyncio.get_running_loop()
+        self.expiry = loop.call_at(loop.time() + max(0.0, expires_at - time.time()), self.outlet.close, CLOSE_BAD_TOKEN)
+
+    def _refresh(self, websocket: WebSocket, message: dict[str, Any]) -> None:
+        data = message.get("data")
+        token = message.get("token") or (data.get("token") if isinstance(data, dict) else None)
+        try:
+            fresh = actor_from_token(websocket.state.services.tokens, token if isinstance(token, str) else None)
+        except NotAuthenticated as refused:
+            self.reply_error(str(refused.detail))
+            return
+        if fresh.id != self.actor.id:
+            self.reply_error("The token belongs to another user.")
+            return
+        self._expire_at(fresh.expires_at)
+        self.reply({"type": self.token_refreshed, "data": {"expires_at": fresh.expires_at}})
 
     async def open_outlet(self, websocket: WebSocket, actor: Actor) -> Outlet:
         raise NotImplementedError
@@ -84,6 +130,9 @@ class HubSocket(WebSocketEndpoint):
     async def on_receive(self, websocket: WebSocket, data: str) -> None:
         if self.outlet is None:
             return
+        if not self.limiter.allow():
+            self.outlet.close(CLOSE_TOO_MANY)
+            return
         try:
             message = json.loads(data)
         except ValueError:
@@ -91,6 +140,9 @@ class HubSocket(WebSocketEndpoint):
             return
         if not isinstance(message, dict):
             self.reply_error("A message must be a JSON object.")
+            return
+        if message.get("action") == "refresh_token" or message.get("type") == "refresh-token":
+            self._refresh(websocket, message)
             return
         try:
             await self.on_message(websocket, message)
@@ -103,6 +155,8 @@ class HubSocket(WebSocketEndpoint):
         raise NotImplementedError
 
     async def on_disconnect(self, websocket: WebSocket, close_code: int) -> None:
+        if self.expiry is not None:
+            self.expiry.cancel()
         if self.pump is not None:
             self.pump.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

@@ -15,6 +15,8 @@ from realtime.socket import HubSocket
 
 
 class RoomsSocket(HubSocket):
+    token_refreshed = "token-refreshed"
+
     async def open_outlet(self, websocket: WebSocket, actor: Actor) -> Outlet:
         self.db = websocket.state.services.database
         self.rooms = {room: await rooms.room_channel(self.db, actor, room) for room in rooms.automatic_rooms(actor)}

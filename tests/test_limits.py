@@ -1,0 +1,85 @@
+"""Hostile and forgetful clients: floods (1008), oversized frames (1009), expired tokens (4003)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import replace
+
+import httpx2
+import pytest
+from starlette.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from cafe_rt import create_app
+from domain.auth import issue_tokens
+from tests.factory import feed_url, make_company
+from tests.servers import create_company_by_command, server_env, token_for, uvicorn_server
+
+
+def closing_code(ws) -> int:
+    with pytest.raises(WebSocketDisconnect) as closed:
+        for _ in range(1000):
+            ws.receive_json()
+    return closed.value.code
+
+
+def test_a_flood_is_closed_with_1008(client):
+    cafe = make_company(client)
+    with client.websocket_connect(feed_url("orders", cafe.waiter)) as ws:
+        ws.receive_json()
+        for _ in range(100):
+            ws.send_json({"action": "ping"})
+        assert closing_code(ws) == 1008
+
+
+def test_an_expired_token_closes_the_socket_unless_refreshed(settings):
+    with TestClient(create_app(replace(settings, access_token_ttl=3))) as client:
+        cafe = make_company(client)
+        services = client.app_state["services"]
+        user = {"id": cafe.waiter.id, "role": "waiter", "company": cafe.id, "branch": cafe.branch_a}
+        with (
+            client.websocket_connect(feed_url("orders", cafe.waiter)) as kept,
+            client.websocket_connect(feed_url("tables", cafe.waiter)) as dropped,
+        ):
+            kept.receive_json(), dropped.receive_json()
+            time.sleep(1.5)
+            kept.send_json({"action": "refresh_token", "token": "garbage"})
+            assert "error" in kept.receive_json()
+            kept.send_json({"action": "refresh_token", "token": cafe.cook.token})
+            assert kept.receive_json() == {"error": "The token belongs to another user."}
+            kept.send_json({"action": "refresh_token", "token": issue_tokens(services.tokens, user)["access"]})
+            assert kept.receive_json()["type"] == "token_refreshed"
+            assert closing_code(dropped) == 4003  # at about 3 s
+            kept.send_json({"action": "ping"})
+            assert kept.receive_json() == {"type": "pong"}  # past the first token's expiry
+            assert closing_code(kept) == 4003  # at about 4.5 s, when the new token expires
+
+
+def test_rooms_socket_refreshes_with_its_own_spelling(client):
+    cafe = make_company(client)
+    with client.websocket_connect(f"/?token={cafe.owner.token}") as ws:
+        ws.receive_json()
+        ws.send_json({"type": "refresh-token", "data": {"token": cafe.owner.token}})
+        assert ws.receive_json()["type"] == "token-refreshed"
+
+
+def test_an_oversized_frame_is_closed_with_1009(tmp_path):
+    database_url = f"sqlite:///{tmp_path}/limits.db"
+    owner_email = create_company_by_command(database_url)
+    with uvicorn_server(server_env(database_url), "--ws-max-size", "65536") as host:
+        with httpx2.Client(base_url=f"http://{host}") as http:
+            access = token_for(http, owner_email)
+
+        async def scenario():
+            async with connect(f"ws://{host}/?token={access}", max_size=None) as ws:
+                await asyncio.wait_for(ws.recv(), 10)
+                await ws.send(json.dumps({"type": "ping", "pad": "x" * 70_000}))
+                with pytest.raises(ConnectionClosed) as closed:
+                    await asyncio.wait_for(ws.recv(), 10)
+                assert closed.value.rcvd.code == 1009
+
+        asyncio.run(scenario())
