@@ -29,6 +29,7 @@ from domain.auth import TokenSettings
 from domain.db import WriteGate, connect_database, is_sqlite, normalize_database_url, utc_now
 from domain.outbox import prune, relay_unpublished
 from domain.services import Services
+from realtime.broker import BrokerSupervisor
 from realtime.hub import Hub
 from routes import accounts as account_routes
 from routes import bonuses, cafe_feeds, catalog, entity_sockets, floor, kitchen, messages, orders, rooms_socket
@@ -48,6 +49,7 @@ SOCKET_RATE: float = config("SOCKET_RATE", cast=float, default=10.0)
 SOCKET_BURST: int = config("SOCKET_BURST", cast=int, default=30)
 RELAY_INTERVAL: float = config("RELAY_INTERVAL", cast=float, default=5.0)
 SWEEP_INTERVAL: float = config("SWEEP_INTERVAL", cast=float, default=2.0)
+BROKER_CHECK_INTERVAL: float = config("BROKER_CHECK_INTERVAL", cast=float, default=2.0)
 OUTBOX_RETENTION: float = config("OUTBOX_RETENTION", cast=float, default=7 * 24 * 3600)
 BONUS_PERCENT: int = config("BONUS_PERCENT", cast=int, default=5)
 SYNC_WEBHOOK_URL: str | None = config("SYNC_WEBHOOK_URL", default=None)
@@ -68,6 +70,7 @@ class Settings:
     socket_burst: int = SOCKET_BURST
     relay_interval: float = RELAY_INTERVAL
     sweep_interval: float = SWEEP_INTERVAL
+    broker_check_interval: float = BROKER_CHECK_INTERVAL
     outbox_retention: float = OUTBOX_RETENTION
     bonus_percent: int = BONUS_PERCENT
     sync_webhook_url: str | None = SYNC_WEBHOOK_URL
@@ -80,21 +83,22 @@ class Settings:
 async def running_services(settings: Settings) -> AsyncIterator[Services]:
     """The database (schema applied) and the broker, connected for as long as the block runs."""
     database = await connect_database(settings.database_url)
-    broadcast = Broadcast(normalize_database_url(settings.broadcast_url))
+    tokens = TokenSettings(settings.jwt_secret or "", settings.access_token_ttl, settings.refresh_token_ttl)
+    services = Services(
+        database,
+        Broadcast(normalize_database_url(settings.broadcast_url)),
+        WriteGate(is_sqlite(settings.database_url)),
+        tokens,
+        bonus_percent=settings.bonus_percent,
+        sync_enabled=bool(settings.sync_webhook_url),
+    )
     try:
-        await broadcast.connect()
-        tokens = TokenSettings(settings.jwt_secret or "", settings.access_token_ttl, settings.refresh_token_ttl)
-        yield Services(
-            database,
-            broadcast,
-            WriteGate(is_sqlite(settings.database_url)),
-            tokens,
-            bonus_percent=settings.bonus_percent,
-            sync_enabled=bool(settings.sync_webhook_url),
-        )
+        await services.broadcast.connect()
+        yield services
     finally:
+        # The supervisor may have replaced the broker connection: close the one in use now.
         with contextlib.suppress(Exception):
-            await broadcast.disconnect()
+            await asyncio.wait_for(services.broadcast.disconnect(), 5)
         await database.disconnect()
 
 
@@ -130,10 +134,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await hub.start()
             await relay_unpublished(services, utc_now())
             stopping = asyncio.Event()
+            broker = BrokerSupervisor(
+                services, hub, normalize_database_url(settings.broadcast_url), settings.broker_check_interval
+            )
             workers = [
                 asyncio.create_task(
                     relay_forever(services, settings.relay_interval, settings.outbox_retention, stopping)
-                )
+                ),
+                asyncio.create_task(broker.run(stopping)),
             ]
             if settings.sync_webhook_url:
                 sync_settings = sync.SyncSettings(
@@ -144,7 +152,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 )
                 workers.append(asyncio.create_task(sync.sync_forever(services, sync_settings, stopping)))
             try:
-                yield {"services": services, "hub": hub, "settings": settings}
+                yield {"services": services, "hub": hub, "settings": settings, "broker": broker}
             finally:
                 # Let a worker finish what it is doing: a write cut off mid-transaction can leave
                 # SQLite locked. Only one stuck past its own timeout is cancelled.
@@ -173,11 +181,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
 
 async def healthz(request: Request) -> JSONResponse:
+    """200 when the database answers and the broker carried the last probe; 503 otherwise."""
     try:
         await request.state.services.database.fetch_one("SELECT 1 AS ok")
+        database = "ok"
     except Exception:
-        return JSONResponse({"database": "down"}, status_code=503)
-    return JSONResponse({"database": "ok"})
+        database = "down"
+    broker = "ok" if request.state.broker.healthy else "down"
+    status = 200 if database == broker == "ok" else 503
+    return JSONResponse({"database": database, "broker": broker}, status_code=status)
 
 
 async def _create_company(settings: Settings, name: str, email: str, password: str) -> dict:

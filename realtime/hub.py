@@ -64,6 +64,15 @@ class Hub:
         self._channels.clear()
         self._companies.clear()
 
+    async def rebind(self, broadcast: Broadcast) -> None:
+        """Move every channel in use to a new broker connection."""
+        self._broadcast = broadcast
+        for channel, state in self._channels.items():
+            if state.task is not None:
+                state.task.cancel()
+            state.ready = asyncio.Event()
+            state.task = asyncio.create_task(self._listen(channel, state))
+
     async def attach(self, outlet: Outlet, resume_after: int | None = None) -> None:
         """Register a socket before its handshake completes; replay what it missed when resuming."""
         company = self._companies.setdefault(outlet.company_id, _Company())

@@ -184,4 +184,4 @@ def test_unknown_paths_and_methods_answer_json(client):
     assert client.get("/api/cafe/nothing/").json() == {"detail": "Not Found"}
     response = client.put("/api/cafe/orders/")
     assert response.status_code == 405 and "detail" in response.json()
-    assert client.get("/healthz").json() == {"database": "ok"}
+    assert client.get("/healthz").json() == {"database": "ok", "broker": "ok"}
