@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import shutil
-import socket
-import subprocess
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 
 import httpx2
@@ -23,7 +18,7 @@ from websockets.asyncio.client import connect
 from cafe_rt import create_app
 from tests.conftest import REDIS_URL, require_redis
 from tests.factory import create_order, feed_url, make_company
-from tests.servers import create_company_by_command, free_port, furnish, server_env, uvicorn_server
+from tests.servers import create_company_by_command, free_port, furnish, private_redis, server_env, uvicorn_server
 
 TIMEOUT = 10
 
@@ -78,27 +73,6 @@ def test_a_write_through_one_process_reaches_a_socket_on_another(fresh_postgres,
                 assert len(created["data"]["order"]["items"]) == 60
 
         asyncio.run(scenario())
-
-
-@contextmanager
-def private_redis(port: int) -> Iterator[subprocess.Popen]:
-    """A Redis of this test's own, so it can be stopped without touching anyone else's."""
-    process = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                break
-            assert time.monotonic() < deadline and process.poll() is None, "redis-server did not start"
-            time.sleep(0.05)
-        yield process
-    finally:
-        process.terminate()
-        process.wait(10)
 
 
 def wait_for_health(client, status: int) -> dict:
