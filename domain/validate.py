@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -11,6 +12,15 @@ from domain.errors import Invalid
 MISSING = object()
 MAX_TEXT = 200
 MAX_INT = 1_000_000_000
+
+
+def _refuse_constant(constant: str) -> None:
+    raise ValueError(f"{constant} is not valid JSON")
+
+
+def parse_json(text: str | bytes) -> Any:
+    """json.loads, without the NaN and Infinity that Python's parser lets through; ValueError if bad."""
+    return json.loads(text, parse_constant=_refuse_constant)
 
 
 def is_uuid(value: object) -> bool:

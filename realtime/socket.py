@@ -14,6 +14,7 @@ from starlette.websockets import WebSocket
 
 from domain.auth import Actor, actor_from_token
 from domain.errors import NotAuthenticated
+from domain.validate import parse_json
 from realtime.hub import Hub
 from realtime.outlet import Outlet
 
@@ -134,7 +135,7 @@ class HubSocket(WebSocketEndpoint):
             self.outlet.close(CLOSE_TOO_MANY)
             return
         try:
-            message = json.loads(data)
+            message = parse_json(data)
         except ValueError:
             self.reply_error("Invalid JSON.")
             return

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from starlette.exceptions import HTTPException
@@ -12,6 +11,7 @@ from starlette.responses import JSONResponse, Response
 from domain.auth import Actor, actor_from_token
 from domain.errors import DomainError, Invalid
 from domain.services import Services
+from domain.validate import parse_json
 
 MAX_BODY_BYTES = 256 * 1024
 
@@ -35,7 +35,7 @@ async def body(request: Request) -> Any:
     if not raw.strip():
         return {}
     try:
-        return json.loads(raw)
+        return parse_json(raw)
     except ValueError:
         raise Invalid("The request body is not valid JSON.") from None
 

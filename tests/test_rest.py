@@ -25,6 +25,7 @@ def test_bad_order_bodies_get_400_with_field_errors_and_change_nothing(client):
         assert set(response.json()["detail"]) == fields
     assert client.post("/api/cafe/orders/", json=[1], headers=cafe.waiter.auth).status_code == 400
     assert client.post("/api/cafe/orders/", content=b"\xff", headers=cafe.waiter.auth).status_code == 400
+    assert client.post("/api/cafe/orders/", content=b'{"guests": NaN}', headers=cafe.waiter.auth).status_code == 400
     services = client.app_state["services"]
     assert client.portal.call(services.database.fetch_one, COUNT_ORDERS)["n"] == 0
     assert ok(client.get(f"/api/cafe/tables/{cafe.tables['a1']['id']}/", headers=cafe.waiter.auth))["status"] == "free"
