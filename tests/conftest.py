@@ -60,7 +60,7 @@ def require_redis() -> None:
     _check("Redis", _probe_redis)
 
 
-async def _admin(statement: str) -> None:
+async def admin_sql(statement: str) -> None:
     connection = await asyncpg.connect(POSTGRES_ADMIN_URL)
     try:
         await connection.execute(statement)
@@ -78,11 +78,11 @@ def fresh_postgres() -> Iterator[str]:
     """A PostgreSQL database of this test's own, dropped afterwards."""
     require_postgres()
     name = f"cafe_rt_test_{uuid.uuid4().hex[:16]}"
-    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    asyncio.run(admin_sql(f'CREATE DATABASE "{name}"'))
     try:
         yield postgres_url(name)
     finally:
-        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

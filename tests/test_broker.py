@@ -15,9 +15,9 @@ from broadcaster import Broadcast
 from starlette.testclient import TestClient
 from websockets.asyncio.client import connect
 
-from cafe_rt import create_app
-from tests.conftest import REDIS_URL, require_redis
-from tests.factory import create_order, feed_url, make_company
+from cafe_rt import Settings, create_app
+from tests.conftest import REDIS_URL, admin_sql, require_redis
+from tests.factory import TEST_SECRET, create_order, feed_url, make_company
 from tests.servers import create_company_by_command, free_port, furnish, private_redis, server_env, uvicorn_server
 
 TIMEOUT = 10
@@ -113,3 +113,32 @@ def test_the_service_survives_a_redis_restart_and_loses_nothing(settings):
                     live = create_order(client, cafe, table="a2")
                     assert ws.receive_json()["data"]["order"]["id"] == live["id"]
                     assert after["branch"] == cafe.branch_b
+
+
+def test_the_service_survives_its_postgres_listener_being_killed(fresh_postgres, tmp_path):
+    dbname = fresh_postgres.rsplit("/", 1)[1]
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path}/cafe.db",
+        broadcast_url=fresh_postgres,
+        jwt_secret=TEST_SECRET,
+        sweep_interval=3600,
+        relay_interval=0.5,
+        broker_check_interval=0.3,
+    )
+    with TestClient(create_app(settings)) as client:
+        cafe = make_company(client)
+        with client.websocket_connect(feed_url("orders", cafe.waiter)) as ws:
+            ws.receive_json()
+            asyncio.run(
+                admin_sql(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    f"WHERE datname = '{dbname}' AND pid <> pg_backend_pid()"
+                )
+            )
+            during = create_order(client, cafe)  # commits; its publish fails on the dead connection
+            missed = ws.receive_json()  # after the supervisor reconnects and the relay republishes
+            assert (missed["type"], missed["data"]["order"]["id"]) == ("order_created", during["id"])
+            ws.receive_json()
+            live = create_order(client, cafe, table="a2")
+            assert ws.receive_json()["data"]["order"]["id"] == live["id"]
+            assert wait_for_health(client, 200) == {"database": "ok", "broker": "ok"}
