@@ -1,11 +1,11 @@
-"""Orders: create with items (one kitchen task per portion), change, pay, delete."""
+"""Orders: create with items (one kitchen task per portion), change, pay, delete (listing: order_queries)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from domain import announce, bonuses, sync, tasks
-from domain.access import MANAGERS, ensure_visible, read_branch, require_role, write_branch
+from domain.access import MANAGERS, ensure_visible, require_role, write_branch
 from domain.auth import Actor
 from domain.catalog import visible_client, visible_menu_item
 from domain.db import format_cents, new_id, utc_now
@@ -20,8 +20,6 @@ FINAL_STATUSES = ("closed", "cancelled")
 PAYMENT_METHODS = ("cash", "card", "transfer", "online")
 ORDER_WRITERS = ("owner", "admin", "manager", "waiter", "cashier")
 ORDER_READERS = (*ORDER_WRITERS, "cook", "client")
-PAGE_SIZE = 50
-LIST_LIMIT = 1000
 MAX_QUANTITY = 100
 
 SELECT_ORDER = "SELECT * FROM orders WHERE id = :id"
@@ -81,19 +79,6 @@ SELECT_CUSTOMER = "SELECT id FROM users WHERE id = :id AND role = 'client'"
 COUNT_PAYMENTS = "SELECT COUNT(*) AS n FROM payments WHERE order_id = :order_id"
 DELETE_ORDER_ITEMS = "DELETE FROM order_items WHERE order_id = :order_id"
 DELETE_ORDER = "DELETE FROM orders WHERE id = :id"
-ORDER_FILTERS = """
-WHERE company_id = :company_id
-  AND (:branch_id = '' OR branch_id = :branch_id)
-  AND (:status = '' OR status = :status)
-  AND (:table_id = '' OR table_id = :table_id)
-  AND (:waiter_id = '' OR waiter_id = :waiter_id)
-  AND (:client_id = '' OR client_id = :client_id)
-  AND (:created_by = '' OR created_by = :created_by)
-"""
-SELECT_ORDERS = (
-    "SELECT * FROM orders" + ORDER_FILTERS + "ORDER BY created_at DESC, number DESC LIMIT :limit OFFSET :offset"
-)
-COUNT_ORDERS = "SELECT COUNT(*) AS n FROM orders" + ORDER_FILTERS
 
 
 async def order_json(db: Any, row: Any) -> dict:
@@ -273,68 +258,6 @@ async def visible_order(db: Any, actor: Actor, order_id: object) -> dict:
     if actor.role == "client" and (row is None or row["created_by"] != actor.id):
         raise NotFound("Order not found.")
     return ensure_visible(actor, row, "Order")
-
-
-async def get_order(services: Services, actor: Actor, order_id: str) -> dict:
-    require_role(actor, ORDER_READERS)
-    db = services.database
-    return await order_json(db, await visible_order(db, actor, order_id))
-
-
-async def list_orders(services: Services, actor: Actor, query: dict[str, str]) -> dict | list:
-    require_role(actor, ORDER_READERS)
-    branch_id = await read_branch(services.database, actor, query.get("branch_id"))
-    status = query.get("status", "")
-    if status and status not in STATUSES:
-        raise Invalid({"status": [f"Must be one of: {', '.join(STATUSES)}."]})
-    filters = {
-        "company_id": actor.company_id,
-        "branch_id": branch_id or "",
-        "status": status,
-        "created_by": actor.id if actor.role == "client" else "",
-    }
-    for name in ("table", "waiter", "client"):
-        value = query.get(name, "")
-        if value and not is_uuid(value):
-            raise Invalid({name: ["Must be a UUID."]})
-        filters[f"{name}_id"] = value
-    return await _order_page(services.database, filters, query.get("page"))
-
-
-async def _order_page(db: Any, filters: dict[str, str], page_param: str | None) -> dict | list:
-    """The newest LIST_LIMIT orders as a list, or {count, next, previous, results} when ?page= is given."""
-    if page_param is None:
-        rows = await db.fetch_all(SELECT_ORDERS, filters | {"limit": LIST_LIMIT, "offset": 0})
-        return [await order_json(db, row) for row in rows]
-    if not page_param.isdigit() or int(page_param) < 1:
-        raise Invalid({"page": ["Must be a positive integer."]})
-    page = int(page_param)
-    count = (await db.fetch_one(COUNT_ORDERS, filters))["n"]
-    offset = (page - 1) * PAGE_SIZE
-    if offset and offset >= count:
-        raise NotFound("Invalid page.")
-    rows = await db.fetch_all(SELECT_ORDERS, filters | {"limit": PAGE_SIZE, "offset": offset})
-    return {
-        "count": count,
-        "next": page + 1 if offset + PAGE_SIZE < count else None,
-        "previous": page - 1 if page > 1 else None,
-        "results": [await order_json(db, row) for row in rows],
-    }
-
-
-async def client_orders(services: Services, actor: Actor, client_id: str, page_param: str | None) -> dict | list:
-    require_role(actor, ORDER_WRITERS)
-    await visible_client(services.database, actor, client_id)
-    filters = {
-        "company_id": actor.company_id,
-        "branch_id": "" if actor.company_wide else actor.branch_id,
-        "status": "",
-        "table_id": "",
-        "waiter_id": "",
-        "client_id": client_id,
-        "created_by": "",
-    }
-    return await _order_page(services.database, filters, page_param)
 
 
 async def save_order(change: Change, current: dict, changes: dict) -> dict:

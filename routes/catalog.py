@@ -6,7 +6,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from domain import catalog, orders
+from domain import catalog, order_queries
 from routes.common import actor, body, respond, services
 
 
@@ -32,7 +32,7 @@ async def clients(request: Request) -> JSONResponse:
 async def client_orders(request: Request) -> JSONResponse:
     client_id = request.path_params["client_id"]
     page = request.query_params.get("page")
-    return respond(await orders.client_orders(services(request), actor(request), client_id, page))
+    return respond(await order_queries.client_orders(services(request), actor(request), client_id, page))
 
 
 routes = [

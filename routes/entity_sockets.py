@@ -7,7 +7,7 @@ from typing import Any
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket
 
-from domain import accounts, entities, notifications, orders, restaurants, sessions
+from domain import accounts, entities, notifications, order_queries, orders, restaurants, sessions
 from domain.access import MANAGERS
 from domain.auth import Actor
 from domain.errors import DomainError, error_message
@@ -71,7 +71,7 @@ class OrderSocket(EntitySocket):
         return [entities.order_channel(self.actor.company_id, self.entity_id)]
 
     async def send_state(self) -> None:
-        order = await orders.get_order(self.services, self.actor, self.entity_id)
+        order = await order_queries.get_order(self.services, self.actor, self.entity_id)
         self.reply(entities.message("order_status", entities.order_status_data(order)))
 
     async def do_get_status(self, message: dict[str, Any]) -> None:
@@ -93,7 +93,7 @@ class OrderItemsSocket(EntitySocket):
         return [entities.order_items_channel(self.actor.company_id, self.entity_id)]
 
     async def send_state(self) -> None:
-        order = await orders.get_order(self.services, self.actor, self.entity_id)
+        order = await order_queries.get_order(self.services, self.actor, self.entity_id)
         self.reply(entities.message("items_list", entities.items_data(order)))
 
     async def do_get_items(self, message: dict[str, Any]) -> None:

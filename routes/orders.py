@@ -6,7 +6,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from domain import customer_orders, order_items, orders
+from domain import customer_orders, order_items, order_queries, orders
 from routes.common import actor, body, no_content, query, respond, services
 
 
@@ -15,13 +15,13 @@ async def order_list(request: Request) -> Response:
     if request.method == "POST":
         place = customer_orders.create_order if who.role == "client" else orders.create_order
         return respond(await place(services(request), who, await body(request)), 201)
-    return respond(await orders.list_orders(services(request), who, query(request)))
+    return respond(await order_queries.list_orders(services(request), who, query(request)))
 
 
 async def order_detail(request: Request) -> Response:
     order_id = request.path_params["order_id"]
     if request.method == "GET":
-        return respond(await orders.get_order(services(request), actor(request), order_id))
+        return respond(await order_queries.get_order(services(request), actor(request), order_id))
     if request.method == "DELETE":
         await orders.delete_order(services(request), actor(request), order_id)
         return no_content()
