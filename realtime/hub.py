@@ -108,10 +108,7 @@ class Hub:
         await self._subscribe(channel, outlet)
         company = self._companies[outlet.company_id]
         async with company.lock:
-            last, _ = await read_counter(self._database, outlet.company_id)
-            if company.cursor is not None and last > company.cursor:
-                await self._catch_up(outlet.company_id, company, last)
-            outlet.joined_after[channel] = last
+            outlet.joined_after[channel] = await self._catch_up_to_now(outlet.company_id, company)
 
     def leave(self, outlet: Outlet, channel: str) -> None:
         if channel in outlet.channels:
@@ -184,6 +181,13 @@ class Hub:
             self._fan_out(position, channels, text)
         company.cursor = through
 
+    async def _catch_up_to_now(self, company_id: str, company: _Company) -> int:
+        """With the company's lock held: deliver whatever the outbox has past the cursor; returns its last."""
+        last, _ = await read_counter(self._database, company_id)
+        if company.cursor is not None and last > company.cursor:
+            await self._catch_up(company_id, company, last)
+        return last
+
     def _fan_out(self, position: int, channels: tuple[str, ...], text: str) -> None:
         for channel in channels:
             state = self._channels.get(channel)
@@ -203,7 +207,5 @@ class Hub:
     async def sweep(self) -> None:
         """Catch every company up with the outbox: whatever the broker lost is delivered now."""
         for company_id, company in list(self._companies.items()):
-            last, _ = await read_counter(self._database, company_id)
             async with company.lock:
-                if company.cursor is not None and last > company.cursor:
-                    await self._catch_up(company_id, company, last)
+                await self._catch_up_to_now(company_id, company)
