@@ -6,8 +6,7 @@ from typing import Any
 
 from domain.access import company_branch, require_role
 from domain.auth import Actor
-from domain.errors import Invalid
-from domain.orders import available_menu_item, place_order, read_items
+from domain.orders import place_order, price_lines, read_items
 from domain.services import Services
 from domain.validate import Body
 
@@ -24,13 +23,7 @@ async def create_order(services: Services, actor: Actor, data: Any) -> dict:
     body.check()
     async with services.change(actor.company_id) as change:
         branch = await company_branch(change.db, actor, branch_id)
-        priced = []
-        for index, (menu_item_id, quantity) in enumerate(lines):
-            field = f"items[{index}].menu_item"
-            priced.append((await available_menu_item(change.db, actor, menu_item_id, branch["id"], field), quantity))
-        total = sum(item["price_cents"] * quantity for item, quantity in priced)
-        if bonuses_used > total:
-            raise Invalid({"bonuses_used": ["Bonuses cannot pay more than the order's total."]})
+        priced = await price_lines(change.db, actor, lines, branch["id"])
         fields = {"guests": guests}
         return await place_order(
             change, actor, branch["id"], fields, priced, status="pending", bonuses_used=bonuses_used

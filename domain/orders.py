@@ -171,10 +171,7 @@ async def create_order(services: Services, actor: Actor, data: Any) -> dict:
         if client_id is not None:
             await visible_client(db, actor, client_id)
         waiter_id = await _staff_member(db, actor, waiter_id, branch_id)
-        priced = []
-        for index, (menu_item_id, quantity) in enumerate(lines):
-            field = f"items[{index}].menu_item"
-            priced.append((await available_menu_item(db, actor, menu_item_id, branch_id, field), quantity))
+        priced = await price_lines(db, actor, lines, branch_id)
         fields = {"table_id": table_id, "client_id": client_id, "waiter_id": waiter_id, "guests": guests}
         order = await place_order(change, actor, branch_id, fields, priced, status="open")
     return order
@@ -193,6 +190,8 @@ async def place_order(
     db = change.db
     order_id = new_id()
     total = sum(item["price_cents"] * quantity for item, quantity in priced)
+    if bonuses_used > total:
+        raise Invalid({"bonuses_used": ["Bonuses cannot pay more than the order's total."]})
     await db.execute(
         INSERT_ORDER,
         {
@@ -241,6 +240,15 @@ async def insert_line(
     }
     await db.execute(INSERT_ORDER_ITEM, item)
     return await tasks.create_tasks(db, item, branch_id, range(1, quantity + 1))
+
+
+async def price_lines(db: Any, actor: Actor, lines: list[tuple[str, int]], branch_id: str) -> list[tuple[dict, int]]:
+    """Each (menu item id, quantity) as (menu item available in the branch, quantity); 400 names the line."""
+    priced = []
+    for index, (menu_item_id, quantity) in enumerate(lines):
+        field = f"items[{index}].menu_item"
+        priced.append((await available_menu_item(db, actor, menu_item_id, branch_id, field), quantity))
+    return priced
 
 
 async def available_menu_item(db: Any, actor: Actor, menu_item_id: str, branch_id: str, field: str) -> dict:
