@@ -83,7 +83,6 @@ class Change:
     """One write transaction of one company, with the events it emits."""
 
     def __init__(self, services: Services, company_id: str) -> None:
-        self._services = services
         self.services = services
         self.db = services.database
         self.company_id = company_id
@@ -91,7 +90,7 @@ class Change:
         self._position = 0
 
     async def __aenter__(self) -> Change:
-        await self._services.gate.__aenter__()
+        await self.services.gate.__aenter__()
         self._transaction = self.db.transaction()
         try:
             await self._transaction.start()
@@ -108,7 +107,7 @@ class Change:
         try:
             await self._transaction.rollback()
         finally:
-            await self._services.gate.__aexit__(None, None, None)
+            await self.services.gate.__aexit__(None, None, None)
 
     async def emit(self, event_type: str, channels: list[str], message: dict[str, Any]) -> None:
         """Record an event; its text is serialized here, once, with its position as event_id."""
@@ -138,8 +137,8 @@ class Change:
         except BaseException:
             await self._abandon()
             raise
-        await self._services.gate.__aexit__(None, None, None)
-        await publish(self._services, self._events)
+        await self.services.gate.__aexit__(None, None, None)
+        await publish(self.services, self._events)
         return False
 
 
