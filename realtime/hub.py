@@ -13,16 +13,18 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from broadcaster import Broadcast
 from databases import Database
 
 from domain.outbox import broker_channel, parse_envelope, read_counter, read_range
-from realtime.outlet import NOT_STARTED, Outlet
+from realtime.outlet import NOT_STARTED, Outlet, Replay
 
 log = logging.getLogger("cafe_rt.hub")
 RESYNC_REQUIRED = json.dumps({"type": "resync_required"})
+REPLAY_PAGE = 500
 
 
 @dataclass
@@ -74,7 +76,7 @@ class Hub:
             state.task = asyncio.create_task(self._listen(channel, state))
 
     async def attach(self, outlet: Outlet, resume_after: int | None = None) -> None:
-        """Register a socket before its handshake completes; replay what it missed when resuming."""
+        """Register a socket before its handshake completes; when resuming, queue a replay of what it missed."""
         company = self._companies.setdefault(outlet.company_id, _Company())
         company.outlets.add(outlet)
         for channel in outlet.channels:
@@ -89,15 +91,26 @@ class Hub:
                 outlet.push(RESYNC_REQUIRED)
                 outlet.last_position = last
             else:
-                outlet.last_position = resume_after
-                for position, channels, text in await read_range(
-                    self._database, outlet.company_id, resume_after, company.cursor
-                ):
-                    if outlet.channels.intersection(channels):
-                        outlet.deliver(position, text)
-                outlet.last_position = max(outlet.last_position, company.cursor)
+                outlet.replay(resume_after, company.cursor)
+                outlet.last_position = company.cursor
             if last > company.cursor:
                 await self._catch_up(outlet.company_id, company, last)
+
+    async def replay(self, outlet: Outlet, replay: Replay) -> AsyncIterator[str]:
+        """The texts of a replay that the socket's channels carry, read from the outbox a page at a time."""
+        after = replay.after
+        while after < replay.through:
+            through = min(after + REPLAY_PAGE, replay.through)
+            rows = await read_range(self._database, outlet.company_id, after, through)
+            # Read after the rows: a prune that took some of them has raised pruned_through by now.
+            _, pruned_through = await read_counter(self._database, outlet.company_id)
+            if pruned_through > after:
+                yield RESYNC_REQUIRED
+                return
+            for position, channels, text in rows:
+                if outlet.accepts(channels, position):
+                    yield text
+            after = through
 
     async def join(self, outlet: Outlet, channel: str) -> None:
         """Add a channel to an attached socket: it gets that channel's events from now on, none before."""

@@ -16,7 +16,7 @@ from domain.auth import Actor, actor_from_token
 from domain.errors import NotAuthenticated
 from domain.validate import parse_json
 from realtime.hub import Hub
-from realtime.outlet import Outlet
+from realtime.outlet import Outlet, Replay
 
 log = logging.getLogger("cafe_rt.socket")
 CLOSE_BAD_TOKEN = 4003
@@ -97,7 +97,7 @@ class HubSocket(WebSocketEndpoint):
         await self.hub(websocket).attach(outlet, resume_position(websocket))
         await self.on_attached(websocket)
         await websocket.accept()
-        self.pump = asyncio.create_task(self._pump(websocket, outlet))
+        self.pump = asyncio.create_task(self._pump(websocket, self.hub(websocket), outlet))
         self.limiter = RateLimiter(websocket.state.settings.socket_rate, websocket.state.settings.socket_burst)
         self._expire_at(actor.expires_at)
 
@@ -187,14 +187,21 @@ class HubSocket(WebSocketEndpoint):
         await websocket.close(code=code)
 
     @staticmethod
-    async def _pump(websocket: WebSocket, outlet: Outlet) -> None:
+    async def _pump(websocket: WebSocket, hub: Hub, outlet: Outlet) -> None:
         try:
             while True:
-                text = await outlet.next_frame()
-                if text is None:
+                frame = await outlet.next_frame()
+                if frame is None:
                     await websocket.close(code=outlet.closing_code or 1000)
                     return
-                await websocket.send_text(text)
+                if isinstance(frame, Replay):
+                    # Sent straight from the outbox: a long backlog waits on the client, not in the queue.
+                    async for text in hub.replay(outlet, frame):
+                        if outlet.closing_code is not None:
+                            break
+                        await websocket.send_text(text)
+                else:
+                    await websocket.send_text(frame)
         except asyncio.CancelledError:
             raise
         except Exception:

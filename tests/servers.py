@@ -17,6 +17,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx2
+from websockets.client import ClientProtocol
+from websockets.frames import Opcode
+from websockets.uri import parse_uri
 
 from tests.factory import PASSWORD, TEST_SECRET
 
@@ -153,3 +156,35 @@ def private_redis(port: int) -> Iterator[subprocess.Popen]:
     finally:
         process.terminate()
         process.wait(10)
+
+
+class StalledClient:
+    """A WebSocket client over a plain socket with a tiny receive buffer, so it can stop reading at will."""
+
+    def __init__(self, host: str, url: str) -> None:
+        address, port = host.split(":")
+        self.protocol = ClientProtocol(parse_uri(url), max_size=None)
+        self.raw = socket.socket()
+        self.raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        self.raw.settimeout(10)
+        self.raw.connect((address, int(port)))
+        self.protocol.send_request(self.protocol.connect())
+        self.raw.sendall(b"".join(self.protocol.data_to_send()))
+        self.events: list = []
+        while len(self.events) < 2:  # the handshake response and connection_established
+            self._read_once()
+
+    def _read_once(self) -> bool:
+        chunk = self.raw.recv(65536)
+        self.protocol.receive_data(chunk)
+        self.events += self.protocol.events_received()
+        self.raw.sendall(b"".join(self.protocol.data_to_send()))
+        return bool(chunk)
+
+    def read_to_the_end(self) -> tuple[list[dict], int | None]:
+        """Everything the server still sends, up to its close frame: (text messages, close code)."""
+        while self.protocol.close_rcvd is None and self._read_once():
+            pass
+        self.raw.close()
+        texts = [json.loads(event.data) for event in self.events[1:] if getattr(event, "opcode", None) == Opcode.TEXT]
+        return texts, self.protocol.close_rcvd.code if self.protocol.close_rcvd else None

@@ -1,4 +1,4 @@
-"""Hostile and forgetful clients: floods (1008), oversized frames (1009), expired tokens (4003)."""
+"""Hostile and forgetful clients: floods (1008), oversized frames (1009), expired tokens (4003), stalls (4008)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from websockets.exceptions import ConnectionClosed
 from cafe_rt import create_app
 from domain.auth import issue_tokens
 from tests.factory import feed_url, make_company
-from tests.servers import create_company_by_command, server_env, token_for, uvicorn_server
+from tests.servers import StalledClient, create_company_by_command, furnish, server_env, token_for, uvicorn_server
 
 
 def closing_code(ws) -> int:
@@ -83,3 +83,56 @@ def test_an_oversized_frame_is_closed_with_1009(tmp_path):
                 assert closed.value.rcvd.code == 1009
 
         asyncio.run(scenario())
+
+
+def test_a_client_that_stops_reading_is_closed_with_4008_and_the_others_get_everything(tmp_path):
+    database_url = f"sqlite:///{tmp_path}/stall.db"
+    owner_email = create_company_by_command(database_url)
+    patches = 160  # about 6 MB of order_updated: more than the kernel and uvicorn buffer for one socket
+    with (
+        uvicorn_server(server_env(database_url, SEND_QUEUE_SIZE="20")) as host,
+        httpx2.Client(base_url=f"http://{host}") as http,
+    ):
+        cafe = furnish(http, owner_email)
+        owner = {"Authorization": f"Bearer {token_for(http, owner_email)}"}
+        item = http.post("/api/cafe/menu-items/", json={"title": "x" * 200, "price": "1.00"}, headers=owner).json()
+        big_order = {"table": cafe["table"], "items": [{"menu_item": item["id"], "quantity": 1}] * 100}
+        url = f"ws://{host}/ws/cafe/orders/?token={cafe['waiter_token']}"
+        stalled = StalledClient(host, url)
+
+        async def reading_client_gets_every_event() -> list[int]:
+            seen: list[int] = []
+            async with connect(url, max_size=None) as ws:
+                await ws.recv()
+
+                async def read() -> None:
+                    while len(seen) < patches + 2:  # order_created, table busy, the updates
+                        seen.append(json.loads(await asyncio.wait_for(ws.recv(), 10))["event_id"])
+
+                reader = asyncio.create_task(read())
+                order = (await asyncio.to_thread(http.post, "/api/cafe/orders/", json=big_order, headers=owner)).json()
+                for guests in range(patches):
+                    path = f"/api/cafe/orders/{order['id']}/"
+                    response = await asyncio.to_thread(http.patch, path, json={"guests": guests % 2 + 1}, headers=owner)
+                    assert response.status_code == 200
+                await reader
+            return seen
+
+        everything = asyncio.run(reading_client_gets_every_event())
+        assert everything == sorted(set(everything))
+
+        before_close, code = stalled.read_to_the_end()
+        assert code == 4008
+        got = [message["event_id"] for message in before_close if "event_id" in message]
+        assert got == everything[: len(got)] and len(got) < len(everything)
+
+        async def resume_gets_the_rest() -> list[int]:
+            rest: list[int] = []
+            async with connect(f"{url}&last_event_id={got[-1]}", max_size=None) as ws:
+                while not rest or rest[-1] < everything[-1]:
+                    message = json.loads(await asyncio.wait_for(ws.recv(), 10))
+                    if "event_id" in message:
+                        rest.append(message["event_id"])
+            return rest
+
+        assert got + asyncio.run(resume_gets_the_rest()) == everything

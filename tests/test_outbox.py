@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 
 from domain import orders, outbox
 from domain.auth import Actor
 from domain.db import utc_now
+from realtime import hub as hub_module
+from realtime.outlet import Outlet, Replay
 from tests.factory import create_order, feed_url, make_company, ok
 
 COUNT_EVENTS = "SELECT COUNT(*) AS n FROM events WHERE company_id = :company_id"
 COUNT_ORDERS = "SELECT COUNT(*) AS n FROM orders WHERE company_id = :company_id"
 COUNT_TASKS = "SELECT COUNT(*) AS n FROM kitchen_tasks WHERE company_id = :company_id"
 POSITIONS = "SELECT position FROM events WHERE company_id = :company_id ORDER BY position"
+CHANNELS = "SELECT channels FROM events WHERE company_id = :company_id"
 UNPUBLISHED = "SELECT COUNT(*) AS n FROM events WHERE company_id = :company_id AND published = 0"
 
 
@@ -148,3 +152,29 @@ def test_old_events_are_pruned_and_a_resume_from_before_them_must_resync(client)
     with client.websocket_connect(feed_url("orders", cafe.waiter, last_event_id=str(before_second))) as ws:
         ws.receive_json()
         assert ws.receive_json() == first_kept
+
+
+def test_a_replay_pruned_under_it_ends_with_resync_required(client, monkeypatch):
+    cafe = make_company(client)
+    services, hub = client.app_state["services"], client.app_state["hub"]
+    for table in ("a1", "a2"):
+        create_order(client, cafe, table=table)
+    last = scalar(client, "SELECT MAX(position) AS n FROM events WHERE company_id = :company_id", cafe.id)
+    monkeypatch.setattr(hub_module, "REPLAY_PAGE", 1)
+    outlet = Outlet(cafe.id, set(event_channels(client, cafe.id)), max_queue=10)
+
+    async def replay_with_a_prune_after_the_first_page() -> list[dict]:
+        texts = hub.replay(outlet, Replay(0, last))
+        first = await anext(texts)
+        await outbox.prune(services, utc_now())
+        return [json.loads(first)] + [json.loads(text) async for text in texts]
+
+    sent = client.portal.call(replay_with_a_prune_after_the_first_page)
+    assert sent[0]["event_id"] == 1
+    assert sent[1:] == [{"type": "resync_required"}]
+
+
+def event_channels(client, company_id: str) -> set[str]:
+    services = client.app_state["services"]
+    rows = client.portal.call(services.database.fetch_all, CHANNELS, {"company_id": company_id})
+    return {channel for row in rows for channel in row["channels"].split(" ")}
