@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 from cafe_rt import Settings, create_app
-from tests.factory import TEST_SECRET, create_order, feed_url, make_company
+from tests.factory import TEST_SECRET, create_order, feed_url, make_company, ok
 
 SCALARS = st.one_of(
     st.none(),
@@ -54,12 +54,54 @@ FIELDS = [
     "city_ids",
     "bonuses_used",
     "refresh",
+    "is_active",
 ]
+ACTIONS = [
+    "ping",
+    "get_status",
+    "update_status",
+    "get_items",
+    "occupy",
+    "release",
+    "update_guests_count",
+    "close_session",
+    "get_tasks",
+    "acknowledge",
+    "refresh_token",
+]
+ROOM_TYPES = ["ping", "join-room", "leave-room", "refresh-token"]
+MESSAGE_FIELDS = ["status", "guests_count", "notification_id", "token", "roomId", "data"]
+MESSAGES = st.one_of(
+    JSON,
+    st.fixed_dictionaries({"action": st.sampled_from(ACTIONS)}, optional={name: JSON for name in MESSAGE_FIELDS}),
+    st.fixed_dictionaries(
+        {"type": st.sampled_from(ROOM_TYPES)},
+        optional={"data": st.one_of(JSON, st.dictionaries(st.sampled_from(MESSAGE_FIELDS), JSON, max_size=3))},
+    ),
+)
 BODIES = st.one_of(JSON, st.dictionaries(st.sampled_from(FIELDS), JSON, max_size=6))
-COUNTS = """
-SELECT (SELECT COUNT(*) FROM orders) + (SELECT COUNT(*) FROM order_items) + (SELECT COUNT(*) FROM kitchen_tasks)
-     + (SELECT COUNT(*) FROM events) + (SELECT COUNT(*) FROM cafe_tables) + (SELECT COUNT(*) FROM users) AS n
-"""
+# Every table a request could write: a refused request must leave all of them as they were.
+STATE = (
+    "SELECT * FROM companies ORDER BY id",
+    "SELECT * FROM branches ORDER BY id",
+    "SELECT * FROM users ORDER BY id",
+    "SELECT * FROM user_cities ORDER BY user_id, city_id",
+    "SELECT * FROM zones ORDER BY id",
+    "SELECT * FROM cafe_tables ORDER BY id",
+    "SELECT * FROM table_sessions ORDER BY id",
+    "SELECT * FROM menu_items ORDER BY id",
+    "SELECT * FROM clients ORDER BY id",
+    "SELECT * FROM orders ORDER BY id",
+    "SELECT * FROM order_items ORDER BY id",
+    "SELECT * FROM kitchen_tasks ORDER BY id",
+    "SELECT * FROM payments ORDER BY id",
+    "SELECT * FROM notifications ORDER BY id",
+    "SELECT * FROM event_counters ORDER BY company_id",
+    "SELECT * FROM events ORDER BY company_id, position",
+    "SELECT * FROM bonus_accounts ORDER BY user_id",
+    "SELECT * FROM bonus_operations ORDER BY id",
+    "SELECT * FROM sync_jobs ORDER BY id",
+)
 HYPOTHESIS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
@@ -70,55 +112,79 @@ def world(tmp_path_factory):
     with TestClient(app) as client:
         cafe = make_company(client)
         order = create_order(client, cafe)
-        yield client, cafe, order
+        session = ok(
+            client.post(
+                "/api/cafe/table-sessions/", json={"table": cafe.tables["a2"]["id"]}, headers=cafe.manager.auth
+            ),
+            201,
+        )
+        task = ok(client.get("/api/cafe/kitchen/tasks/", headers=cafe.manager.auth))[0]
+        yield client, cafe, order, session["id"], write_endpoints(cafe, order, session["id"], task["id"])
 
 
-def rows(client) -> int:
-    services = client.app_state["services"]
-    return client.portal.call(services.database.fetch_one, COUNTS)["n"]
-
-
-@HYPOTHESIS
-@given(body=BODIES, target=st.integers(min_value=0, max_value=13))
-def test_no_body_reaches_a_500_or_writes_half(world, body, target):
-    client, cafe, order = world
-    task = f"/api/cafe/kitchen/tasks/{'00000000-0000-4000-8000-000000000000'}/"
-    method, path = [
+def write_endpoints(cafe, order: dict, session_id: str, task_id: str) -> list[tuple[str, str]]:
+    """Every REST endpoint that takes a body, on real rows of the world."""
+    return [
         ("POST", "/api/cafe/orders/"),
         ("PATCH", f"/api/cafe/orders/{order['id']}/"),
         ("POST", f"/api/cafe/orders/{order['id']}/pay/"),
         ("POST", "/api/cafe/order-items/"),
+        ("PATCH", f"/api/cafe/order-items/{order['items'][0]['id']}/"),
         ("POST", "/api/cafe/tables/"),
+        ("PATCH", f"/api/cafe/tables/{cafe.tables['a1']['id']}/"),
         ("POST", "/api/cafe/zones/"),
         ("POST", "/api/cafe/menu-items/"),
+        ("PATCH", f"/api/cafe/menu-items/{cafe.menu['pizza']['id']}/"),
         ("POST", "/api/cafe/clients/"),
         ("POST", "/api/cafe/table-sessions/"),
+        ("PATCH", f"/api/cafe/table-sessions/{session_id}/"),
         ("POST", "/api/cafe/broadcasts/"),
+        ("PATCH", f"/api/cafe/kitchen/tasks/{task_id}/"),
         ("POST", "/api/users/"),
         ("POST", "/api/branches/"),
         ("POST", "/api/users/login/"),
-        ("PATCH", task),
-    ][target]
+        ("POST", "/api/auth/login/"),
+        ("POST", "/api/users/token/refresh/"),
+    ]
+
+
+def state(client) -> list:
+    database = client.app_state["services"].database
+    return [[tuple(row.values()) for row in client.portal.call(database.fetch_all, query)] for query in STATE]
+
+
+@HYPOTHESIS
+@given(body=BODIES, target=st.integers(min_value=0, max_value=19))
+def test_no_body_reaches_a_500_or_writes_half(world, body, target):
+    client, cafe, _, _, endpoints = world
+    method, path = endpoints[target]
     person = cafe.owner if "users" in path or "branches" in path else cafe.manager
-    before = rows(client)
+    before = state(client)
     response = client.request(method, path, json=body, headers=person.auth)
     assert response.status_code < 500, response.text
     assert "detail" in response.json() or response.status_code < 300
     if response.status_code >= 400:
-        assert rows(client) == before
+        assert state(client) == before
 
 
 @HYPOTHESIS
-@given(message=JSON, socket=st.sampled_from(["cafe", "order", "table", "rooms"]))
+@given(message=MESSAGES, socket=st.integers(min_value=0, max_value=9))
 def test_no_message_closes_a_socket(world, message, socket):
-    client, cafe, order = world
-    url = {
-        "cafe": feed_url("orders", cafe.manager),
-        "order": f"/ws/orders/{order['id']}/?token={cafe.manager.token}",
-        "table": f"/ws/tables/{cafe.tables['a2']['id']}/?token={cafe.manager.token}",
-        "rooms": f"/?token={cafe.manager.token}",
-    }[socket]
-    ping = {"type": "ping"} if socket == "rooms" else {"action": "ping"}
+    client, cafe, order, session_id, _ = world
+    manager = cafe.manager.token
+    url = [
+        feed_url("orders", cafe.manager),
+        feed_url("tables", cafe.manager),
+        feed_url("kitchen", cafe.manager),
+        f"/ws/orders/{order['id']}/?token={manager}",
+        f"/ws/orders/{order['id']}/items/?token={manager}",
+        f"/ws/tables/{cafe.tables['a2']['id']}/?token={manager}",
+        f"/ws/tables/sessions/{session_id}/?token={manager}",
+        f"/ws/waiters/{cafe.waiter.id}/?token={cafe.waiter.token}",
+        f"/ws/restaurants/{cafe.branch_a}/?token={manager}",
+        f"/?token={manager}",
+    ][socket]
+    ping = {"type": "ping"} if url.startswith("/?") else {"action": "ping"}
     with client.websocket_connect(url) as ws:
         ws.receive_json()
         ws.send_json(message)
