@@ -1,4 +1,4 @@
-"""The loss benchmark, small: sockets, writes, resumes and a Redis restart, and nothing lost."""
+"""The benchmarks, small: nothing lost under load and reconnects; stalled sockets closed, readers unharmed."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from tests.conftest import require_redis
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 
 import loss  # noqa: E402  (bench/ is not a package)
+import stalled  # noqa: E402
 
 
 def test_nothing_is_lost_duplicated_or_reordered(capsys):
@@ -21,3 +22,8 @@ def test_nothing_is_lost_duplicated_or_reordered(capsys):
         pytest.skip("redis-server is not installed")
     assert loss.main(["--sockets", "12", "--writes", "150", "--settle", "30"]) == 0
     assert "lost 0, duplicated 0, out of order 0" in capsys.readouterr().out
+
+
+def test_stalled_sockets_are_closed_and_the_readers_lose_nothing(capsys):
+    assert stalled.main(["--sockets", "3", "--stalled", "2", "--writes", "220", "--rate", "100", "--queue", "20"]) == 0
+    assert "stalled sockets closed with 4008: 2 of 2" in capsys.readouterr().out
