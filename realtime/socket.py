@@ -196,10 +196,11 @@ class HubSocket(WebSocketEndpoint):
                     return
                 if isinstance(frame, Replay):
                     # Sent straight from the outbox: a long backlog waits on the client, not in the queue.
-                    async for text in hub.replay(outlet, frame):
-                        if outlet.closing_code is not None:
-                            break
-                        await websocket.send_text(text)
+                    async with contextlib.aclosing(hub.replay(outlet, frame)) as texts:
+                        async for text in texts:
+                            if outlet.closing_code is not None:
+                                break
+                            await websocket.send_text(text)
                 else:
                     await websocket.send_text(frame)
         except asyncio.CancelledError:
