@@ -1,7 +1,8 @@
 """cafe_rt: the real-time backend of a cafe chain, in one ASGI service.
 
 Settings come from the environment; `create_app()` builds the service (tests pass their own
-settings); `python cafe_rt.py demo | create-company` are the management commands.
+settings); `python cafe_rt.py serve` runs it under uvicorn; `demo` and `create-company` are the
+management commands.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import contextlib
 import json
 import logging
 import secrets
+import socket
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -56,6 +58,11 @@ SYNC_WEBHOOK_URL: str | None = config("SYNC_WEBHOOK_URL", default=None)
 SYNC_MAX_ATTEMPTS: int = config("SYNC_MAX_ATTEMPTS", cast=int, default=5)
 SYNC_RETRY_BASE: float = config("SYNC_RETRY_BASE", cast=float, default=2.0)
 SYNC_TIMEOUT: float = config("SYNC_TIMEOUT", cast=float, default=5.0)
+# Read by `serve` only: uvicorn's WebSocket options, and how long a peer may take no data at all.
+WS_PING_INTERVAL: float = config("WS_PING_INTERVAL", cast=float, default=30.0)
+WS_PING_TIMEOUT: float = config("WS_PING_TIMEOUT", cast=float, default=30.0)
+WS_MAX_SIZE: int = config("WS_MAX_SIZE", cast=int, default=64 * 1024)
+STALLED_TIMEOUT: float = config("STALLED_TIMEOUT", cast=float, default=60.0)
 
 
 @dataclass(frozen=True)
@@ -202,15 +209,53 @@ async def _demo(settings: Settings) -> str:
         return await demo.load(services)
 
 
+def stalled_peers_dropped(listener: socket.socket) -> socket.socket:
+    """Connections accepted on `listener` are cut when the peer takes no data for STALLED_TIMEOUT.
+
+    uvicorn closes a socket it gives up on (ping timeout, closing handshake) by flushing first, and
+    a client that has stopped reading never lets the flush end: without TCP_USER_TIMEOUT (copied to
+    every accepted socket) such a connection and its buffers would stay for as long as the peer lives.
+    """
+    if hasattr(socket, "TCP_USER_TIMEOUT"):
+        listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, int(STALLED_TIMEOUT * 1000))
+    return listener
+
+
+def serve(host: str, port: int, log_level: str) -> None:
+    import uvicorn
+
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            ws="websockets-sansio",
+            # permessage-deflate costs about 300 KiB a connection; events are small and many.
+            ws_per_message_deflate=False,
+            ws_max_size=WS_MAX_SIZE,
+            ws_ping_interval=WS_PING_INTERVAL,
+            ws_ping_timeout=WS_PING_TIMEOUT,
+            proxy_headers=True,
+            log_level=log_level,
+        )
+    )
+    server.run(sockets=[stalled_peers_dropped(socket.create_server((host, port)))])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="cafe_rt.py", description="cafe_rt management commands")
     commands = parser.add_subparsers(dest="command", required=True)
+    server = commands.add_parser("serve", help="run the service under uvicorn with its WebSocket settings")
+    server.add_argument("--host", default="127.0.0.1")
+    server.add_argument("--port", type=int, default=8000)
+    server.add_argument("--log-level", default="info")
     commands.add_parser("demo", help="load the demo company (idempotent) and print its logins")
     company = commands.add_parser("create-company", help="create a company and its owner; prints JSON ids")
     company.add_argument("name")
     company.add_argument("--owner-email", required=True)
     company.add_argument("--owner-password", required=True)
     args = parser.parse_args(argv)
+    if args.command == "serve":
+        serve(args.host, args.port, args.log_level)
+        return 0
     settings = Settings()
     if args.command == "demo":
         print(asyncio.run(_demo(settings)))

@@ -37,28 +37,12 @@ def server_env(database_url: str, **extra: str) -> dict[str, str]:
 
 
 @contextmanager
-def uvicorn_server(env: dict[str, str], *options: str) -> Iterator[str]:
-    """Start `uvicorn cafe_rt:app` as the Procfile does; yields host:port once /healthz answers."""
+def uvicorn_server(env: dict[str, str]) -> Iterator[str]:
+    """Start `cafe_rt.py serve` as the Procfile does; yields host:port once /healthz answers."""
     port = free_port()
     log = tempfile.TemporaryFile()
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "cafe_rt:app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--ws",
-            "websockets-sansio",
-            "--ws-per-message-deflate",
-            "false",
-            "--log-level",
-            "warning",
-            *options,
-        ],
+        [sys.executable, "cafe_rt.py", "serve", "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
         cwd=ROOT,
         env={**os.environ, **env},
         stdout=log,

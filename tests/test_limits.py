@@ -68,9 +68,10 @@ def test_rooms_socket_refreshes_with_its_own_spelling(client):
 
 
 def test_an_oversized_frame_is_closed_with_1009(tmp_path):
+    """The served default, WS_MAX_SIZE=65536."""
     database_url = f"sqlite:///{tmp_path}/limits.db"
     owner_email = create_company_by_command(database_url)
-    with uvicorn_server(server_env(database_url), "--ws-max-size", "65536") as host:
+    with uvicorn_server(server_env(database_url)) as host:
         with httpx2.Client(base_url=f"http://{host}") as http:
             access = token_for(http, owner_email)
 
@@ -136,3 +137,36 @@ def test_a_client_that_stops_reading_is_closed_with_4008_and_the_others_get_ever
             return rest
 
         assert got + asyncio.run(resume_gets_the_rest()) == everything
+
+
+def established(server_port: int, client_port: int) -> bool:
+    """Whether the server's side of a loopback connection is still open (read from /proc/net/tcp)."""
+    with open("/proc/net/tcp") as table:
+        for line in table.readlines()[1:]:
+            local, remote, state = line.split()[1:4]
+            if int(local.split(":")[1], 16) == server_port and int(remote.split(":")[1], 16) == client_port:
+                return state == "01"
+    return False
+
+
+def test_a_client_that_never_reads_again_is_cut_after_stalled_timeout(tmp_path):
+    """Flushing to a peer that takes nothing never ends; TCP_USER_TIMEOUT on the served socket ends it."""
+    database_url = f"sqlite:///{tmp_path}/dead.db"
+    owner_email = create_company_by_command(database_url)
+    env = server_env(database_url, SEND_QUEUE_SIZE="50", STALLED_TIMEOUT="2")  # pings every 30 s: too late here
+    with uvicorn_server(env) as host, httpx2.Client(base_url=f"http://{host}") as http:
+        cafe = furnish(http, owner_email)
+        owner = {"Authorization": f"Bearer {token_for(http, owner_email)}"}
+        item = http.post("/api/cafe/menu-items/", json={"title": "x" * 200, "price": "1.00"}, headers=owner).json()
+        big_order = {"table": cafe["table"], "items": [{"menu_item": item["id"], "quantity": 1}] * 100}
+        stalled = StalledClient(host, f"ws://{host}/ws/cafe/orders/?token={cafe['waiter_token']}")
+        server_port, client_port = int(host.split(":")[1]), stalled.raw.getsockname()[1]
+        assert established(server_port, client_port)
+        order = http.post("/api/cafe/orders/", json=big_order, headers=owner).json()
+        for guests in range(200):  # about 8 MB: more than the kernel takes, so uvicorn holds the rest
+            http.patch(f"/api/cafe/orders/{order['id']}/", json={"guests": guests % 2 + 1}, headers=owner)
+        deadline = time.monotonic() + 20
+        while established(server_port, client_port):
+            assert time.monotonic() < deadline, "the stalled connection is still open"
+            time.sleep(0.2)
+        stalled.raw.close()

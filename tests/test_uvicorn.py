@@ -74,7 +74,7 @@ def test_keepalive_drops_a_client_that_never_answers_pings(tmp_path):
     """Seed 004's keepalive as the Procfile sets it (30 s there, 1 s here): uvicorn pings, silence is dropped."""
     database_url = f"sqlite:///{tmp_path}/keepalive.db"
     owner_email = create_company_by_command(database_url)
-    with uvicorn_server(server_env(database_url), "--ws-ping-interval", "1", "--ws-ping-timeout", "1") as host:
+    with uvicorn_server(server_env(database_url, WS_PING_INTERVAL="1", WS_PING_TIMEOUT="1")) as host:
         with httpx2.Client(base_url=f"http://{host}") as http:
             token = token_for(http, owner_email)
 
