@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 
+import uvicorn
 from broadcaster import Broadcast
 from starlette.applications import Starlette
 from starlette.config import Config
@@ -222,8 +223,7 @@ def stalled_peers_dropped(listener: socket.socket) -> socket.socket:
 
 
 def serve(host: str, port: int, log_level: str) -> None:
-    import uvicorn
-
+    """Run the app under uvicorn until SIGTERM or SIGINT, with the settings the Procfile relies on."""
     server = uvicorn.Server(
         uvicorn.Config(
             app,
