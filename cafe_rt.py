@@ -224,20 +224,26 @@ def stalled_peers_dropped(listener: socket.socket) -> socket.socket:
 
 def serve(host: str, port: int, log_level: str) -> None:
     """Run the app under uvicorn until SIGTERM or SIGINT, with the settings the Procfile relies on."""
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app,
-            ws="websockets-sansio",
-            # permessage-deflate costs about 300 KiB a connection; events are small and many.
-            ws_per_message_deflate=False,
-            ws_max_size=WS_MAX_SIZE,
-            ws_ping_interval=WS_PING_INTERVAL,
-            ws_ping_timeout=WS_PING_TIMEOUT,
-            proxy_headers=True,
-            log_level=log_level,
-        )
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        ws="websockets-sansio",
+        # permessage-deflate costs about 300 KiB a connection; events are small and many.
+        ws_per_message_deflate=False,
+        ws_max_size=WS_MAX_SIZE,
+        ws_ping_interval=WS_PING_INTERVAL,
+        ws_ping_timeout=WS_PING_TIMEOUT,
+        proxy_headers=True,
+        log_level=log_level,
     )
-    server.run(sockets=[stalled_peers_dropped(socket.create_server((host, port)))])
+    try:
+        listener = stalled_peers_dropped(socket.create_server((host, port)))
+    except OSError as refused:
+        raise SystemExit(f"cafe_rt: cannot listen on {host}:{port}: {refused.strerror}") from None
+    # uvicorn does not announce sockets it is handed; say where the service is, as it would.
+    logging.getLogger("uvicorn.error").info("Uvicorn running on http://%s:%d (Press CTRL+C to quit)", host, port)
+    uvicorn.Server(config).run(sockets=[listener])
 
 
 def main(argv: list[str] | None = None) -> int:
