@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.servers import (  # noqa: E402  (the repository root is put on the path just above)
     StalledClient,
+    big_order_body,
     create_company_by_command,
     furnish,
     server_env,
@@ -109,9 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         with uvicorn_server(env) as host, httpx2.Client(base_url=f"http://{host}") as http:
             cafe = furnish(http, owner_email)
             owner = {"Authorization": f"Bearer {token_for(http, owner_email)}"}
-            item = http.post("/api/cafe/menu-items/", json={"title": "x" * 200, "price": "1.00"}, headers=owner)
-            lines = [{"menu_item": item.json()["id"], "quantity": 1}] * 100
-            order = http.post("/api/cafe/orders/", json={"table": cafe["table"], "items": lines}, headers=owner)
+            order = http.post("/api/cafe/orders/", json=big_order_body(http, cafe, owner), headers=owner)
             url = f"ws://{host}/ws/cafe/orders/?token={cafe['waiter_token']}"
             alone = asyncio.run(phase(host, url, owner, order.json()["id"], args))
             stalled = [StalledClient(host, url) for _ in range(args.stalled)]

@@ -121,6 +121,14 @@ def furnish(http: httpx2.Client, owner_email: str) -> dict[str, str]:
     }
 
 
+def big_order_body(http: httpx2.Client, cafe: dict[str, str], owner: dict[str, str]) -> dict:
+    """An order body of 100 lines of a 200-character dish: its events are about 40 KB each."""
+    dish = {"title": "x" * 200, "price": "1.00"}
+    item = http.post("/api/cafe/menu-items/", json=dish, headers=owner)
+    item.raise_for_status()
+    return {"table": cafe["table"], "items": [{"menu_item": item.json()["id"], "quantity": 1}] * 100}
+
+
 @contextmanager
 def private_redis(port: int) -> Iterator[subprocess.Popen]:
     """A Redis of this test's own, so it can be stopped without touching anyone else's."""

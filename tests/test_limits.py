@@ -17,7 +17,15 @@ from websockets.exceptions import ConnectionClosed
 from cafe_rt import create_app
 from domain.auth import issue_tokens
 from tests.factory import feed_url, make_company
-from tests.servers import StalledClient, create_company_by_command, furnish, server_env, token_for, uvicorn_server
+from tests.servers import (
+    StalledClient,
+    big_order_body,
+    create_company_by_command,
+    furnish,
+    server_env,
+    token_for,
+    uvicorn_server,
+)
 
 
 def closing_code(ws) -> int:
@@ -96,8 +104,7 @@ def test_a_client_that_stops_reading_is_closed_with_4008_and_the_others_get_ever
     ):
         cafe = furnish(http, owner_email)
         owner = {"Authorization": f"Bearer {token_for(http, owner_email)}"}
-        item = http.post("/api/cafe/menu-items/", json={"title": "x" * 200, "price": "1.00"}, headers=owner).json()
-        big_order = {"table": cafe["table"], "items": [{"menu_item": item["id"], "quantity": 1}] * 100}
+        big_order = big_order_body(http, cafe, owner)
         url = f"ws://{host}/ws/cafe/orders/?token={cafe['waiter_token']}"
         stalled = StalledClient(host, url)
 
@@ -157,8 +164,7 @@ def test_a_client_that_never_reads_again_is_cut_after_stalled_timeout(tmp_path):
     with uvicorn_server(env) as host, httpx2.Client(base_url=f"http://{host}") as http:
         cafe = furnish(http, owner_email)
         owner = {"Authorization": f"Bearer {token_for(http, owner_email)}"}
-        item = http.post("/api/cafe/menu-items/", json={"title": "x" * 200, "price": "1.00"}, headers=owner).json()
-        big_order = {"table": cafe["table"], "items": [{"menu_item": item["id"], "quantity": 1}] * 100}
+        big_order = big_order_body(http, cafe, owner)
         stalled = StalledClient(host, f"ws://{host}/ws/cafe/orders/?token={cafe['waiter_token']}")
         server_port, client_port = int(host.split(":")[1]), stalled.raw.getsockname()[1]
         assert established(server_port, client_port)
