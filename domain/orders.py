@@ -345,6 +345,8 @@ async def pay_order(services: Services, actor: Actor, order_id: str, data: Any) 
             amount = due
         if amount <= 0:
             raise Conflict("Nothing is due on this order.")
+        if amount > due:
+            raise Invalid({"amount": [f"{format_cents(amount)} is more than the {format_cents(due)} still due."]})
         if close and amount < due:
             raise Conflict(
                 {
@@ -368,7 +370,9 @@ async def pay_order(services: Services, actor: Actor, order_id: str, data: Any) 
         )
         changes: dict[str, Any] = {"paid_cents": current["paid_cents"] + amount}
         customer = await change.db.fetch_one(SELECT_CUSTOMER, {"id": current["created_by"]})
-        earned = changes["paid_cents"] * services.bonus_percent // 100 if close and customer else 0
+        # Earned on what the order cost in money, once (closing is final), never on what was typed.
+        cost = current["total_cents"] - current["bonuses_used_cents"]
+        earned = cost * services.bonus_percent // 100 if close and customer else 0
         if close:
             changes |= {"status": "closed", "bonuses_earned_cents": earned}
         order = await save_order(change, current, changes)
