@@ -30,7 +30,7 @@ from starlette.routing import Route
 from domain import accounts, demo, sync
 from domain.auth import TokenSettings
 from domain.db import WriteGate, connect_database, is_sqlite, normalize_database_url, utc_now
-from domain.outbox import prune, relay_unpublished
+from domain.outbox import MAX_NOTIFY_TEXT, prune, relay_unpublished
 from domain.services import Services
 from realtime.broker import BrokerSupervisor
 from realtime.hub import Hub
@@ -50,6 +50,7 @@ REFRESH_TOKEN_TTL: int = config("REFRESH_TOKEN_TTL", cast=int, default=7 * 24 * 
 SEND_QUEUE_SIZE: int = config("SEND_QUEUE_SIZE", cast=int, default=1000)
 SOCKET_RATE: float = config("SOCKET_RATE", cast=float, default=10.0)
 SOCKET_BURST: int = config("SOCKET_BURST", cast=int, default=30)
+MAX_SOCKETS_PER_USER: int = config("MAX_SOCKETS_PER_USER", cast=int, default=50)
 RELAY_INTERVAL: float = config("RELAY_INTERVAL", cast=float, default=5.0)
 SWEEP_INTERVAL: float = config("SWEEP_INTERVAL", cast=float, default=2.0)
 BROKER_CHECK_INTERVAL: float = config("BROKER_CHECK_INTERVAL", cast=float, default=2.0)
@@ -76,6 +77,7 @@ class Settings:
     send_queue_size: int = SEND_QUEUE_SIZE
     socket_rate: float = SOCKET_RATE
     socket_burst: int = SOCKET_BURST
+    max_sockets_per_user: int = MAX_SOCKETS_PER_USER
     relay_interval: float = RELAY_INTERVAL
     sweep_interval: float = SWEEP_INTERVAL
     broker_check_interval: float = BROKER_CHECK_INTERVAL
@@ -99,6 +101,7 @@ async def running_services(settings: Settings) -> AsyncIterator[Services]:
         tokens,
         bonus_percent=settings.bonus_percent,
         sync_enabled=bool(settings.sync_webhook_url),
+        broker_max_text=MAX_NOTIFY_TEXT if settings.broadcast_url.startswith("postgres") else 1_000_000,
     )
     try:
         await services.broadcast.connect()

@@ -37,7 +37,7 @@ async def company_branch(db: Any, actor: Actor, branch_id: object) -> dict:
     row = await db.fetch_one(SELECT_BRANCH, {"id": branch_id, "company_id": require_company(actor)})
     if row is None:
         raise NotFound("Branch not found.")
-    return dict(row._mapping)
+    return dict(row)
 
 
 async def read_branch(db: Any, actor: Actor, requested: str | None) -> str | None:
@@ -65,7 +65,7 @@ def ensure_visible(actor: Actor, row: Any, what: str) -> dict:
     """A row of the actor's company and, for branch-bound staff, of its branch; else 404."""
     if row is None:
         raise NotFound(f"{what} not found.")
-    data = dict(row._mapping)
+    data = dict(row)
     if data["company_id"] != actor.company_id or not can_see_branch(actor, data.get("branch_id")):
         raise NotFound(f"{what} not found.")
     return data

@@ -169,7 +169,7 @@ async def watchable_waiter(db: Any, actor: Actor, user_id: object) -> dict:
         row["id"] == actor.id or actor.company_wide or (actor.role == "manager" and row["branch_id"] == actor.branch_id)
     ):
         raise NotFound("Waiter not found.")
-    return dict(row._mapping)
+    return dict(row)
 
 
 async def list_users(services: Services, actor: Actor) -> list[dict]:

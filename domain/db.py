@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from databases import Database
+from domain.sql import Database
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schema.sql"
 # Any constant works: it only keeps two processes from applying the schema at the same moment.
@@ -35,16 +35,11 @@ async def connect_database(url: str) -> Database:
     """Connect and make sure the schema exists (idempotent)."""
     database = Database(normalize_database_url(url))
     await database.connect()
-    if is_sqlite(url):
-        # WAL lets the readers of other connections go on while one writer commits.
-        await database.execute("PRAGMA journal_mode=WAL")
+    async with database.transaction():
+        if not database.is_sqlite:
+            await database.execute("SELECT pg_advisory_xact_lock(:key)", {"key": SCHEMA_LOCK_KEY})
         for statement in schema_statements():
             await database.execute(statement)
-    else:
-        async with database.transaction():
-            await database.execute("SELECT pg_advisory_xact_lock(:key)", {"key": SCHEMA_LOCK_KEY})
-            for statement in schema_statements():
-                await database.execute(statement)
     return database
 
 

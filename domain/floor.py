@@ -180,5 +180,5 @@ async def refresh_table_status(change: Change, table_id: str | None) -> bool:
     if row["status"] == status:
         return False
     await change.db.execute(UPDATE_TABLE_STATUS, {"id": table_id, "status": status})
-    await announce.table_status_changed(change, table_json(dict(row._mapping) | {"status": status}))
+    await announce.table_status_changed(change, table_json(dict(row) | {"status": status}))
     return True

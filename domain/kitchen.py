@@ -79,7 +79,7 @@ async def _finish(change: Change, actor: Actor, task: dict) -> dict:
         task,
         {"status": "ready", "cook": task["cook"] or actor.id, "started_at": task["started_at"] or now, "ready_at": now},
     )
-    order = dict((await change.db.fetch_one(SELECT_ORDER, {"id": task["order"]}))._mapping)
+    order = dict(await change.db.fetch_one(SELECT_ORDER, {"id": task["order"]}))
     portions = await order_tasks(change.db, order["id"])
     all_done = all(portion["status"] in ("ready", "cancelled") for portion in portions)
     if all_done and order["status"] in BECOMES_READY_FROM:

@@ -50,7 +50,7 @@ async def _item_of_open_order(db: Any, actor: Actor, item_id: object) -> tuple[d
     row = await db.fetch_one(SELECT_ITEM, {"id": item_id})
     if row is None or row["company_id"] != actor.company_id:
         raise NotFound("Order item not found.")
-    return dict(row._mapping), await _open_order(db, actor, row["order_id"])
+    return dict(row), await _open_order(db, actor, row["order_id"])
 
 
 async def _item_tasks(db: Any, item_id: str) -> list[dict]:

@@ -2,12 +2,12 @@
 
 Every change goes through `Change`: it opens the transaction, takes the company's counter row lock
 (which orders the company's writers, so positions are gapless and in commit order), collects the
-events, commits, and only then hands them to the broadcaster.
+events, writes them in one statement with the counter, commits, and only then hands them to the
+broker: once per change, on the company's one broker channel.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from dataclasses import dataclass
@@ -15,14 +15,16 @@ from typing import TYPE_CHECKING, Any
 
 from domain.db import utc_now
 from domain.errors import NotFound
+from domain.sql import Session
 
 if TYPE_CHECKING:
+    from contextlib import AbstractAsyncContextManager
+
     from domain.services import Services
 
 log = logging.getLogger("cafe_rt.outbox")
-# PostgreSQL's NOTIFY allows channel names of 63 bytes and payloads under 8000 bytes.
-MAX_BROKER_CHANNEL = 63
-MAX_BROKER_TEXT = 6000
+# PostgreSQL's NOTIFY takes payloads under 8000 bytes; Redis and memory:// take any size.
+MAX_NOTIFY_TEXT = 7000
 
 LOCK_COUNTER = """
 UPDATE event_counters SET last_position = last_position WHERE company_id = :company_id
@@ -37,7 +39,7 @@ INSERT INTO events (company_id, position, type, channels, payload, created_at, p
 VALUES (:company_id, :position, :type, :channels, :payload, :created_at, 0)
 """
 MARK_PUBLISHED = """
-UPDATE events SET published = 1 WHERE company_id = :company_id AND position >= :first AND position <= :last
+UPDATE events SET published = 1 WHERE company_id = :company_id AND position <= :through AND published = 0
 """
 SELECT_UNPUBLISHED = """
 SELECT company_id, position, channels, payload FROM events
@@ -57,55 +59,84 @@ class OutboxEvent:
     channels: tuple[str, ...]
     text: str
 
-    def envelope(self) -> str:
-        """What travels over the broker: position and channels let every hub order and dedupe.
 
-        A text too big for the broker stays behind; the hub then reads it from the outbox.
-        """
-        text = self.text if len(self.text.encode()) <= MAX_BROKER_TEXT else ""
-        return f"{self.position}|{' '.join(self.channels)}|{text}"
+def company_channel(company_id: str) -> str:
+    """The one broker channel a company's events travel on (44 bytes: within NOTIFY's 63)."""
+    return f"cafe_rt_{company_id}"
 
 
-def parse_envelope(envelope: str) -> tuple[int, tuple[str, ...], str]:
-    """(position, channels, text); an empty text means "read it from the outbox"."""
-    position, channels, text = envelope.split("|", 2)
-    return int(position), tuple(channels.split(" ")), text
+def envelope(events: list[OutboxEvent], max_text: int) -> str:
+    """One broker message for one change: `first|last|[[channels, text], ...]`.
+
+    Positions let every hub order and dedupe; a change too big for the broker travels as
+    `first|last|` alone, and the hubs read its events from the outbox.
+    """
+    head = f"{events[0].position}|{events[-1].position}|"
+    body = json.dumps([[" ".join(event.channels), event.text] for event in events], ensure_ascii=False)
+    return head + body if len(body) <= max_text else head
 
 
-def broker_channel(channel: str) -> str:
-    """The name a channel has on the broker: PostgreSQL's NOTIFY takes at most 63 bytes."""
-    if len(channel) <= MAX_BROKER_CHANNEL:
-        return channel
-    return "cafe_rt_" + hashlib.sha256(channel.encode()).hexdigest()[:40]
+def parse_envelope(text: str) -> tuple[int, int, list[tuple[tuple[str, ...], str]] | None]:
+    """(first position, last position, [(channels, text)] or None when they are to be read from the outbox)."""
+    first, last, body = text.split("|", 2)
+    if not body:
+        return int(first), int(last), None
+    entries = [(tuple(channels.split(" ")), event_text) for channels, event_text in json.loads(body)]
+    if len(entries) != int(last) - int(first) + 1:
+        raise ValueError("an envelope whose events do not match its positions")
+    return int(first), int(last), entries
+
+
+class PublishedMarks:
+    """What this process has published, kept in memory and written to the outbox by the relay in one statement
+    per company, instead of one more write transaction per change."""
+
+    def __init__(self) -> None:
+        self._through: dict[str, int] = {}
+
+    def note(self, company_id: str, position: int) -> None:
+        if position > self._through.get(company_id, 0):
+            self._through[company_id] = position
+
+    async def flush(self, db: Any) -> None:
+        marks, self._through = self._through, {}
+        for company_id, through in marks.items():
+            await db.execute(MARK_PUBLISHED, {"company_id": company_id, "through": through})
 
 
 class Change:
     """One write transaction of one company, with the events it emits."""
 
+    db: Session
+
     def __init__(self, services: Services, company_id: str) -> None:
         self.services = services
-        self.db = services.database
         self.company_id = company_id
         self._events: list[OutboxEvent] = []
+        self._types: list[str] = []
         self._position = 0
 
     async def __aenter__(self) -> Change:
         await self.services.gate.__aenter__()
-        self._transaction = self.db.transaction()
+        self._transaction: AbstractAsyncContextManager[Session] = self.services.database.transaction()
         try:
-            await self._transaction.start()
+            self.db = await self._transaction.__aenter__()
+        except BaseException:
+            await self.services.gate.__aexit__(None, None, None)
+            raise
+        try:
             row = await self.db.fetch_one(LOCK_COUNTER, {"company_id": self.company_id})
             if row is None:
                 raise NotFound("Unknown company.")
             self._position = row["last_position"]
-        except BaseException:
-            await self._abandon()
+        except BaseException as error:
+            await self._abandon(error)
             raise
         return self
 
-    async def _abandon(self) -> None:
+    async def _abandon(self, error: BaseException) -> None:
         try:
-            await self._transaction.rollback()
+            await self._transaction.__aexit__(type(error), error, error.__traceback__)
         finally:
             await self.services.gate.__aexit__(None, None, None)
 
@@ -113,31 +144,38 @@ class Change:
         """Record an event; its text is serialized here, once, with its position as event_id."""
         self._position += 1
         text = json.dumps({**message, "event_id": self._position}, ensure_ascii=False, separators=(",", ":"))
-        await self.db.execute(
-            INSERT_EVENT,
-            {
-                "company_id": self.company_id,
-                "position": self._position,
-                "type": event_type,
-                "channels": " ".join(channels),
-                "payload": text,
-                "created_at": utc_now(),
-            },
-        )
         self._events.append(OutboxEvent(self.company_id, self._position, tuple(channels), text))
+        self._types.append(event_type)
 
-    async def __aexit__(self, exc_type: object, exc: object, tb: object) -> bool:
-        if exc_type is not None:
-            await self._abandon()
+    async def __aexit__(self, exc_type: object, exc: BaseException | None, tb: object) -> bool:
+        if exc is not None:
+            await self._abandon(exc)
             return False
         try:
             if self._events:
+                now = utc_now()
+                await self.db.execute_many(
+                    INSERT_EVENT,
+                    [
+                        {
+                            "company_id": self.company_id,
+                            "position": event.position,
+                            "type": event_type,
+                            "channels": " ".join(event.channels),
+                            "payload": event.text,
+                            "created_at": now,
+                        }
+                        for event, event_type in zip(self._events, self._types, strict=True)
+                    ],
+                )
                 await self.db.execute(SAVE_COUNTER, {"company_id": self.company_id, "last_position": self._position})
-            await self._transaction.commit()
-        except BaseException:
-            await self._abandon()
+        except BaseException as error:
+            await self._abandon(error)
             raise
-        await self.services.gate.__aexit__(None, None, None)
+        try:
+            await self._transaction.__aexit__(None, None, None)
+        finally:
+            await self.services.gate.__aexit__(None, None, None)
         await publish(self.services, self._events)
         return False
 
@@ -146,34 +184,43 @@ async def create_counter(db: Any, company_id: str) -> None:
     await db.execute(INSERT_COUNTER, {"company_id": company_id})
 
 
-async def publish(services: Services, events: list[OutboxEvent]) -> None:
-    """Hand committed events to the broker; a failure is logged and left to the relay, never raised."""
+async def publish(services: Services, events: list[OutboxEvent]) -> bool:
+    """Hand a change's committed events to the broker in one message; a failure is logged and left to the
+    relay (and to every hub's sweep), never raised."""
     if not events:
-        return
+        return True
+    company_id = events[0].company_id
     try:
-        for event in events:
-            envelope = event.envelope()
-            for channel in event.channels:
-                await services.broadcast.publish(channel=broker_channel(channel), message=envelope)
+        await services.broadcast.publish(
+            channel=company_channel(company_id), message=envelope(events, services.broker_max_text)
+        )
     except Exception:
         log.warning("publish failed; the relay will retry", exc_info=True)
-        return
-    async with services.gate:
-        await services.database.execute(
-            MARK_PUBLISHED,
-            {"company_id": events[0].company_id, "first": events[0].position, "last": events[-1].position},
-        )
+        return False
+    services.published.note(company_id, events[-1].position)
+    return True
 
 
 async def relay_unpublished(services: Services, before: str, limit: int = 500) -> int:
     """Publish rows a crash (or a broker outage) left unpublished; returns how many."""
+    await services.published.flush(services.database)
     rows = await services.database.fetch_all(SELECT_UNPUBLISHED, {"before": before, "limit": limit})
     by_company: dict[str, list[OutboxEvent]] = {}
     for row in rows:
         event = OutboxEvent(row["company_id"], row["position"], tuple(row["channels"].split(" ")), row["payload"])
         by_company.setdefault(event.company_id, []).append(event)
     for events in by_company.values():
-        await publish(services, events)
+        # One change's events are consecutive; a batch that is not (rows of several changes, some
+        # published) goes as runs of consecutive positions.
+        runs: list[list[OutboxEvent]] = []
+        for event in events:
+            if not runs or event.position != runs[-1][-1].position + 1:
+                runs.append([])
+            runs[-1].append(event)
+        for run in runs:
+            if not await publish(services, run):
+                break
+    await services.published.flush(services.database)
     return len(rows)
 
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from broadcaster import Broadcast
-from databases import Database
 
 from domain.auth import TokenSettings
 from domain.db import WriteGate
-from domain.outbox import Change
+from domain.outbox import Change, PublishedMarks
+from domain.sql import Database
 
 
 @dataclass
@@ -21,6 +21,9 @@ class Services:
     bonus_percent: int = 5
     # POS sync jobs are written only when a webhook is configured.
     sync_enabled: bool = False
+    # The largest envelope text the broker takes (PostgreSQL's NOTIFY: under 8000 bytes).
+    broker_max_text: int = 1_000_000
+    published: PublishedMarks = field(default_factory=PublishedMarks)
 
     def change(self, company_id: str) -> Change:
         return Change(self, company_id)

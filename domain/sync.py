@@ -114,7 +114,7 @@ async def run_due_jobs(services: Services, settings: SyncSettings, stopping: asy
             error = None
         except Exception as failure:
             error = _describe(failure, settings.timeout)
-        await _record(services, settings, dict(job._mapping), error)
+        await _record(services, settings, dict(job), error)
     return attempted
 
 

@@ -1,10 +1,12 @@
 """Fan-out of committed events to this process's sockets, in position order, exactly once.
 
-One broadcaster subscription per channel that has a local socket. Positions are gapless per
-company and in commit order, so the hub keeps one cursor per company: the next position is
-delivered as it arrives; a jump means events are missing here (another channel, a lost or late
-message), and they are read from the outbox before going on. A periodic sweep does the same for
-companies whose broker messages were lost altogether.
+The broker carries each committed change once, on its company's channel; the hub subscribes to the
+companies it has sockets for and routes every event to its sockets by the event's channels, here in
+the process (joining a room is local). Positions are gapless per company and in commit order, so the
+hub keeps one cursor per company: the next positions are delivered as they arrive; a jump means
+events are missing here (a lost or late message), and they are read from the outbox before going on,
+as are changes too big for the broker. A periodic sweep does the same for companies whose broker
+messages were lost altogether.
 """
 
 from __future__ import annotations
@@ -17,29 +19,28 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from broadcaster import Broadcast
-from databases import Database
 
-from domain.outbox import broker_channel, parse_envelope, read_counter, read_range
+from domain.outbox import company_channel, parse_envelope, read_counter, read_range
+from domain.sql import Database
 from realtime.outlet import NOT_STARTED, Outlet, Replay
 
 log = logging.getLogger("cafe_rt.hub")
 RESYNC_REQUIRED = json.dumps({"type": "resync_required"})
 REPLAY_PAGE = 500
-
-
-@dataclass
-class _Channel:
-    company_id: str
-    outlets: set[Outlet] = field(default_factory=set)
-    ready: asyncio.Event = field(default_factory=asyncio.Event)
-    task: asyncio.Task | None = None
+# An event on `revoked_<user id>` closes every socket of that user (its tokens were revoked).
+REVOKED_PREFIX = "revoked_"
+CLOSE_REVOKED = 4003
 
 
 @dataclass
 class _Company:
     cursor: int | None = None
+    pruned_through: int = 0
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     outlets: set[Outlet] = field(default_factory=set)
+    routes: dict[str, set[Outlet]] = field(default_factory=dict)
+    subscribed: asyncio.Event = field(default_factory=asyncio.Event)
+    listener: asyncio.Task[None] | None = None
 
 
 class Hub:
@@ -47,15 +48,15 @@ class Hub:
         self._broadcast = broadcast
         self._database = database
         self._sweep_interval = sweep_interval
-        self._channels: dict[str, _Channel] = {}
         self._companies: dict[str, _Company] = {}
-        self._sweeper: asyncio.Task | None = None
+        self._users: dict[str, set[Outlet]] = {}
+        self._sweeper: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         self._sweeper = asyncio.create_task(self._sweep_forever())
 
     async def stop(self) -> None:
-        tasks = [state.task for state in self._channels.values() if state.task] + [self._sweeper]
+        tasks = [company.listener for company in self._companies.values()] + [self._sweeper]
         for task in tasks:
             if task is not None:
                 task.cancel()
@@ -63,38 +64,50 @@ class Hub:
             if task is not None:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
-        self._channels.clear()
         self._companies.clear()
+        self._users.clear()
 
     async def rebind(self, broadcast: Broadcast) -> None:
-        """Move every channel in use to a new broker connection."""
+        """Move every company's subscription to a new broker connection."""
         self._broadcast = broadcast
-        for channel, state in self._channels.items():
-            if state.task is not None:
-                state.task.cancel()
-            state.ready = asyncio.Event()
-            state.task = asyncio.create_task(self._listen(channel, state))
+        for company_id, company in self._companies.items():
+            if company.listener is not None:
+                company.listener.cancel()
+            company.subscribed = asyncio.Event()
+            company.listener = asyncio.create_task(self._listen(company_id, company))
+
+    def sockets_of(self, user_id: str) -> int:
+        return len(self._users.get(user_id, ()))
 
     async def attach(self, outlet: Outlet, resume_after: int | None = None) -> None:
-        """Register a socket before its handshake completes; when resuming, queue a replay of what it missed."""
-        company = self._companies.setdefault(outlet.company_id, _Company())
+        """Register a socket before its handshake completes; when resuming, queue a replay of what it missed.
+
+        A socket that starts from now reads nothing from the database once its company's cursor is known here.
+        """
+        company = self._companies.get(outlet.company_id)
+        if company is None:
+            company = self._companies[outlet.company_id] = _Company()
+            company.listener = asyncio.create_task(self._listen(outlet.company_id, company))
         company.outlets.add(outlet)
         for channel in outlet.channels:
-            await self._subscribe(channel, outlet)
+            company.routes.setdefault(channel, set()).add(outlet)
+        if outlet.user_id is not None:
+            self._users.setdefault(outlet.user_id, set()).add(outlet)
+        await company.subscribed.wait()
         async with company.lock:
-            last, pruned_through = await read_counter(self._database, outlet.company_id)
-            if company.cursor is None:
-                company.cursor = last
+            # A resume from a position this hub has not seen yet needs the database's word on it.
+            if company.cursor is None or (resume_after is not None and resume_after > company.cursor):
+                await self._catch_up_to_now(outlet.company_id, company)
+            assert company.cursor is not None
             if resume_after is None:
-                outlet.last_position = last
-            elif not pruned_through <= resume_after <= last:
+                outlet.last_position = company.cursor
+            elif not company.pruned_through <= resume_after <= company.cursor:
                 outlet.push(RESYNC_REQUIRED)
-                outlet.last_position = last
+                outlet.last_position = company.cursor
             else:
+                # The replay checks the prune again page by page: another process may have pruned since.
                 outlet.replay(resume_after, company.cursor)
                 outlet.last_position = company.cursor
-            if last > company.cursor:
-                await self._catch_up(outlet.company_id, company, last)
 
     async def replay(self, outlet: Outlet, replay: Replay) -> AsyncIterator[str]:
         """The texts of a replay that the socket's channels carry, read from the outbox a page at a time."""
@@ -112,102 +125,111 @@ class Hub:
                     yield text
             after = through
 
-    async def join(self, outlet: Outlet, channel: str) -> None:
+    def join(self, outlet: Outlet, channel: str) -> None:
         """Add a channel to an attached socket: it gets that channel's events from now on, none before."""
         if channel in outlet.channels:
             return
-        outlet.joined_after[channel] = NOT_STARTED
-        outlet.channels.add(channel)
-        await self._subscribe(channel, outlet)
         company = self._companies[outlet.company_id]
-        async with company.lock:
-            outlet.joined_after[channel] = await self._catch_up_to_now(outlet.company_id, company)
+        outlet.joined_after[channel] = company.cursor if company.cursor is not None else NOT_STARTED
+        outlet.channels.add(channel)
+        company.routes.setdefault(channel, set()).add(outlet)
 
     def leave(self, outlet: Outlet, channel: str) -> None:
         if channel in outlet.channels:
             outlet.channels.discard(channel)
             outlet.joined_after.pop(channel, None)
-            self._unsubscribe(channel, outlet)
+            company = self._companies.get(outlet.company_id)
+            if company is not None:
+                self._unroute(company, channel, outlet)
 
-    def _unsubscribe(self, channel: str, outlet: Outlet) -> None:
-        state = self._channels.get(channel)
-        if state is None:
-            return
-        state.outlets.discard(outlet)
-        if not state.outlets:
-            del self._channels[channel]
-            if state.task is not None:
-                state.task.cancel()
+    @staticmethod
+    def _unroute(company: _Company, channel: str, outlet: Outlet) -> None:
+        outlets = company.routes.get(channel)
+        if outlets is not None:
+            outlets.discard(outlet)
+            if not outlets:
+                del company.routes[channel]
 
     async def detach(self, outlet: Outlet) -> None:
-        for channel in outlet.channels:
-            self._unsubscribe(channel, outlet)
+        if outlet.user_id is not None:
+            mine = self._users.get(outlet.user_id)
+            if mine is not None:
+                mine.discard(outlet)
+                if not mine:
+                    del self._users[outlet.user_id]
         company = self._companies.get(outlet.company_id)
-        if company is not None:
-            company.outlets.discard(outlet)
-            if not company.outlets:
-                del self._companies[outlet.company_id]
+        if company is None:
+            return
+        for channel in outlet.channels:
+            self._unroute(company, channel, outlet)
+        company.outlets.discard(outlet)
+        if not company.outlets:
+            del self._companies[outlet.company_id]
+            if company.listener is not None:
+                company.listener.cancel()
 
-    async def _subscribe(self, channel: str, outlet: Outlet) -> None:
-        state = self._channels.get(channel)
-        if state is None:
-            state = self._channels[channel] = _Channel(outlet.company_id)
-            state.task = asyncio.create_task(self._listen(channel, state))
-        state.outlets.add(outlet)
-        await state.ready.wait()
-
-    async def _listen(self, channel: str, state: _Channel) -> None:
+    async def _listen(self, company_id: str, company: _Company) -> None:
         try:
-            async with self._broadcast.subscribe(broker_channel(channel)) as subscriber:
-                state.ready.set()
+            async with self._broadcast.subscribe(company_channel(company_id)) as subscriber:
+                company.subscribed.set()
                 async for event in subscriber:
-                    await self._receive(state.company_id, event.message)
+                    await self._receive(company_id, company, event.message)
         except asyncio.CancelledError:
             raise
         except Exception:
             # The sweep still delivers from the outbox; never leave a connecting socket waiting.
-            log.warning("subscription to %s failed", channel, exc_info=True)
+            log.warning("subscription to company %s failed", company_id, exc_info=True)
         finally:
-            state.ready.set()
+            company.subscribed.set()
 
-    async def _receive(self, company_id: str, envelope: str) -> None:
+    async def _receive(self, company_id: str, company: _Company, envelope: str) -> None:
         try:
-            position, channels, text = parse_envelope(envelope)
+            first, last, entries = parse_envelope(envelope)
         except ValueError:
             log.warning("dropped a malformed broker message")
             return
-        company = self._companies.get(company_id)
-        if company is None:
-            return
         async with company.lock:
-            if company.cursor is None or position <= company.cursor:
+            cursor = company.cursor
+            if cursor is None or last <= cursor:
                 return
-            if position == company.cursor + 1 and text:
-                self._fan_out(position, channels, text)
-                company.cursor = position
+            if entries is not None and first <= cursor + 1:
+                for offset in range(cursor + 1 - first, len(entries)):
+                    channels, text = entries[offset]
+                    self._fan_out(company, first + offset, channels, text)
+                company.cursor = last
             else:
-                await self._catch_up(company_id, company, position)
+                await self._catch_up(company_id, company, last)
 
     async def _catch_up(self, company_id: str, company: _Company, through: int) -> None:
         """Deliver every event after the cursor up to `through` from the outbox, in order."""
+        assert company.cursor is not None
         for position, channels, text in await read_range(self._database, company_id, company.cursor, through):
-            self._fan_out(position, channels, text)
+            self._fan_out(company, position, channels, text)
         company.cursor = through
 
-    async def _catch_up_to_now(self, company_id: str, company: _Company) -> int:
-        """With the company's lock held: deliver whatever the outbox has past the cursor; returns its last."""
-        last, _ = await read_counter(self._database, company_id)
-        if company.cursor is not None and last > company.cursor:
+    async def _catch_up_to_now(self, company_id: str, company: _Company) -> None:
+        """With the company's lock held: deliver whatever the outbox has past the cursor (or start the cursor)."""
+        last, company.pruned_through = await read_counter(self._database, company_id)
+        if company.cursor is None:
+            company.cursor = last
+        elif last > company.cursor:
             await self._catch_up(company_id, company, last)
-        return last
 
-    def _fan_out(self, position: int, channels: tuple[str, ...], text: str) -> None:
+    def _fan_out(self, company: _Company, position: int, channels: tuple[str, ...], text: str) -> None:
         for channel in channels:
-            state = self._channels.get(channel)
-            if state is not None:
-                for outlet in list(state.outlets):
+            if channel.startswith(REVOKED_PREFIX):
+                self._close_user(company, channel[len(REVOKED_PREFIX) :])
+                continue
+            outlets = company.routes.get(channel)
+            if outlets:
+                for outlet in tuple(outlets):
                     if outlet.wants(channel, position):
                         outlet.deliver(position, text)
+
+    def _close_user(self, company: _Company, user_id: str) -> None:
+        for outlet in tuple(self._users.get(user_id, ())):
+            if outlet in company.outlets:
+                outlet.close(CLOSE_REVOKED)
 
     async def _sweep_forever(self) -> None:
         while True:

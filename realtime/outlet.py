@@ -1,11 +1,23 @@
-"""One socket's side of the hub: its channels, what it was last given, and its bounded send queue."""
+"""One socket's side of the hub: its channels, what it was last given, and how frames reach it.
+
+A frame is written to the socket at once, in the hub's own call, while the socket keeps up (nothing
+queued, nothing in flight): no task wakes up per socket per event. Only a socket that has to wait
+(its client reads slowly, or it is replaying a backlog) gets a send task, which drains a bounded queue;
+a socket whose queue is full is closed (4008) instead of slowing the others.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
+from realtime.eager import run_eagerly
+
+log = logging.getLogger("cafe_rt.outlet")
 # Until the hub has decided where a new socket starts, nothing is delivered to it.
 NOT_STARTED = 2**63
 CLOSE_TOO_SLOW = 4008
@@ -20,31 +32,62 @@ class Replay:
     through: int
 
 
+SendText = Callable[[str], Awaitable[None]]
+Close = Callable[[int], Awaitable[None]]
+ReadReplay = Callable[["Outlet", Replay], AsyncIterator[str]]
+
+
 class Outlet:
     def __init__(self, company_id: str, channels: set[str], max_queue: int) -> None:
         self.company_id = company_id
         self.channels = set(channels)
+        self.user_id: str | None = None
         self.last_position = NOT_STARTED
         # A channel joined after connecting carries only what comes after the join.
         self.joined_after: dict[str, int] = {}
         self.closing_code: int | None = None
         self._queue: deque[str | Replay] = deque()
         self._max_queue = max_queue
-        self._wakeup = asyncio.Event()
+        self._send_text: SendText | None = None
+        self._close: Close | None = None
+        self._read_replay: ReadReplay | None = None
+        self._sender: asyncio.Task[None] | None = None
+
+    def start(self, send_text: SendText, close: Close, read_replay: ReadReplay) -> None:
+        """The socket is accepted: send what was queued before, and from now on send as frames come."""
+        self._send_text, self._close, self._read_replay = send_text, close, read_replay
+        if self._queue or self.closing_code is not None:
+            self._start_sender(None)
+
+    @property
+    def _direct(self) -> bool:
+        return self._send_text is not None and self._sender is None and not self._queue
 
     def push(self, text: str) -> None:
-        """Queue a text frame; a socket whose queue is full is closed instead of slowing the others."""
+        """Send a text frame, or queue it behind what is waiting; a full queue closes the socket (4008)."""
         if self.closing_code is not None:
+            return
+        if self._direct:
+            assert self._send_text is not None
+            try:
+                waiting = run_eagerly(self._send_text(text))  # type: ignore[arg-type]
+            except Exception:
+                self._gone()
+                return
+            if waiting is not None:
+                self._watch(waiting)
             return
         if len(self._queue) >= self._max_queue:
             self.close(CLOSE_TOO_SLOW)
             return
         self._queue.append(text)
-        self._wakeup.set()
+        if self._send_text is not None and self._sender is None:
+            self._start_sender(None)
 
     def replay(self, after: int, through: int) -> None:
         self._queue.append(Replay(after, through))
-        self._wakeup.set()
+        if self._send_text is not None and self._sender is None:
+            self._start_sender(None)
 
     def wants(self, channel: str, position: int) -> bool:
         return position > self.joined_after.get(channel, 0)
@@ -53,21 +96,62 @@ class Outlet:
         return any(channel in self.channels and self.wants(channel, position) for channel in channels)
 
     def deliver(self, position: int, text: str) -> None:
-        """Queue an event once: a socket on several of the event's channels still gets one copy."""
+        """Send an event once: a socket on several of the event's channels still gets one copy."""
         if position > self.last_position:
             self.last_position = position
             self.push(text)
 
     def close(self, code: int) -> None:
+        """Close the socket with `code` once the frame in flight is out; what is queued is dropped."""
+        if self.closing_code is not None:
+            return
         self.closing_code = code
         self._queue.clear()
-        self._wakeup.set()
+        if self._send_text is not None and self._sender is None:
+            self._start_sender(None)
 
-    async def next_frame(self) -> str | Replay | None:
-        """The next text (or replay) to send, or None when the socket is to be closed with closing_code."""
-        while not self._queue and self.closing_code is None:
-            self._wakeup.clear()
-            await self._wakeup.wait()
-        if self.closing_code is not None:
-            return None
-        return self._queue.popleft()
+    async def stop(self) -> None:
+        """The socket is gone: stop sending to it."""
+        self.closing_code = self.closing_code or 1000
+        self._queue.clear()
+        if self._sender is not None:
+            self._sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._sender
+
+    def _gone(self) -> None:
+        """A send failed: the client has gone; its disconnect will detach the socket."""
+        self.closing_code = self.closing_code or 1006
+        self._queue.clear()
+
+    def _watch(self, waiting: asyncio.Task[None]) -> None:
+        """A send had to wait: what comes next queues behind it, and a sender takes over once it is out."""
+        self._start_sender(waiting)
+
+    def _start_sender(self, waiting: asyncio.Task[None] | None) -> None:
+        self._sender = asyncio.get_running_loop().create_task(self._send_queued(waiting))
+
+    async def _send_queued(self, waiting: asyncio.Task[None] | None) -> None:
+        assert self._send_text is not None and self._close is not None and self._read_replay is not None
+        try:
+            if waiting is not None:
+                await waiting
+            while self.closing_code is None and self._queue:
+                frame = self._queue.popleft()
+                if isinstance(frame, Replay):
+                    # Sent straight from the outbox: a long backlog waits on the client, not in the queue.
+                    async with contextlib.aclosing(self._read_replay(self, frame)) as texts:
+                        async for text in texts:
+                            if self.closing_code is not None:
+                                break
+                            await self._send_text(text)
+                else:
+                    await self._send_text(frame)
+            if self.closing_code is not None and self.closing_code != 1006:
+                await self._close(self.closing_code)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            self._gone()
+        finally:
+            self._sender = None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import time
@@ -16,7 +15,7 @@ from domain.auth import Actor, actor_from_token
 from domain.errors import NotAuthenticated
 from domain.validate import parse_json
 from realtime.hub import Hub
-from realtime.outlet import Outlet, Replay
+from realtime.outlet import Outlet
 
 log = logging.getLogger("cafe_rt.socket")
 CLOSE_BAD_TOKEN = 4003
@@ -72,7 +71,6 @@ class HubSocket(WebSocketEndpoint):
 
     encoding = "text"
     outlet: Outlet | None = None
-    pump: asyncio.Task | None = None
     expiry: asyncio.TimerHandle | None = None
     # What a successful refresh_token / refresh-token is answered with, in the dialect's spelling.
     token_refreshed = "token_refreshed"
@@ -94,10 +92,15 @@ class HubSocket(WebSocketEndpoint):
             return
         self.actor = actor
         self.outlet = outlet
-        await self.hub(websocket).attach(outlet, resume_position(websocket))
+        outlet.user_id = actor.id
+        hub = self.hub(websocket)
+        if hub.sockets_of(actor.id) >= websocket.state.settings.max_sockets_per_user:
+            await self.reject(websocket, CLOSE_TOO_MANY)
+            return
+        await hub.attach(outlet, resume_position(websocket))
         await self.on_attached(websocket)
         await websocket.accept()
-        self.pump = asyncio.create_task(self._pump(websocket, self.hub(websocket), outlet))
+        outlet.start(websocket.send_text, websocket.close, hub.replay)
         self.limiter = RateLimiter(websocket.state.settings.socket_rate, websocket.state.settings.socket_burst)
         self._expire_at(actor.expires_at)
 
@@ -158,11 +161,8 @@ class HubSocket(WebSocketEndpoint):
     async def on_disconnect(self, websocket: WebSocket, close_code: int) -> None:
         if self.expiry is not None:
             self.expiry.cancel()
-        if self.pump is not None:
-            self.pump.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self.pump
         if self.outlet is not None:
+            await self.outlet.stop()
             await self.hub(websocket).detach(self.outlet)
 
     def reply(self, message: dict[str, Any]) -> None:
@@ -185,25 +185,3 @@ class HubSocket(WebSocketEndpoint):
     async def reject(websocket: WebSocket, code: int) -> None:
         await websocket.accept()
         await websocket.close(code=code)
-
-    @staticmethod
-    async def _pump(websocket: WebSocket, hub: Hub, outlet: Outlet) -> None:
-        try:
-            while True:
-                frame = await outlet.next_frame()
-                if frame is None:
-                    await websocket.close(code=outlet.closing_code or 1000)
-                    return
-                if isinstance(frame, Replay):
-                    # Sent straight from the outbox: a long backlog waits on the client, not in the queue.
-                    async with contextlib.aclosing(hub.replay(outlet, frame)) as texts:
-                        async for text in texts:
-                            if outlet.closing_code is not None:
-                                break
-                            await websocket.send_text(text)
-                else:
-                    await websocket.send_text(frame)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            return

@@ -51,7 +51,7 @@ class RoomsSocket(HubSocket):
             self.reply_error(error_message(refused.detail))
             return
         self.rooms[room] = channel
-        await self.hub(websocket).join(self.outlet, channel)
+        self.hub(websocket).join(self.outlet, channel)
         self.reply({"type": "room-joined", "data": {"roomId": room}})
 
     def leave(self, websocket: WebSocket, room: str) -> None:
