@@ -26,6 +26,7 @@ from starlette.config import Config
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+from uvicorn.supervisors import Multiprocess
 
 from domain import accounts, demo, sync
 from domain.auth import TokenSettings
@@ -65,6 +66,8 @@ WS_PING_INTERVAL: float = config("WS_PING_INTERVAL", cast=float, default=30.0)
 WS_PING_TIMEOUT: float = config("WS_PING_TIMEOUT", cast=float, default=30.0)
 WS_MAX_SIZE: int = config("WS_MAX_SIZE", cast=int, default=64 * 1024)
 STALLED_TIMEOUT: float = config("STALLED_TIMEOUT", cast=float, default=60.0)
+# Heroku's convention for how many processes a dyno runs.
+WEB_CONCURRENCY: int = config("WEB_CONCURRENCY", cast=int, default=1)
 
 
 @dataclass(frozen=True)
@@ -213,24 +216,46 @@ async def _demo(settings: Settings) -> str:
         return await demo.load(services)
 
 
-def stalled_peers_dropped(listener: socket.socket) -> socket.socket:
-    """Connections accepted on `listener` are cut when the peer takes no data for STALLED_TIMEOUT.
+def listening_socket(host: str, port: int) -> socket.socket:
+    """The served socket, made so that every connection accepted on it is cut when its peer takes no data
+    for STALLED_TIMEOUT, and sends without Nagle's delay.
 
-    uvicorn closes a socket it gives up on (ping timeout, closing handshake) by flushing first, and
-    a client that has stopped reading never lets the flush end: without TCP_USER_TIMEOUT (copied to
-    every accepted socket) such a connection and its buffers would stay for as long as the peer lives.
+    uvicorn closes a socket it gives up on (ping timeout, closing handshake) by flushing first, and a client
+    that has stopped reading never lets the flush end: TCP_USER_TIMEOUT (copied to every accepted socket)
+    bounds that. asyncio sets TCP_NODELAY on accepted connections only when the listener's `proto` is
+    IPPROTO_TCP, which `socket.create_server()` leaves at 0: a response written in two parts then waits
+    for the client's delayed ACK, 40 ms a request.
     """
-    if hasattr(socket, "TCP_USER_TIMEOUT"):
-        listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, int(STALLED_TIMEOUT * 1000))
+    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)[
+        0
+    ]
+    listener = socket.socket(family, kind, proto)
+    try:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if hasattr(socket, "TCP_USER_TIMEOUT"):
+            listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, int(STALLED_TIMEOUT * 1000))
+        listener.bind(address)
+        listener.listen(2048)
+    except OSError:
+        listener.close()
+        raise
     return listener
 
 
-def serve(host: str, port: int, log_level: str) -> None:
+def serve(host: str, port: int, log_level: str, workers: int, loop: str) -> None:
     """Run the app under uvicorn until SIGTERM or SIGINT, with the settings the Procfile relies on."""
+    if workers > 1 and normalize_database_url(BROADCAST_URL).startswith("memory"):
+        raise SystemExit(
+            "cafe_rt: --workers/WEB_CONCURRENCY above 1 needs a shared broker (BROADCAST_URL or REDIS_URL: "
+            "redis:// or postgres://); memory:// reaches one process only"
+        )
     config = uvicorn.Config(
-        app,
+        "cafe_rt:app" if workers > 1 else app,
         host=host,
         port=port,
+        workers=workers,
+        loop=loop,
         ws="websockets-sansio",
         # permessage-deflate costs about 300 KiB a connection; events are small and many.
         ws_per_message_deflate=False,
@@ -241,12 +266,15 @@ def serve(host: str, port: int, log_level: str) -> None:
         log_level=log_level,
     )
     try:
-        listener = stalled_peers_dropped(socket.create_server((host, port)))
+        listener = listening_socket(host, port)
     except OSError as refused:
         raise SystemExit(f"cafe_rt: cannot listen on {host}:{port}: {refused.strerror}") from None
     # uvicorn does not announce sockets it is handed; say where the service is, as it would.
     logging.getLogger("uvicorn.error").info("Uvicorn running on http://%s:%d (Press CTRL+C to quit)", host, port)
-    uvicorn.Server(config).run(sockets=[listener])
+    if workers > 1:
+        Multiprocess(config, sockets=[listener]).run()
+    else:
+        uvicorn.Server(config).run(sockets=[listener])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -256,6 +284,12 @@ def main(argv: list[str] | None = None) -> int:
     server.add_argument("--host", default="127.0.0.1")
     server.add_argument("--port", type=int, default=8000)
     server.add_argument("--log-level", default="info")
+    server.add_argument(
+        "--workers", type=int, default=WEB_CONCURRENCY, help="processes (default: WEB_CONCURRENCY, else 1)"
+    )
+    server.add_argument(
+        "--loop", choices=("auto", "asyncio", "uvloop"), default="auto", help="event loop (auto: uvloop if installed)"
+    )
     commands.add_parser("demo", help="load the demo company (idempotent) and print its logins")
     company = commands.add_parser("create-company", help="create a company and its owner; prints JSON ids")
     company.add_argument("name")
@@ -263,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
     company.add_argument("--owner-password", required=True)
     args = parser.parse_args(argv)
     if args.command == "serve":
-        serve(args.host, args.port, args.log_level)
+        serve(args.host, args.port, args.log_level, max(1, args.workers), args.loop)
         return 0
     settings = Settings()
     if args.command == "demo":

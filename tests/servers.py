@@ -37,12 +37,23 @@ def server_env(database_url: str, **extra: str) -> dict[str, str]:
 
 
 @contextmanager
-def uvicorn_server(env: dict[str, str]) -> Iterator[str]:
+def uvicorn_server(env: dict[str, str], *options: str) -> Iterator[str]:
     """Start `cafe_rt.py serve` as the Procfile does; yields host:port once /healthz answers."""
     port = free_port()
     log = tempfile.TemporaryFile()
     process = subprocess.Popen(
-        [sys.executable, "cafe_rt.py", "serve", "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+        [
+            sys.executable,
+            "cafe_rt.py",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            *options,
+        ],
         cwd=ROOT,
         env={**os.environ, **env},
         stdout=log,

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import http.client
 import json
+import os
 import socket
+import subprocess
+import sys
 import time
 
 import httpx2
@@ -12,7 +16,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from tests.servers import create_company_by_command, furnish, server_env, token_for, uvicorn_server
+from tests.servers import ROOT, create_company_by_command, furnish, server_env, token_for, uvicorn_server
 
 TIMEOUT = 10
 
@@ -98,3 +102,38 @@ def test_keepalive_drops_a_client_that_never_answers_pings(tmp_path):
             assert received.startswith(b"HTTP/1.1 101")
             assert b"\x89" in received  # at least one ping frame came first
             assert time.monotonic() - started < 9
+
+
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_sequential_requests_of_one_client_are_not_held_back_by_nagle(tmp_path, loop):
+    """`serve` turns on TCP_NODELAY (uvloop does it itself, asyncio only for a listener made with IPPROTO_TCP):
+    with Nagle and delayed ACKs each response waited ~40 ms for the client."""
+    with uvicorn_server(server_env(f"sqlite:///{tmp_path}/nodelay.db"), "--loop", loop) as host:
+        address, port = host.split(":")
+        connection = http.client.HTTPConnection(address, int(port), timeout=TIMEOUT)
+        try:
+            connection.request("GET", "/healthz")
+            connection.getresponse().read()
+            started = time.monotonic()
+            for _ in range(20):
+                connection.request("GET", "/healthz")
+                response = connection.getresponse()
+                response.read()
+                assert response.status == 200
+            each = (time.monotonic() - started) / 20
+        finally:
+            connection.close()
+    # ~1 ms each here; 40 ms or more when Nagle holds the response's second write back.
+    assert each < 0.02, f"{each * 1000:.1f} ms per request"
+
+
+def test_serve_refuses_several_workers_on_the_in_memory_broker(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "cafe_rt.py", "serve", "--workers", "2", "--port", "0"],
+        cwd=ROOT,
+        env={**os.environ, **server_env(f"sqlite:///{tmp_path}/workers.db")},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0 and "needs a shared broker" in result.stderr
