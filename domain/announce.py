@@ -39,7 +39,12 @@ def _money(text: str) -> int | float:
 
 
 async def _branch_city(change: Change, branch_id: str) -> int:
-    return (await change.db.fetch_one(SELECT_BRANCH_CITY, {"id": branch_id}))["city_id"]
+    key = f"city_of_{branch_id}"
+    if key not in change.memo:
+        row = await change.db.fetch_one(SELECT_BRANCH_CITY, {"id": branch_id})
+        assert row is not None
+        change.memo[key] = row["city_id"]
+    return change.memo[key]
 
 
 async def _order_rooms(change: Change, branch_id: str) -> list[str]:

@@ -33,10 +33,11 @@ SELECT_TABLES = """
 SELECT * FROM cafe_tables WHERE company_id = :company_id AND (:branch_id = '' OR branch_id = :branch_id)
 ORDER BY branch_id, number
 """
-COUNT_TABLE_HOLDERS = """
-SELECT
-  (SELECT COUNT(*) FROM orders WHERE table_id = :table_id AND status NOT IN ('closed', 'cancelled'))
-  + (SELECT COUNT(*) FROM table_sessions WHERE table_id = :table_id AND closed_at IS NULL) AS holders
+SELECT_TABLE_HOLDERS = """
+SELECT t.*,
+  (SELECT COUNT(*) FROM orders WHERE table_id = t.id AND status NOT IN ('closed', 'cancelled'))
+  + (SELECT COUNT(*) FROM table_sessions WHERE table_id = t.id AND closed_at IS NULL) AS holders
+FROM cafe_tables t WHERE t.id = :id
 """
 
 
@@ -174,9 +175,9 @@ async def refresh_table_status(change: Change, table_id: str | None) -> bool:
     """Busy while a non-final order or an open session holds the table, free otherwise; True if it changed."""
     if table_id is None:
         return False
-    row = await change.db.fetch_one(SELECT_TABLE, {"id": table_id})
-    holders = await change.db.fetch_one(COUNT_TABLE_HOLDERS, {"table_id": table_id})
-    status = "busy" if holders["holders"] else "free"
+    row = await change.db.fetch_one(SELECT_TABLE_HOLDERS, {"id": table_id})
+    assert row is not None
+    status = "busy" if row["holders"] else "free"
     if row["status"] == status:
         return False
     await change.db.execute(UPDATE_TABLE_STATUS, {"id": table_id, "status": status})

@@ -29,13 +29,16 @@ FROM order_items oi JOIN menu_items m ON m.id = oi.menu_item_id
 WHERE oi.order_id = :order_id ORDER BY oi.line
 """
 SELECT_TABLE_NUMBER = "SELECT number FROM cafe_tables WHERE id = :id"
-SELECT_NEXT_NUMBER = "SELECT COALESCE(MAX(number), 0) + 1 AS next FROM orders WHERE branch_id = :branch_id"
 SELECT_STAFF = "SELECT id, branch_id, role FROM users WHERE id = :id AND company_id = :company_id"
+# The branch's next number is taken in the insert itself; the company's counter lock orders the writers.
 INSERT_ORDER = """
 INSERT INTO orders (id, company_id, branch_id, number, table_id, client_id, waiter_id, created_by, guests, status,
                     total_cents, paid_cents, bonuses_used_cents, bonuses_earned_cents, created_at, updated_at)
-VALUES (:id, :company_id, :branch_id, :number, :table_id, :client_id, :waiter_id, :created_by, :guests, :status,
+VALUES (:id, :company_id, :branch_id,
+        (SELECT COALESCE(MAX(number), 0) + 1 FROM orders WHERE branch_id = :branch_id),
+        :table_id, :client_id, :waiter_id, :created_by, :guests, :status,
         :total_cents, 0, :bonuses_used_cents, 0, :created_at, :created_at)
+RETURNING number
 """
 INSERT_ORDER_ITEM = """
 INSERT INTO order_items (id, company_id, order_id, menu_item_id, line, quantity, price_cents, created_at)
@@ -84,11 +87,16 @@ DELETE_ORDER = "DELETE FROM orders WHERE id = :id"
 async def order_json(db: Any, row: Any) -> dict:
     items = await db.fetch_all(SELECT_ORDER_ITEMS, {"order_id": row["id"]})
     table = await db.fetch_one(SELECT_TABLE_NUMBER, {"id": row["table_id"]}) if row["table_id"] else None
+    return order_document(row, items, table["number"] if table else None)
+
+
+def order_document(row: Any, items: list[Any], table_number: int | None) -> dict:
+    """An order's JSON from its row, its items (with the menu item's title) and its table's number."""
     return {
         "id": row["id"],
         "number": row["number"],
         "table": row["table_id"],
-        "table_number": table["number"] if table else None,
+        "table_number": table_number,
         "client": row["client_id"],
         "waiter": row["waiter_id"],
         "created_by": row["created_by"],
@@ -139,6 +147,8 @@ def read_items(body: Body) -> list[tuple[str, int]]:
 async def _staff_member(db: Any, actor: Actor, user_id: str | None, branch_id: str) -> str | None:
     if user_id is None:
         return None
+    if user_id == actor.id and actor.role != "client" and actor.branch_id in (None, branch_id):
+        return user_id  # the token already says who the writer is and where it works
     row = await db.fetch_one(SELECT_STAFF, {"id": user_id, "company_id": actor.company_id})
     if row is None:
         raise NotFound("Waiter not found.")
@@ -161,11 +171,12 @@ async def create_order(services: Services, actor: Actor, data: Any) -> dict:
         waiter_id = actor.id
     async with services.change(actor.company_id) as change:
         db = change.db
+        table_number = None
         if table_id is not None:
             table = await visible_table(db, actor, table_id)
             if branch_given is not None and branch_given != table["branch_id"]:
                 raise Invalid({"branch": ["The table belongs to another branch."]})
-            branch_id = table["branch_id"]
+            branch_id, table_number = table["branch_id"], table["number"]
         else:
             branch_id = await write_branch(db, actor, branch_given)
         if client_id is not None:
@@ -173,7 +184,7 @@ async def create_order(services: Services, actor: Actor, data: Any) -> dict:
         waiter_id = await _staff_member(db, actor, waiter_id, branch_id)
         priced = await price_lines(db, actor, lines, branch_id)
         fields = {"table_id": table_id, "client_id": client_id, "waiter_id": waiter_id, "guests": guests}
-        order = await place_order(change, actor, branch_id, fields, priced, status="open")
+        order = await place_order(change, actor, branch_id, fields, priced, status="open", table_number=table_number)
     return order
 
 
@@ -185,59 +196,80 @@ async def place_order(
     priced: list[tuple[dict, int]],
     status: str,
     bonuses_used: int = 0,
+    table_number: int | None = None,
 ) -> dict:
-    """Insert a checked order with its items and portions, spend its bonuses, and announce it all."""
+    """Insert a checked order with its items and portions, spend its bonuses, and announce it all.
+
+    The order's JSON and its tasks' are built from what is written: nothing is read back."""
     db = change.db
-    order_id = new_id()
     total = sum(item["price_cents"] * quantity for item, quantity in priced)
     if bonuses_used > total:
         raise Invalid({"bonuses_used": ["Bonuses cannot pay more than the order's total."]})
-    await db.execute(
-        INSERT_ORDER,
-        {
-            "id": order_id,
-            "company_id": actor.company_id,
-            "branch_id": branch_id,
-            "number": (await db.fetch_one(SELECT_NEXT_NUMBER, {"branch_id": branch_id}))["next"],
-            "table_id": fields.get("table_id"),
-            "client_id": fields.get("client_id"),
-            "waiter_id": fields.get("waiter_id"),
-            "created_by": actor.id,
-            "guests": fields.get("guests", 1),
-            "status": status,
-            "total_cents": total,
-            "bonuses_used_cents": bonuses_used,
-            "created_at": utc_now(),
-        },
+    now = utc_now()
+    row: dict[str, Any] = {
+        "id": new_id(),
+        "company_id": actor.company_id,
+        "branch_id": branch_id,
+        "table_id": fields.get("table_id"),
+        "client_id": fields.get("client_id"),
+        "waiter_id": fields.get("waiter_id"),
+        "created_by": actor.id,
+        "guests": fields.get("guests", 1),
+        "status": status,
+        "total_cents": total,
+        "bonuses_used_cents": bonuses_used,
+        "created_at": now,
+    }
+    inserted = await db.fetch_one(INSERT_ORDER, row)
+    assert inserted is not None
+    row |= {
+        "number": inserted["number"],
+        "paid_cents": 0,
+        "bonuses_earned_cents": 0,
+        "updated_at": now,
+        "confirmed_at": None,
+        "ready_at": None,
+        "delivered_at": None,
+        "closed_at": None,
+    }
+    items = [_item_row(row, line, menu_item, quantity) for line, (menu_item, quantity) in enumerate(priced, start=1)]
+    await db.execute_many(INSERT_ORDER_ITEM, items)
+    portions: list[dict] = []
+    for item, (menu_item, quantity) in zip(items, priced, strict=True):
+        units = range(1, quantity + 1)
+        portions += await tasks.insert_portions(db, item, branch_id, units, menu_item["title"], table_number)
+    order = order_document(
+        row, [item | {"title": menu["title"]} for item, (menu, _) in zip(items, priced, strict=False)], table_number
     )
-    task_ids = []
-    for line, (item, quantity) in enumerate(priced, start=1):
-        task_ids += await insert_line(db, actor.company_id, branch_id, order_id, line, item, quantity)
-    order = await order_json(db, await db.fetch_one(SELECT_ORDER, {"id": order_id}))
     await announce.order_created(change, order)
     await sync.enqueue(change, order, "created")
     if bonuses_used:
-        await bonuses.spend(change, actor.id, order_id, bonuses_used)
+        await bonuses.spend(change, actor.id, row["id"], bonuses_used)
     await refresh_table_status(change, fields.get("table_id"))
-    for task_id in task_ids:
-        await announce.task_created(change, await tasks.load_task(db, task_id))
+    for task in portions:
+        await announce.task_created(change, task)
     return order
+
+
+def _item_row(order: dict[str, Any], line: int, menu_item: dict, quantity: int) -> dict[str, Any]:
+    """An order item at today's menu price."""
+    return {
+        "id": new_id(),
+        "company_id": order["company_id"],
+        "order_id": order["id"],
+        "menu_item_id": menu_item["id"],
+        "line": line,
+        "quantity": quantity,
+        "price_cents": menu_item["price_cents"],
+        "created_at": order["created_at"],
+    }
 
 
 async def insert_line(
     db: Any, company_id: str, branch_id: str, order_id: str, line: int, menu_item: dict, quantity: int
 ) -> list[str]:
     """An order item at today's menu price, and its portions' kitchen tasks; returns the task ids."""
-    item = {
-        "id": new_id(),
-        "company_id": company_id,
-        "order_id": order_id,
-        "menu_item_id": menu_item["id"],
-        "line": line,
-        "quantity": quantity,
-        "price_cents": menu_item["price_cents"],
-        "created_at": utc_now(),
-    }
+    item = _item_row({"company_id": company_id, "id": order_id, "created_at": utc_now()}, line, menu_item, quantity)
     await db.execute(INSERT_ORDER_ITEM, item)
     return await tasks.create_tasks(db, item, branch_id, range(1, quantity + 1))
 

@@ -115,6 +115,8 @@ class Change:
         self._events: list[OutboxEvent] = []
         self._types: list[str] = []
         self._position = 0
+        # What one change looks up more than once (a branch's city), read once.
+        self.memo: dict[str, Any] = {}
 
     async def __aenter__(self) -> Change:
         await self.services.gate.__aenter__()

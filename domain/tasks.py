@@ -48,26 +48,39 @@ def task_json(row: Any) -> dict:
     }
 
 
+def _portion_rows(item: dict, branch_id: str, units: range) -> list[dict[str, Any]]:
+    now = utc_now()
+    return [
+        {
+            "id": new_id(),
+            "company_id": item["company_id"],
+            "branch_id": branch_id,
+            "order_id": item["order_id"],
+            "order_item_id": item["id"],
+            "menu_item_id": item["menu_item_id"],
+            "unit_index": unit_index,
+            "created_at": now,
+        }
+        for unit_index in units
+    ]
+
+
 async def create_tasks(db: Any, item: dict, branch_id: str, units: range) -> list[str]:
     """One pending task per portion of an order item, numbered by `units` (unit_index 1..quantity at first)."""
-    task_ids = []
-    for unit_index in units:
-        task_id = new_id()
-        await db.execute(
-            INSERT_TASK,
-            {
-                "id": task_id,
-                "company_id": item["company_id"],
-                "branch_id": branch_id,
-                "order_id": item["order_id"],
-                "order_item_id": item["id"],
-                "menu_item_id": item["menu_item_id"],
-                "unit_index": unit_index,
-                "created_at": utc_now(),
-            },
-        )
-        task_ids.append(task_id)
-    return task_ids
+    rows = _portion_rows(item, branch_id, units)
+    await db.execute_many(INSERT_TASK, rows)
+    return [row["id"] for row in rows]
+
+
+async def insert_portions(
+    db: Any, item: dict, branch_id: str, units: range, menu_item_title: str, table_number: int | None
+) -> list[dict]:
+    """As create_tasks, answering the new tasks' JSON from what was written (nothing is read back)."""
+    rows = _portion_rows(item, branch_id, units)
+    await db.execute_many(INSERT_TASK, rows)
+    unset = {"status": "pending", "cook_id": None, "started_at": None, "ready_at": None}
+    known = {"menu_item_title": menu_item_title, "table_number": table_number}
+    return [task_json(row | unset | known) for row in rows]
 
 
 async def load_task(db: Any, task_id: str) -> dict:
