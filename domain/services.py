@@ -21,6 +21,7 @@ class Services:
     bonus_percent: int = 5
     # POS sync jobs are written only when a webhook is configured.
     sync_enabled: bool = False
+    ws_ticket_ttl: int = 45
 
     def change(self, company_id: str) -> Change:
         return Change(self, company_id)
