@@ -1,4 +1,4 @@
-"""The rooms socket (seed 004) at / and /ws/: automatic rooms by role, join-room and leave-room."""
+"""The rooms socket (seed 004) at /, /ws/ and /socket: automatic rooms by role, join-room and leave-room."""
 
 from __future__ import annotations
 
@@ -66,4 +66,6 @@ class RoomsSocket(HubSocket):
 routes = [
     WebSocketRoute("/", RoomsSocket, name="ws-rooms"),
     WebSocketRoute("/ws/", RoomsSocket, name="ws-rooms-ws"),
+    # The path every mini-app build since February opens.
+    WebSocketRoute("/socket", RoomsSocket, name="ws-rooms-socket"),
 ]

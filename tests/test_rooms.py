@@ -48,7 +48,7 @@ def until_own(ws, order_id: str) -> list[dict]:
 
 def test_connected_ping_and_automatic_rooms(client):
     cafe = make_company(client)
-    for path in ("/", "/ws/"):
+    for path in ("/", "/ws/", "/socket"):
         with client.websocket_connect(rooms_url(cafe.admin, path)) as ws:
             assert ws.receive_json() == {"type": "connected", "data": {"userId": cafe.admin.id, "role": "admin"}}
             ws.send_json({"type": "ping"})

@@ -43,6 +43,7 @@ def test_a_ticket_opens_each_dialect_once(client):
         f"/ws/restaurants/{cafe.branch_a}/": "restaurant_status",
         "/": "connected",
         "/ws/": "connected",
+        "/socket": "connected",
     }
     for path, greeting in first.items():
         ticket = ticket_for(client, cafe.manager)
@@ -99,8 +100,8 @@ def test_two_sockets_racing_for_one_ticket_cannot_both_win(client):
         assert all(isinstance(outcome, NotAuthenticated) for outcome in outcomes if outcome not in winners)
 
 
-def test_the_ticket_flow_over_a_real_server(database_url):
-    """What the mini-app does: ask for a ticket over HTTP, open the rooms socket with it; the ticket is spent."""
+def test_the_ticket_flow_over_a_real_server_on_socket(database_url):
+    """What the mini-app does: ask for a ticket over HTTP, open /socket with it; the ticket is spent."""
     owner_email = create_company_by_command(database_url)
     with uvicorn_server(server_env(database_url)) as host, httpx2.Client(base_url=f"http://{host}") as http:
         auth = {"Authorization": f"Bearer {token_for(http, owner_email)}"}
@@ -109,12 +110,12 @@ def test_the_ticket_flow_over_a_real_server(database_url):
         ticket = answer.json()["ticket"]
 
         async def scenario():
-            async with connect(f"ws://{host}/?ticket={ticket}") as ws:
+            async with connect(f"ws://{host}/socket?ticket={ticket}") as ws:
                 hello = json.loads(await asyncio.wait_for(ws.recv(), 10))
                 assert (hello["type"], hello["data"]["role"]) == ("connected", "owner")
                 await ws.send(json.dumps({"type": "ping"}))
                 assert json.loads(await asyncio.wait_for(ws.recv(), 10)) == {"type": "pong"}
-            async with connect(f"ws://{host}/?ticket={ticket}") as ws:
+            async with connect(f"ws://{host}/socket?ticket={ticket}") as ws:
                 with pytest.raises(ConnectionClosed) as closed:
                     await asyncio.wait_for(ws.recv(), 10)
                 assert closed.value.rcvd.code == 4003
