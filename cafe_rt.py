@@ -60,6 +60,7 @@ SYNC_MAX_ATTEMPTS: int = config("SYNC_MAX_ATTEMPTS", cast=int, default=5)
 SYNC_RETRY_BASE: float = config("SYNC_RETRY_BASE", cast=float, default=2.0)
 SYNC_TIMEOUT: float = config("SYNC_TIMEOUT", cast=float, default=5.0)
 WS_TICKET_TTL: int = config("WS_TICKET_TTL", cast=int, default=45)
+SOCKET_TOKEN_EXPIRY: str = config("SOCKET_TOKEN_EXPIRY", default="keep")
 # Read by `serve` only: uvicorn's WebSocket options, and how long a peer may take no data at all.
 WS_PING_INTERVAL: float = config("WS_PING_INTERVAL", cast=float, default=30.0)
 WS_PING_TIMEOUT: float = config("WS_PING_TIMEOUT", cast=float, default=30.0)
@@ -87,6 +88,8 @@ class Settings:
     sync_retry_base: float = SYNC_RETRY_BASE
     sync_timeout: float = SYNC_TIMEOUT
     ws_ticket_ttl: int = WS_TICKET_TTL
+    # "keep": an open socket outlives its access token; "close": closed with 4003 at expiry unless refreshed.
+    socket_token_expiry: str = SOCKET_TOKEN_EXPIRY
 
 
 @asynccontextmanager
@@ -129,6 +132,8 @@ async def relay_forever(services: Services, interval: float, retention: float, s
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings()
+    if settings.socket_token_expiry not in ("keep", "close"):
+        raise ValueError(f"SOCKET_TOKEN_EXPIRY must be keep or close, not {settings.socket_token_expiry!r}")
     random_secret = not settings.jwt_secret
     if random_secret:
         settings = replace(settings, jwt_secret=secrets.token_urlsafe(32))

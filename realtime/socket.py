@@ -103,9 +103,12 @@ class HubSocket(WebSocketEndpoint):
         self._expire_at(actor.expires_at)
 
     def _expire_at(self, expires_at: int) -> None:
-        """Close with 4003 when the access token expires, unless the client refreshes it first."""
+        """With SOCKET_TOKEN_EXPIRY=close, close with 4003 when the access token expires, unless refreshed first."""
         if self.expiry is not None:
             self.expiry.cancel()
+        # By default a socket is authenticated once, at connect: today's clients never refresh in-band.
+        if self.scope["state"]["settings"].socket_token_expiry != "close":
+            return
         loop = asyncio.get_running_loop()
         self.expiry = loop.call_at(loop.time() + max(0.0, expires_at - time.time()), self.outlet.close, CLOSE_BAD_TOKEN)
 
