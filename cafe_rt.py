@@ -23,6 +23,7 @@ import uvicorn
 from broadcaster import Broadcast
 from starlette.applications import Starlette
 from starlette.config import Config
+from starlette.datastructures import CommaSeparatedStrings
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -34,6 +35,7 @@ from domain.outbox import prune, relay_unpublished
 from domain.services import Services
 from realtime.broker import BrokerSupervisor
 from realtime.hub import Hub
+from realtime.origins import origin_middleware
 from routes import accounts as account_routes
 from routes import bonuses, cafe_feeds, catalog, entity_sockets, floor, kitchen, messages, orders, rooms_socket
 from routes.common import exception_handlers
@@ -61,6 +63,7 @@ SYNC_RETRY_BASE: float = config("SYNC_RETRY_BASE", cast=float, default=2.0)
 SYNC_TIMEOUT: float = config("SYNC_TIMEOUT", cast=float, default=5.0)
 WS_TICKET_TTL: int = config("WS_TICKET_TTL", cast=int, default=45)
 SOCKET_TOKEN_EXPIRY: str = config("SOCKET_TOKEN_EXPIRY", default="keep")
+CORS_ORIGINS: tuple[str, ...] = tuple(config("CORS_ORIGINS", cast=CommaSeparatedStrings, default=""))
 # Read by `serve` only: uvicorn's WebSocket options, and how long a peer may take no data at all.
 WS_PING_INTERVAL: float = config("WS_PING_INTERVAL", cast=float, default=30.0)
 WS_PING_TIMEOUT: float = config("WS_PING_TIMEOUT", cast=float, default=30.0)
@@ -90,6 +93,7 @@ class Settings:
     ws_ticket_ttl: int = WS_TICKET_TTL
     # "keep": an open socket outlives its access token; "close": closed with 4003 at expiry unless refreshed.
     socket_token_expiry: str = SOCKET_TOKEN_EXPIRY
+    cors_origins: tuple[str, ...] = CORS_ORIGINS
 
 
 @asynccontextmanager
@@ -193,7 +197,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *rooms_socket.routes,
         *bonuses.routes,
     ]
-    return Starlette(routes=routes, lifespan=lifespan, exception_handlers=exception_handlers)
+    return Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers=exception_handlers,
+        middleware=origin_middleware(settings.cors_origins),
+    )
 
 
 async def healthz(request: Request) -> JSONResponse:
