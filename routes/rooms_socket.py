@@ -35,7 +35,8 @@ class RoomsSocket(HubSocket):
         if kind not in ("join-room", "leave-room"):
             self.reply_error(f"Unknown type: {str(kind)[:50]}. Supported: ping, join-room, leave-room.")
             return
-        data = message.get("data")
+        # Older mini-app builds send {type, payload} instead of {type, data}.
+        data = message["data"] if "data" in message else message.get("payload")
         room = data.get("roomId") if isinstance(data, dict) else None
         if not isinstance(room, str) or not room:
             self.reply_error("data.roomId is required.")

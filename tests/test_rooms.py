@@ -63,6 +63,20 @@ def test_connected_ping_and_automatic_rooms(client):
     assert closed.value.code == 4003
 
 
+def test_older_builds_send_payload_instead_of_data(client):
+    cafe = make_company(client)
+    with client.websocket_connect(rooms_url(cafe.owner, "/socket")) as ws:
+        ws.receive_json()
+        ws.send_json({"type": "join-room", "payload": {"roomId": "city-2-orders"}})
+        assert ws.receive_json() == {"type": "room-joined", "data": {"roomId": "city-2-orders"}}
+        ws.send_json({"type": "leave-room", "payload": {"roomId": "city-2-orders"}})
+        assert ws.receive_json() == {"type": "room-left", "data": {"roomId": "city-2-orders"}}
+        ws.send_json({"type": "join-room", "payload": {"roomId": "city-99-orders"}})
+        assert ws.receive_json()["type"] == "error"
+        ws.send_json({"type": "join-room", "payload": "admin-orders"})
+        assert ws.receive_json() == {"type": "error", "data": {"message": "data.roomId is required."}}
+
+
 def test_each_event_reaches_exactly_the_rooms_the_seed_names(client):
     cafe = make_company(client)
     customer, stranger = add_customer(client, cafe, "buyer"), add_customer(client, cafe, "stranger")
