@@ -116,7 +116,8 @@ async def order_created(change: Change, order: dict[str, Any]) -> None:
     }
     await _notify(change, order["branch"], [order["waiter"]] if order["waiter"] else [], "order_notification", note)
     data = _room_order(order, await _branch_city(change, order["branch"]))
-    await change.emit("new-order", await _order_rooms(change, order["branch"]), {"type": "new-order", "data": data})
+    followers = [*await _order_rooms(change, order["branch"]), rooms.branch_channel(change.company_id, order["branch"])]
+    await change.emit("new-order", followers, {"type": "new-order", "data": data})
     creator = [rooms.user_channel(change.company_id, order["created_by"])]
     await change.emit("order-created", creator, {"type": "order-created", "data": data})
 
@@ -134,7 +135,8 @@ async def order_saved(change: Change, before: dict[str, Any], order: dict[str, A
             "timestamp": order["updated_at"],
         }
         creator = rooms.user_channel(change.company_id, order["created_by"])
-        followers = [creator, *await _order_rooms(change, order["branch"])]
+        branch_room = rooms.branch_channel(change.company_id, order["branch"])
+        followers = [creator, *await _order_rooms(change, order["branch"]), branch_room]
         await change.emit("order-status-updated", followers, {"type": "order-status-updated", "data": status})
     await change.emit("order_update", channel, message("order_update", order))
     if order["status"] == "ready" and before["status"] != "ready":

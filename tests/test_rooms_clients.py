@@ -1,0 +1,67 @@
+"""What the foodminiapp mini-app and admin panel expect on the rooms socket beyond seed 004's text."""
+
+from __future__ import annotations
+
+from tests.factory import add_person, create_order, make_company, ok
+from tests.test_rooms import add_customer, rooms_url, sentinel, until_own
+
+
+def join(ws, room_id: str) -> dict:
+    ws.send_json({"type": "join-room", "data": {"roomId": room_id}})
+    return ws.receive_json()
+
+
+def test_branch_rooms_admit_the_branch_its_city_and_the_company_only(client):
+    cafe, other = make_company(client), make_company(client, "Other")
+    customer = add_customer(client, cafe)
+    manager_b = add_person(client, cafe.owner, "mb", "manager", cafe.branch_b)  # city 2
+    room_a, room_b = f"branch-{cafe.branch_a}-orders", f"branch-{cafe.branch_b}-orders"
+    admitted = [
+        (cafe.owner, room_a),
+        (cafe.admin, room_b),
+        (cafe.manager, room_a),
+        (cafe.waiter, room_a),
+        (cafe.cook, room_a),
+        (cafe.waiter_b, room_b),
+        (manager_b, room_b),
+    ]
+    for person, room_id in admitted:
+        with client.websocket_connect(rooms_url(person)) as ws:
+            ws.receive_json()
+            assert join(ws, room_id) == {"type": "room-joined", "data": {"roomId": room_id}}, person.role
+    # (who, the room it may not join, the company and table of an order it then must not hear of)
+    refused = [
+        (cafe.waiter, room_b, cafe, "b1"),
+        (cafe.manager, room_b, cafe, "b1"),
+        (manager_b, room_a, cafe, "a1"),
+        (customer, room_a, cafe, "a1"),
+        (other.owner, room_a, cafe, "a1"),
+        (cafe.owner, f"branch-{other.branch_a}-orders", other, "a1"),
+        (cafe.owner, "branch-00000000-0000-4000-8000-000000000000-orders", other, "a1"),
+        (cafe.owner, "branch-x-orders", other, "a1"),
+    ]
+    for person, room_id, company, table in refused:
+        with client.websocket_connect(rooms_url(person)) as ws:
+            ws.receive_json()
+            refusal = join(ws, room_id)
+            assert refusal["type"] == "error" and room_id in refusal["data"]["message"], (person.role, room_id)
+            order = create_order(client, company, table=table, by="owner")
+            own_company = other if person == other.owner else cafe
+            heard = until_own(ws, sentinel(client, own_company, person))
+            assert order["id"] not in [m["data"].get("id") for m in heard], (person.role, room_id)
+            ok(client.patch(f"/api/cafe/orders/{order['id']}/", json={"status": "closed"}, headers=company.owner.auth))
+
+
+def test_a_branch_room_carries_its_branchs_new_orders_and_status_changes(client):
+    cafe = make_company(client)
+    with client.websocket_connect(rooms_url(cafe.waiter)) as ws:
+        ws.receive_json()
+        join(ws, f"branch-{cafe.branch_a}-orders")
+        create_order(client, cafe, table="b1", by="waiter_b")  # branch B: not for this room
+        order = create_order(client, cafe, table="a1", by="cashier")
+        new = ws.receive_json()
+        assert (new["type"], new["data"]["id"]) == ("new-order", order["id"])
+        ok(client.patch(f"/api/cafe/orders/{order['id']}/", json={"status": "confirmed"}, headers=cafe.manager.auth))
+        status = ws.receive_json()
+        assert status["type"] == "order-status-updated"
+        assert (status["data"]["orderId"], status["data"]["newStatus"]) == (order["id"], "confirmed")
