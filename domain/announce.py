@@ -21,7 +21,7 @@ INSERT_NOTIFICATION = """
 INSERT INTO notifications (id, company_id, recipient_id, type, payload, created_at)
 VALUES (:id, :company_id, :recipient_id, :type, :payload, :created_at)
 """
-SELECT_BRANCH_CITY = "SELECT city_id FROM branches WHERE id = :id"
+SELECT_BRANCH_CITY = "SELECT city_id, name FROM branches WHERE id = :id"
 SELECT_ORDER_WAITER = "SELECT waiter_id, number FROM orders WHERE id = :id"
 
 
@@ -39,7 +39,11 @@ def _money(text: str) -> int | float:
 
 
 async def _branch_city(change: Change, branch_id: str) -> int:
-    return (await change.db.fetch_one(SELECT_BRANCH_CITY, {"id": branch_id}))["city_id"]
+    return (await _branch(change, branch_id))["city_id"]
+
+
+async def _branch(change: Change, branch_id: str) -> Any:
+    return await change.db.fetch_one(SELECT_BRANCH_CITY, {"id": branch_id})
 
 
 async def _order_rooms(change: Change, branch_id: str) -> list[str]:
@@ -48,13 +52,17 @@ async def _order_rooms(change: Change, branch_id: str) -> list[str]:
     return [rooms.admin_channel(change.company_id), rooms.city_channel(change.company_id, city_id)]
 
 
-def _room_order(order: dict[str, Any], city_id: int | None) -> dict[str, Any]:
+def _room_order(order: dict[str, Any], branch: Any, kind: str) -> dict[str, Any]:
+    """new-order / order-created: seed 004's fields, and what today's mini-app and admin panel read."""
     return {
         "id": order["id"],
         "order_number": str(order["number"]),
         "user_id": order["created_by"],
-        "city_id": city_id,
+        "city_id": branch["city_id"],
         "branch_id": order["branch"],
+        "branchId": order["branch"],
+        "branch": {"id": order["branch"], "name": branch["name"]},
+        "type": kind,
         "table_number": order["table_number"],
         "status": order["status"],
         "total": _money(order["total_amount"]),
@@ -93,7 +101,8 @@ async def _notify_waiter(change: Change, waiter_id: str, kind: str, data: dict[s
     await change.emit(kind, [channel], message(kind, {**data, "notification_id": notification_id}))
 
 
-async def order_created(change: Change, order: dict[str, Any]) -> None:
+async def order_created(change: Change, order: dict[str, Any], kind: str | None = None) -> None:
+    """`kind`: pickup or delivery for a customer's own order; otherwise dine_in at a table, else pickup."""
     await feeds.emit_order(change, "order_created", order)
     summary = {
         "order_id": order["id"],
@@ -115,7 +124,8 @@ async def order_created(change: Change, order: dict[str, Any]) -> None:
         "message": f"New order for {where}",
     }
     await _notify(change, order["branch"], [order["waiter"]] if order["waiter"] else [], "order_notification", note)
-    data = _room_order(order, await _branch_city(change, order["branch"]))
+    kind = kind or ("dine_in" if order["table"] else "pickup")
+    data = _room_order(order, await _branch(change, order["branch"]), kind)
     followers = [*await _order_rooms(change, order["branch"]), rooms.branch_channel(change.company_id, order["branch"])]
     await change.emit("new-order", followers, {"type": "new-order", "data": data})
     creator = [rooms.user_channel(change.company_id, order["created_by"])]
@@ -133,6 +143,7 @@ async def order_saved(change: Change, before: dict[str, Any], order: dict[str, A
             "newStatus": order["status"],
             "oldStatus": before["status"],
             "timestamp": order["updated_at"],
+            "branchId": order["branch"],
         }
         creator = rooms.user_channel(change.company_id, order["created_by"])
         branch_room = rooms.branch_channel(change.company_id, order["branch"])

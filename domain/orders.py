@@ -214,7 +214,7 @@ async def place_order(
     for line, (item, quantity) in enumerate(priced, start=1):
         task_ids += await insert_line(db, actor.company_id, branch_id, order_id, line, item, quantity)
     order = await order_json(db, await db.fetch_one(SELECT_ORDER, {"id": order_id}))
-    await announce.order_created(change, order)
+    await announce.order_created(change, order, fields.get("type"))
     await sync.enqueue(change, order, "created")
     if bonuses_used:
         await bonuses.spend(change, actor.id, order_id, bonuses_used)

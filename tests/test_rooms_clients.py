@@ -65,3 +65,36 @@ def test_a_branch_room_carries_its_branchs_new_orders_and_status_changes(client)
         status = ws.receive_json()
         assert status["type"] == "order-status-updated"
         assert (status["data"]["orderId"], status["data"]["newStatus"]) == (order["id"], "confirmed")
+
+
+def test_new_order_carries_type_branch_and_created_at_and_status_updates_branch_id(client):
+    cafe = make_company(client)
+    customer = add_customer(client, cafe)
+    pizza = cafe.menu["pizza"]["id"]
+    with client.websocket_connect(rooms_url(cafe.owner)) as ws:
+        ws.receive_json()
+        at_table = create_order(client, cafe, table="a1")
+        takeaway = ok(client.post("/api/cafe/orders/", json={"branch": cafe.branch_b}, headers=cafe.owner.auth), 201)
+        body = {"branch": cafe.branch_a, "items": [{"menu_item": pizza, "quantity": 1}]}
+        pickup = ok(client.post("/api/cafe/orders/", json=body, headers=customer.auth), 201)
+        delivery = ok(client.post("/api/cafe/orders/", json={**body, "type": "delivery"}, headers=customer.auth), 201)
+        expected = [
+            (at_table, "dine_in", cafe.branch_a, "A"),
+            (takeaway, "pickup", cafe.branch_b, "B"),
+            (pickup, "pickup", cafe.branch_a, "A"),
+            (delivery, "delivery", cafe.branch_a, "A"),
+        ]
+        for order, kind, branch_id, name in expected:
+            new = ws.receive_json()
+            if new["type"] == "order-created":  # the owner's own takeaway order, to its user room
+                new = ws.receive_json()
+            assert (new["type"], new["data"]["id"]) == ("new-order", order["id"])
+            data = new["data"]
+            assert (data["type"], data["branchId"]) == (kind, branch_id)
+            assert data["branch"] == {"id": branch_id, "name": name}
+            assert data["created_at"] == order["created_at"]
+        ok(client.patch(f"/api/cafe/orders/{pickup['id']}/", json={"status": "confirmed"}, headers=cafe.owner.auth))
+        status = ws.receive_json()
+        assert (status["type"], status["data"]["branchId"]) == ("order-status-updated", cafe.branch_a)
+    refused = client.post("/api/cafe/orders/", json={**body, "type": "dine_in"}, headers=customer.auth)
+    assert refused.status_code == 400 and set(refused.json()["detail"]) == {"type"}
