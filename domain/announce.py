@@ -64,7 +64,7 @@ def _room_order(order: dict[str, Any], branch: Any, kind: str) -> dict[str, Any]
         "branch": {"id": order["branch"], "name": branch["name"]},
         "type": kind,
         "table_number": order["table_number"],
-        "status": order["status"],
+        "status": rooms.room_status(order["status"]),
         "total": _money(order["total_amount"]),
         "bonuses_used": _money(order["bonuses_used"]),
         "bonuses_earned": _money(order["bonuses_earned"]),
@@ -140,8 +140,8 @@ async def order_saved(change: Change, before: dict[str, Any], order: dict[str, A
         await change.emit("order_status", channel, message("order_status", entities.order_status_data(order)))
         status = {
             "orderId": order["id"],
-            "newStatus": order["status"],
-            "oldStatus": before["status"],
+            "newStatus": rooms.room_status(order["status"]),
+            "oldStatus": rooms.room_status(before["status"]),
             "timestamp": order["updated_at"],
             "branchId": order["branch"],
         }

@@ -16,6 +16,14 @@ SELECT_COMPANY_CITIES = "SELECT DISTINCT city_id FROM branches WHERE company_id 
 SELECT_COMPANY_BRANCH = "SELECT id, city_id FROM branches WHERE id = :id AND company_id = :company_id"
 
 
+# The rooms socket's words for an order's status where they differ from the other dialects' (seed 004).
+ROOM_STATUS_WORDS = {"closed": "completed"}
+
+
+def room_status(status: str) -> str:
+    return ROOM_STATUS_WORDS.get(status, status)
+
+
 def admin_channel(company_id: str) -> str:
     return f"room_admin_orders_{company_id}"
 

@@ -98,3 +98,27 @@ def test_new_order_carries_type_branch_and_created_at_and_status_updates_branch_
         assert (status["type"], status["data"]["branchId"]) == ("order-status-updated", cafe.branch_a)
     refused = client.post("/api/cafe/orders/", json={**body, "type": "dine_in"}, headers=customer.auth)
     assert refused.status_code == 400 and set(refused.json()["detail"]) == {"type"}
+
+
+def test_a_finished_order_is_completed_on_the_rooms_socket_and_closed_elsewhere(client):
+    cafe = make_company(client)
+    order = create_order(client, cafe, table="a1")
+    with (
+        client.websocket_connect(rooms_url(cafe.owner)) as rooms_ws,
+        client.websocket_connect(f"/ws/cafe/orders/?token={cafe.waiter.token}") as feed_ws,
+        client.websocket_connect(f"/ws/orders/{order['id']}/?token={cafe.waiter.token}") as order_ws,
+    ):
+        rooms_ws.receive_json(), feed_ws.receive_json(), order_ws.receive_json()
+        ok(client.post(f"/api/cafe/orders/{order['id']}/pay/", json={}, headers=cafe.cashier.auth))
+        status = rooms_ws.receive_json()
+        assert status["type"] == "order-status-updated"
+        assert (status["data"]["newStatus"], status["data"]["oldStatus"]) == ("completed", "open")
+        updated = feed_ws.receive_json()
+        assert (updated["type"], updated["data"]["order"]["status"]) == ("order_updated", "closed")
+        entity = order_ws.receive_json()
+        assert (entity["type"], entity["data"]["status"], entity["data"]["status_display"]) == (
+            "order_status",
+            "closed",
+            "Closed",
+        )
+    assert ok(client.get(f"/api/cafe/orders/{order['id']}/", headers=cafe.owner.auth))["status"] == "closed"
