@@ -279,6 +279,14 @@ async def bonus_updated(change: Change, user_id: str, balance: int, kind: str, a
     await change.emit("bonus-updated", channel, {"type": "bonus-updated", "data": data})
 
 
+async def menu_item_saved(change: Change, item: dict[str, Any]) -> None:
+    """menu-updated to every rooms socket of the company (created, changed or switched off): the mini-app
+    reloads its menu."""
+    data = {"branchId": item["branch"], "menuItemId": item["id"]}
+    channel = [rooms.company_channel(change.company_id)]
+    await change.emit("menu-updated", channel, {"type": "menu-updated", "data": data})
+
+
 async def sync_finished(change: Change, branch_id: str, entity: str, entity_id: str, error: str | None) -> None:
     """sync-success / sync-error of a POS sync job, for admin-orders and the city room."""
     data: dict[str, Any] = {"entity": entity, "entityId": entity_id}

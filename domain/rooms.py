@@ -36,6 +36,11 @@ def user_channel(company_id: str, user_id: str) -> str:
     return f"room_user_{company_id}_{user_id}"
 
 
+def company_channel(company_id: str) -> str:
+    """Every rooms socket of the company is on it, without a room name: it carries menu-updated."""
+    return f"room_company_{company_id}"
+
+
 def branch_channel(company_id: str, branch_id: str) -> str:
     return f"room_branch_orders_{company_id}_{branch_id}"
 

@@ -20,7 +20,8 @@ class RoomsSocket(HubSocket):
     async def open_outlet(self, websocket: WebSocket, actor: Actor) -> Outlet:
         self.db = websocket.state.services.database
         self.rooms = {room: await rooms.room_channel(self.db, actor, room) for room in rooms.automatic_rooms(actor)}
-        self.outlet = Outlet(actor.company_id, set(self.rooms.values()), self.max_queue(websocket))
+        channels = {*self.rooms.values(), rooms.company_channel(actor.company_id)}
+        self.outlet = Outlet(actor.company_id, channels, self.max_queue(websocket))
         self.reply({"type": "connected", "data": {"userId": actor.id, "role": actor.role}})
         return self.outlet
 

@@ -122,3 +122,37 @@ def test_a_finished_order_is_completed_on_the_rooms_socket_and_closed_elsewhere(
             "Closed",
         )
     assert ok(client.get(f"/api/cafe/orders/{order['id']}/", headers=cafe.owner.auth))["status"] == "closed"
+
+
+def test_menu_updated_reaches_every_rooms_socket_of_the_company(client):
+    cafe, other = make_company(client), make_company(client, "Other")
+    customer = add_customer(client, cafe)
+    with (
+        client.websocket_connect(rooms_url(customer, "/socket")) as customer_ws,
+        client.websocket_connect(rooms_url(cafe.waiter)) as waiter_ws,
+        client.websocket_connect(rooms_url(other.owner)) as outsider_ws,
+    ):
+        for ws in (customer_ws, waiter_ws, outsider_ws):
+            ws.receive_json()
+        tea = {"title": "Tea", "price": "90"}
+        created = ok(client.post("/api/cafe/menu-items/", json=tea, headers=cafe.owner.auth), 201)
+        local = {"title": "Borscht", "price": "300", "branch": cafe.branch_b}
+        branch_item = ok(client.post("/api/cafe/menu-items/", json=local, headers=cafe.manager.auth), 201)
+        ok(client.patch(f"/api/cafe/menu-items/{created['id']}/", json={"price": "95"}, headers=cafe.owner.auth))
+        ok(client.patch(f"/api/cafe/menu-items/{created['id']}/", json={"is_active": False}, headers=cafe.owner.auth))
+        expected = [
+            {"branchId": None, "menuItemId": created["id"]},
+            {"branchId": cafe.branch_b, "menuItemId": branch_item["id"]},
+            {"branchId": None, "menuItemId": created["id"]},
+            {"branchId": None, "menuItemId": created["id"]},
+        ]
+        for ws in (customer_ws, waiter_ws):
+            for data in expected:
+                message = ws.receive_json()
+                assert (message["type"], message["data"]) == ("menu-updated", data)
+        # A refused change announces nothing; the other company hears nothing at all.
+        bad = client.patch(f"/api/cafe/menu-items/{created['id']}/", json={"price": "x"}, headers=cafe.owner.auth)
+        assert bad.status_code == 400
+        heard = until_own(outsider_ws, sentinel(client, other, other.owner))
+        assert [message["type"] for message in heard] == ["new-order"]  # its own sentinel, in admin-orders
+        assert until_own(customer_ws, sentinel(client, cafe, customer)) == []
