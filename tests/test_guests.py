@@ -1,0 +1,66 @@
+"""Seed 003's guests following their own order, and the REST and broadcast conventions its clients rely on."""
+
+from __future__ import annotations
+
+import pytest
+from starlette.websockets import WebSocketDisconnect
+
+from tests.factory import add_person, create_order, make_company, ok
+from tests.test_entity_sockets import next_of
+
+
+def guest_order(client, cafe, guest) -> dict:
+    body = {"branch": cafe.branch_a, "items": [{"menu_item": cafe.menu["pizza"]["id"], "quantity": 1}]}
+    return ok(client.post("/api/cafe/orders/", json=body, headers=guest.auth), 201)
+
+
+def close_code(client, url: str) -> int:
+    with pytest.raises(WebSocketDisconnect) as closed:
+        with client.websocket_connect(url) as ws:
+            ws.receive_json()
+    return closed.value.code
+
+
+def test_a_guest_follows_its_own_order_read_only(client):
+    cafe = make_company(client)
+    guest = add_person(client, cafe.owner, "guest", "client", None)
+    order = guest_order(client, cafe, guest)
+    with (
+        client.websocket_connect(f"/ws/orders/{order['id']}/?token={guest.token}") as order_ws,
+        client.websocket_connect(f"/ws/orders/{order['id']}/items/?token={guest.token}") as items_ws,
+    ):
+        status = order_ws.receive_json()
+        assert (status["type"], status["data"]["id"], status["data"]["status"]) == ("order_status", order["id"], "pending")
+        items = items_ws.receive_json()
+        assert (items["type"], items["data"]["order_id"]) == ("items_list", order["id"])
+        order_ws.send_json({"action": "update_status", "status": "cancelled"})
+        assert set(order_ws.receive_json()) == {"error"}
+        order_ws.send_json({"action": "get_status"})
+        assert order_ws.receive_json() == status
+        items_ws.send_json({"action": "get_items"})
+        assert items_ws.receive_json() == items
+        ok(client.patch(f"/api/cafe/orders/{order['id']}/", json={"status": "confirmed"}, headers=cafe.manager.auth))
+        assert next_of(order_ws, "order_status")["data"]["status"] == "confirmed"
+        added = {"order": order["id"], "menu_item": cafe.menu["coffee"]["id"], "quantity": 1}
+        ok(client.post("/api/cafe/order-items/", json=added, headers=cafe.waiter.auth), 201)
+        assert next_of(items_ws, "items_updated")["data"]["total_amount"] == "650.00"
+    assert ok(client.get(f"/api/cafe/orders/{order['id']}/", headers=cafe.owner.auth))["status"] == "confirmed"
+
+
+def test_a_guest_gets_4404_for_anyone_elses_order_and_4003_elsewhere(client):
+    cafe, other = make_company(client), make_company(client, "Other")
+    guest = add_person(client, cafe.owner, "guest", "client", None)
+    neighbour = add_person(client, cafe.owner, "neighbour", "client", None)
+    theirs = guest_order(client, cafe, neighbour)
+    staff_order = create_order(client, cafe)
+    foreign = create_order(client, other)
+    for order in (theirs, staff_order, foreign):
+        for suffix in ("", "items/"):
+            assert close_code(client, f"/ws/orders/{order['id']}/{suffix}?token={guest.token}") == 4404
+    for path in (
+        f"/ws/tables/{cafe.tables['a1']['id']}/",
+        f"/ws/restaurants/{cafe.branch_a}/",
+        f"/ws/waiters/{cafe.waiter.id}/",
+        "/ws/cafe/orders/",
+    ):
+        assert close_code(client, f"{path}?token={guest.token}") == 4003, path
