@@ -30,7 +30,8 @@ def test_a_guest_follows_its_own_order_read_only(client):
         client.websocket_connect(f"/ws/orders/{order['id']}/items/?token={guest.token}") as items_ws,
     ):
         status = order_ws.receive_json()
-        assert (status["type"], status["data"]["id"], status["data"]["status"]) == ("order_status", order["id"], "pending")
+        assert (status["type"], status["data"]["id"]) == ("order_status", order["id"])
+        assert status["data"]["status"] == "pending"
         items = items_ws.receive_json()
         assert (items["type"], items["data"]["order_id"]) == ("items_list", order["id"])
         order_ws.send_json({"action": "update_status", "status": "cancelled"})
@@ -64,3 +65,18 @@ def test_a_guest_gets_4404_for_anyone_elses_order_and_4003_elsewhere(client):
         "/ws/cafe/orders/",
     ):
         assert close_code(client, f"{path}?token={guest.token}") == 4003, path
+
+
+def test_a_guest_with_a_home_branch_may_leave_branch_out(client):
+    cafe = make_company(client)
+    regular = add_person(client, cafe.owner, "regular", "client", cafe.branch_b)
+    drifter = add_person(client, cafe.owner, "drifter", "client", None)
+    items = [{"menu_item": cafe.menu["coffee"]["id"], "quantity": 1}]
+    order = ok(client.post("/api/cafe/orders/", json={"items": items}, headers=regular.auth), 201)
+    assert (order["branch"], order["status"], order["table"]) == (cafe.branch_b, "pending", None)
+    elsewhere = {"items": items, "branch": cafe.branch_a}
+    assert ok(client.post("/api/cafe/orders/", json=elsewhere, headers=regular.auth), 201)["branch"] == cafe.branch_a
+    refused = client.post("/api/cafe/orders/", json={"items": items}, headers=drifter.auth)
+    assert refused.status_code == 400
+    assert refused.json() == {"detail": {"branch": ["This field is required: the user has no home branch."]}}
+    assert ok(client.get("/api/cafe/orders/", headers=drifter.auth)) == []
