@@ -80,3 +80,18 @@ def test_a_guest_with_a_home_branch_may_leave_branch_out(client):
     assert refused.status_code == 400
     assert refused.json() == {"detail": {"branch": ["This field is required: the user has no home branch."]}}
     assert ok(client.get("/api/cafe/orders/", headers=drifter.auth)) == []
+
+
+def test_adding_an_item_answers_that_item_with_its_id_and_the_new_total(client):
+    cafe = make_company(client)
+    order = create_order(client, cafe, items=[("coffee", 1)])
+    line = {"order": order["id"], "menu_item": cafe.menu["coffee"]["id"], "quantity": 2}
+    first = ok(client.post("/api/cafe/order-items/", json=line, headers=cafe.waiter.auth), 201)
+    second = ok(client.post("/api/cafe/order-items/", json={**line, "quantity": 3}, headers=cafe.waiter.auth), 201)
+    assert (first["quantity"], first["order_total_amount"]) == (2, "450.00")
+    assert (second["quantity"], second["total"], second["order_total_amount"]) == (3, "450.00", "900.00")
+    assert len({order["items"][0]["id"], first["id"], second["id"]}) == 3
+    # The id is the one to change that line by later.
+    changed = ok(client.patch(f"/api/cafe/order-items/{second['id']}/", json={"quantity": 1}, headers=cafe.waiter.auth))
+    assert [item["quantity"] for item in changed["items"]] == [1, 2, 1]
+    assert changed["total_amount"] == "600.00"
