@@ -217,7 +217,9 @@ async def table_status_changed(change: Change, table: dict[str, Any]) -> None:
     await feeds.emit_table_status(change, table)
     data = await entities.table_data(change.db, table["id"])
     channel = [entities.table_channel(change.company_id, table["id"])]
-    await change.emit("table_status", channel, message("table_status", data))
+    # Seed 003: table changes go to the table and the restaurant consumers.
+    restaurant = entities.restaurant_channel(change.company_id, table["branch"])
+    await change.emit("table_status", [*channel, restaurant], message("table_status", data))
     await change.emit("table_update", channel, message("table_update", data))
 
 

@@ -95,3 +95,32 @@ def test_adding_an_item_answers_that_item_with_its_id_and_the_new_total(client):
     changed = ok(client.patch(f"/api/cafe/order-items/{second['id']}/", json={"quantity": 1}, headers=cafe.waiter.auth))
     assert [item["quantity"] for item in changed["items"]] == [1, 2, 1]
     assert changed["total_amount"] == "600.00"
+
+
+def test_the_restaurant_socket_hears_every_table_turn_busy_and_free(client):
+    cafe = make_company(client)
+    table = cafe.tables["a1"]
+    with (
+        client.websocket_connect(f"/ws/restaurants/{cafe.branch_a}/?token={cafe.waiter.token}") as restaurant_ws,
+        client.websocket_connect(f"/ws/restaurants/{cafe.branch_b}/?token={cafe.owner.token}") as other_branch_ws,
+        client.websocket_connect(f"/ws/tables/{table['id']}/?token={cafe.waiter.token}") as table_ws,
+    ):
+        restaurant_ws.receive_json(), other_branch_ws.receive_json(), table_ws.receive_json()
+        order = create_order(client, cafe, table="a1")
+        busy = next_of(restaurant_ws, "table_status")
+        assert busy == next_of(table_ws, "table_status")  # the table socket's payload, the same event
+        assert (busy["data"]["table_id"], busy["data"]["status"], busy["data"]["is_occupied"]) == (
+            table["id"],
+            "busy",
+            True,
+        )
+        ok(client.patch(f"/api/cafe/orders/{order['id']}/", json={"status": "cancelled"}, headers=cafe.manager.auth))
+        free = next_of(restaurant_ws, "table_status")
+        assert (free["data"]["table_id"], free["data"]["status"]) == (table["id"], "free")
+        table_ws.send_json({"action": "occupy", "guests_count": 2})  # a session holds it busy too
+        assert next_of(restaurant_ws, "table_status")["data"]["status"] == "busy"
+        table_ws.send_json({"action": "release"})
+        assert next_of(restaurant_ws, "table_status")["data"]["status"] == "free"
+        # Branch B's restaurant heard nothing of branch A's table; its first message is its own table's.
+        create_order(client, cafe, table="b1", by="waiter_b")
+        assert next_of(other_branch_ws, "table_status")["data"]["table_id"] == cafe.tables["b1"]["id"]
