@@ -294,6 +294,8 @@ def test_restaurant_sockets_follow_the_branch(client):
         order = create_order(client, cafe, items=[("pizza", 2)])
         new = restaurant.receive_json()
         assert (new["type"], new["data"]["order_id"], new["data"]["items_count"]) == ("new_order", order["id"], 2)
+        busy = restaurant.receive_json()
+        assert (busy["type"], busy["data"]["table_number"], busy["data"]["status"]) == ("table_status", "1", "busy")
         assert notes.receive_json()["type"] == "order_notification"
         restaurant.send_json({"action": "get_status"})
         summary = restaurant.receive_json()["data"]
@@ -311,6 +313,8 @@ def test_restaurant_sockets_follow_the_branch(client):
             "1",
         )
         ok(client.post(f"/api/cafe/orders/{order['id']}/pay/", json={}, headers=cafe.cashier.auth))
+        free = restaurant.receive_json()
+        assert (free["type"], free["data"]["table_number"], free["data"]["status"]) == ("table_status", "1", "free")
         done = restaurant.receive_json()
         assert (done["type"], done["data"]["amount"], done["data"]["status"]) == (
             "payment_completed",
