@@ -17,6 +17,7 @@ from domain.orders import (
     available_menu_item,
     insert_line,
     order_json,
+    save_order,
     visible_order,
 )
 from domain.outbox import Change
@@ -61,7 +62,12 @@ async def _item_tasks(db: Any, item_id: str) -> list[dict]:
 async def _finish(change: Change, order_id: str, new_task_ids: list[str]) -> dict:
     """Recompute the total, announce the items, then the new portions."""
     await change.db.execute(UPDATE_TOTAL, {"order_id": order_id, "updated_at": utc_now()})
-    order = await order_json(change.db, await change.db.fetch_one(SELECT_ORDER, {"id": order_id}))
+    current = dict((await change.db.fetch_one(SELECT_ORDER, {"id": order_id}))._mapping)
+    if new_task_ids and current["status"] == "ready":
+        # DESIGN: new portions send a ready order back to preparing (ready_at is stamped anew when it is ready).
+        order = await save_order(change, current, {"status": "preparing", "ready_at": None})
+    else:
+        order = await order_json(change.db, current)
     await announce.items_changed(change, order)
     for task_id in new_task_ids:
         await announce.task_created(change, await tasks.load_task(change.db, task_id))

@@ -124,3 +124,60 @@ def test_the_restaurant_socket_hears_every_table_turn_busy_and_free(client):
         # Branch B's restaurant heard nothing of branch A's table; its first message is its own table's.
         create_order(client, cafe, table="b1", by="waiter_b")
         assert next_of(other_branch_ws, "table_status")["data"]["table_id"] == cafe.tables["b1"]["id"]
+
+
+def until(ws, last) -> list[dict]:
+    """Messages up to and including the first for which `last` is true."""
+    seen = [ws.receive_json()]
+    while not last(seen[-1]):
+        seen.append(ws.receive_json())
+    return seen
+
+
+def new_status(ws, order_id: str) -> str:
+    message = until(ws, lambda m: m["type"] == "order-status-updated" and m["data"]["orderId"] == order_id)[-1]
+    return message["data"]["newStatus"]
+
+
+def ready_everything(client, cafe) -> None:
+    for task in ok(client.get("/api/cafe/kitchen/tasks/?status=pending", headers=cafe.cook.auth)):
+        ok(client.post(f"/api/cafe/kitchen/tasks/{task['id']}/ready/", headers=cafe.cook.auth))
+
+
+def test_new_portions_send_a_ready_order_back_to_preparing_in_every_dialect(client):
+    cafe = make_company(client)
+    customer = add_person(client, cafe.owner, "guest", "client", cafe.branch_a)
+    order = guest_order(client, cafe, customer)
+    ready_everything(client, cafe)
+    first_ready = ok(client.get(f"/api/cafe/orders/{order['id']}/", headers=cafe.owner.auth))
+    assert first_ready["status"] == "ready" and first_ready["ready_at"]
+    with (
+        client.websocket_connect(f"/?token={customer.token}") as rooms_ws,
+        client.websocket_connect(f"/ws/cafe/orders/?token={cafe.waiter.token}") as feed_ws,
+        client.websocket_connect(f"/ws/orders/{order['id']}/?token={cafe.waiter.token}") as order_ws,
+    ):
+        rooms_ws.receive_json(), feed_ws.receive_json(), order_ws.receive_json()
+        line = {"order": order["id"], "menu_item": cafe.menu["coffee"]["id"], "quantity": 1}
+        added = ok(client.post("/api/cafe/order-items/", json=line, headers=cafe.waiter.auth), 201)
+        # A later write each socket hears marks the end of what the addition sent it: a missing event fails, not hangs.
+        ok(client.patch(f"/api/cafe/orders/{order['id']}/", json={"guests": 7}, headers=cafe.waiter.auth))
+        sentinel = guest_order(client, cafe, customer)
+        heard = until(rooms_ws, lambda m: m["type"] == "order-created" and m["data"]["id"] == sentinel["id"])
+        moves = [m["data"] for m in heard if m["type"] == "order-status-updated"]
+        assert [(move["oldStatus"], move["newStatus"]) for move in moves] == [("ready", "preparing")]
+        feed = until(feed_ws, lambda m: m["type"] == "order_created" and m["data"]["order"]["id"] == sentinel["id"])
+        assert [m["data"]["order"]["status"] for m in feed if m["type"] == "order_updated"][0] == "preparing"
+        entity = until(order_ws, lambda m: m["type"] == "order_update" and m["data"]["guests"] == 7)
+        statuses = [(m["data"]["status"], m["data"]["ready_at"]) for m in entity if m["type"] == "order_status"]
+        assert statuses == [("preparing", None)]
+        ready_everything(client, cafe)
+        assert new_status(rooms_ws, order["id"]) == "ready"
+        again = ok(client.get(f"/api/cafe/orders/{order['id']}/", headers=cafe.owner.auth))
+        assert again["status"] == "ready" and again["ready_at"] > first_ready["ready_at"]
+        # More portions of an item do the same; a change that adds none leaves it ready.
+        ok(client.patch(f"/api/cafe/order-items/{added['id']}/", json={"quantity": 2}, headers=cafe.waiter.auth))
+        assert new_status(rooms_ws, order["id"]) == "preparing"
+        ready_everything(client, cafe)
+        assert new_status(rooms_ws, order["id"]) == "ready"
+    ok(client.patch(f"/api/cafe/order-items/{added['id']}/", json={"quantity": 2}, headers=cafe.waiter.auth))
+    assert ok(client.get(f"/api/cafe/orders/{order['id']}/", headers=cafe.owner.auth))["status"] == "ready"
