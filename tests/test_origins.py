@@ -14,7 +14,7 @@ from websockets.exceptions import InvalidStatus
 
 from cafe_rt import create_app
 from tests.factory import make_company
-from tests.servers import create_company_by_command, server_env, token_for, uvicorn_server
+from tests.servers import create_company_by_command, furnish, server_env, token_for, uvicorn_server
 
 APP = "https://app.example"
 ELSEWHERE = "https://evil.example"
@@ -73,7 +73,7 @@ def test_without_cors_origins_nothing_changes(client):
         assert ws.receive_json()["type"] == "connected"
 
 
-def test_a_page_on_another_origin_logs_in_gets_a_ticket_and_opens_socket(tmp_path):
+def test_a_page_on_another_origin_logs_in_gets_a_ticket_and_follows_an_order_on_socket(tmp_path):
     """As a browser would: preflight, log in, ask for a ticket, open /socket, all with the page's Origin."""
     database_url = f"sqlite:///{tmp_path}/cors.db"
     owner_email = create_company_by_command(database_url)
@@ -82,6 +82,8 @@ def test_a_page_on_another_origin_logs_in_gets_a_ticket_and_opens_socket(tmp_pat
         httpx2.Client(base_url=f"http://{host}", headers={"Origin": APP}) as http,
     ):
         assert preflight(http, APP).headers["access-control-allow-origin"] == APP
+        cafe = furnish(http, owner_email)
+        waiter = {"Authorization": f"Bearer {cafe['waiter_token']}"}
         access = token_for(http, owner_email)
         answer = http.post("/api/auth/ws-ticket", headers={"Authorization": f"Bearer {access}"})
         assert answer.headers["access-control-allow-origin"] == APP
@@ -96,5 +98,13 @@ def test_a_page_on_another_origin_logs_in_gets_a_ticket_and_opens_socket(tmp_pat
             async with connect(f"ws://{host}/socket?ticket={ticket}", origin=APP) as ws:
                 hello = json.loads(await asyncio.wait_for(ws.recv(), 10))
                 assert (hello["type"], hello["data"]["role"]) == ("connected", "owner")
+                body = {"table": cafe["table"], "items": [{"menu_item": cafe["menu_item"], "quantity": 1}]}
+                order = (await asyncio.to_thread(http.post, "/api/cafe/orders/", json=body, headers=waiter)).json()
+                new = json.loads(await asyncio.wait_for(ws.recv(), 10))
+                assert (new["type"], new["data"]["id"], new["data"]["type"]) == ("new-order", order["id"], "dine_in")
+                closed = {"status": "closed"}
+                await asyncio.to_thread(http.patch, f"/api/cafe/orders/{order['id']}/", json=closed, headers=waiter)
+                status = json.loads(await asyncio.wait_for(ws.recv(), 10))
+                assert (status["type"], status["data"]["newStatus"]) == ("order-status-updated", "completed")
 
         asyncio.run(scenario())
