@@ -21,7 +21,7 @@ INSERT_NOTIFICATION = """
 INSERT INTO notifications (id, company_id, recipient_id, type, payload, created_at)
 VALUES (:id, :company_id, :recipient_id, :type, :payload, :created_at)
 """
-SELECT_BRANCH_CITY = "SELECT city_id, name FROM branches WHERE id = :id"
+SELECT_BRANCH_CITY_AND_NAME = "SELECT city_id, name FROM branches WHERE id = :id"
 SELECT_ORDER_WAITER = "SELECT waiter_id, number FROM orders WHERE id = :id"
 
 
@@ -43,7 +43,7 @@ async def _branch_city(change: Change, branch_id: str) -> int:
 
 
 async def _branch(change: Change, branch_id: str) -> Any:
-    return await change.db.fetch_one(SELECT_BRANCH_CITY, {"id": branch_id})
+    return await change.db.fetch_one(SELECT_BRANCH_CITY_AND_NAME, {"id": branch_id})
 
 
 async def _order_rooms(change: Change, branch_id: str) -> list[str]:

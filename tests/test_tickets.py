@@ -121,3 +121,24 @@ def test_the_ticket_flow_over_a_real_server_on_socket(database_url):
                 assert closed.value.rcvd.code == 4003
 
         asyncio.run(scenario())
+
+
+def test_a_ticket_from_one_process_opens_a_socket_on_another(fresh_postgres):
+    """Two `serve` processes on one database, as behind a load balancer: any of them redeems the ticket, once."""
+    owner_email = create_company_by_command(fresh_postgres)
+    env = server_env(fresh_postgres)
+    with uvicorn_server(env) as first, uvicorn_server(env) as second:
+        with httpx2.Client(base_url=f"http://{first}") as http:
+            auth = {"Authorization": f"Bearer {token_for(http, owner_email)}"}
+            ticket = http.post("/api/auth/ws-ticket", headers=auth).json()["ticket"]
+
+        async def scenario():
+            async with connect(f"ws://{second}/socket?ticket={ticket}") as ws:
+                assert json.loads(await asyncio.wait_for(ws.recv(), 10))["type"] == "connected"
+            for host in (first, second):
+                async with connect(f"ws://{host}/socket?ticket={ticket}") as ws:
+                    with pytest.raises(ConnectionClosed) as closed:
+                        await asyncio.wait_for(ws.recv(), 10)
+                    assert closed.value.rcvd.code == 4003
+
+        asyncio.run(scenario())
