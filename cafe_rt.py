@@ -23,6 +23,7 @@ import uvicorn
 from broadcaster import Broadcast
 from starlette.applications import Starlette
 from starlette.config import Config
+from starlette.datastructures import CommaSeparatedStrings
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -35,6 +36,7 @@ from domain.outbox import MAX_NOTIFY_TEXT, prune, relay_unpublished
 from domain.services import Services
 from realtime.broker import BrokerSupervisor
 from realtime.hub import Hub
+from realtime.origins import origin_middleware
 from routes import accounts as account_routes
 from routes import bonuses, cafe_feeds, catalog, entity_sockets, floor, kitchen, messages, orders, rooms_socket
 from routes.common import exception_handlers
@@ -61,6 +63,9 @@ SYNC_WEBHOOK_URL: str | None = config("SYNC_WEBHOOK_URL", default=None)
 SYNC_MAX_ATTEMPTS: int = config("SYNC_MAX_ATTEMPTS", cast=int, default=5)
 SYNC_RETRY_BASE: float = config("SYNC_RETRY_BASE", cast=float, default=2.0)
 SYNC_TIMEOUT: float = config("SYNC_TIMEOUT", cast=float, default=5.0)
+WS_TICKET_TTL: int = config("WS_TICKET_TTL", cast=int, default=45)
+SOCKET_TOKEN_EXPIRY: str = config("SOCKET_TOKEN_EXPIRY", default="keep")
+CORS_ORIGINS: tuple[str, ...] = tuple(config("CORS_ORIGINS", cast=CommaSeparatedStrings, default=""))
 # Read by `serve` only: uvicorn's WebSocket options, and how long a peer may take no data at all.
 WS_PING_INTERVAL: float = config("WS_PING_INTERVAL", cast=float, default=30.0)
 WS_PING_TIMEOUT: float = config("WS_PING_TIMEOUT", cast=float, default=30.0)
@@ -90,6 +95,10 @@ class Settings:
     sync_max_attempts: int = SYNC_MAX_ATTEMPTS
     sync_retry_base: float = SYNC_RETRY_BASE
     sync_timeout: float = SYNC_TIMEOUT
+    ws_ticket_ttl: int = WS_TICKET_TTL
+    # "keep": an open socket outlives its access token; "close": closed with 4003 at expiry unless refreshed.
+    socket_token_expiry: str = SOCKET_TOKEN_EXPIRY
+    cors_origins: tuple[str, ...] = CORS_ORIGINS
 
 
 @asynccontextmanager
@@ -105,6 +114,7 @@ async def running_services(settings: Settings) -> AsyncIterator[Services]:
         bonus_percent=settings.bonus_percent,
         sync_enabled=bool(settings.sync_webhook_url),
         broker_max_text=MAX_NOTIFY_TEXT if settings.broadcast_url.startswith("postgres") else 1_000_000,
+        ws_ticket_ttl=settings.ws_ticket_ttl,
     )
     try:
         await services.broadcast.connect()
@@ -132,6 +142,8 @@ async def relay_forever(services: Services, interval: float, retention: float, s
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings()
+    if settings.socket_token_expiry not in ("keep", "close"):
+        raise ValueError(f"SOCKET_TOKEN_EXPIRY must be keep or close, not {settings.socket_token_expiry!r}")
     random_secret = not settings.jwt_secret
     if random_secret:
         settings = replace(settings, jwt_secret=secrets.token_urlsafe(32))
@@ -191,7 +203,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *rooms_socket.routes,
         *bonuses.routes,
     ]
-    return Starlette(routes=routes, lifespan=lifespan, exception_handlers=exception_handlers)
+    return Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers=exception_handlers,
+        middleware=origin_middleware(settings.cors_origins),
+    )
 
 
 async def healthz(request: Request) -> JSONResponse:

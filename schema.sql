@@ -220,3 +220,14 @@ CREATE TABLE IF NOT EXISTS sync_jobs (
 );
 
 CREATE INDEX IF NOT EXISTS sync_jobs_due ON sync_jobs (next_attempt_at) WHERE status = 'pending';
+
+-- Single-use socket tickets (POST /api/auth/ws-ticket): the claims of the access token that asked for
+-- one, under the ticket's SHA-256, so every process can redeem it and a database reader cannot.
+CREATE TABLE IF NOT EXISTS ws_tickets (
+    ticket_hash TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL REFERENCES users (id),
+    claims TEXT NOT NULL,
+    expires_at TEXT NOT NULL
+);
+
+CREATE INDEX IF NOT EXISTS ws_tickets_by_expiry ON ws_tickets (expires_at);

@@ -11,6 +11,8 @@ from domain.validate import is_uuid
 SELECT_BRANCH = "SELECT id, company_id, name, city_id FROM branches WHERE id = :id AND company_id = :company_id"
 
 MANAGERS = ("owner", "admin", "manager")
+# Entity sockets (seed 003) a customer may open: those of an order it placed itself, read-only.
+CUSTOMER_ENTITY_SOCKETS = ("order", "order_items")
 
 
 def require_role(actor: Actor, roles: tuple[str, ...]) -> None:
@@ -23,6 +25,11 @@ def require_company(actor: Actor) -> str:
     if actor.company_id is None:
         raise Forbidden("The user has no company.")
     return actor.company_id
+
+
+def may_open_entity_socket(actor: Actor, kind: str) -> bool:
+    """Staff open every kind (the entity itself is checked next); customers only their own order's."""
+    return actor.is_staff or (actor.role == "client" and kind in CUSTOMER_ENTITY_SOCKETS)
 
 
 def can_see_branch(actor: Actor, branch_id: str | None) -> bool:

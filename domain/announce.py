@@ -21,7 +21,7 @@ INSERT_NOTIFICATION = """
 INSERT INTO notifications (id, company_id, recipient_id, type, payload, created_at)
 VALUES (:id, :company_id, :recipient_id, :type, :payload, :created_at)
 """
-SELECT_BRANCH_CITY = "SELECT city_id FROM branches WHERE id = :id"
+SELECT_BRANCH_CITY_AND_NAME = "SELECT city_id, name FROM branches WHERE id = :id"
 SELECT_ORDER_WAITER = "SELECT waiter_id, number FROM orders WHERE id = :id"
 
 
@@ -39,11 +39,14 @@ def _money(text: str) -> int | float:
 
 
 async def _branch_city(change: Change, branch_id: str) -> int:
-    key = f"city_of_{branch_id}"
+    return (await _branch(change, branch_id))["city_id"]
+
+
+async def _branch(change: Change, branch_id: str) -> Any:
+    """The branch's city and name, read once per change (several events of one change name them)."""
+    key = f"branch_{branch_id}"
     if key not in change.memo:
-        row = await change.db.fetch_one(SELECT_BRANCH_CITY, {"id": branch_id})
-        assert row is not None
-        change.memo[key] = row["city_id"]
+        change.memo[key] = await change.db.fetch_one(SELECT_BRANCH_CITY_AND_NAME, {"id": branch_id})
     return change.memo[key]
 
 
@@ -53,15 +56,19 @@ async def _order_rooms(change: Change, branch_id: str) -> list[str]:
     return [rooms.admin_channel(change.company_id), rooms.city_channel(change.company_id, city_id)]
 
 
-def _room_order(order: dict[str, Any], city_id: int | None) -> dict[str, Any]:
+def _room_order(order: dict[str, Any], branch: Any, kind: str) -> dict[str, Any]:
+    """new-order / order-created: seed 004's fields, and what today's mini-app and admin panel read."""
     return {
         "id": order["id"],
         "order_number": str(order["number"]),
         "user_id": order["created_by"],
-        "city_id": city_id,
+        "city_id": branch["city_id"],
         "branch_id": order["branch"],
+        "branchId": order["branch"],
+        "branch": {"id": order["branch"], "name": branch["name"]},
+        "type": kind,
         "table_number": order["table_number"],
-        "status": order["status"],
+        "status": rooms.room_status(order["status"]),
         "total": _money(order["total_amount"]),
         "bonuses_used": _money(order["bonuses_used"]),
         "bonuses_earned": _money(order["bonuses_earned"]),
@@ -98,7 +105,8 @@ async def _notify_waiter(change: Change, waiter_id: str, kind: str, data: dict[s
     await change.emit(kind, [channel], message(kind, {**data, "notification_id": notification_id}))
 
 
-async def order_created(change: Change, order: dict[str, Any]) -> None:
+async def order_created(change: Change, order: dict[str, Any], kind: str | None = None) -> None:
+    """`kind`: pickup or delivery for a customer's own order; otherwise dine_in at a table, else pickup."""
     await feeds.emit_order(change, "order_created", order)
     summary = {
         "order_id": order["id"],
@@ -120,8 +128,10 @@ async def order_created(change: Change, order: dict[str, Any]) -> None:
         "message": f"New order for {where}",
     }
     await _notify(change, order["branch"], [order["waiter"]] if order["waiter"] else [], "order_notification", note)
-    data = _room_order(order, await _branch_city(change, order["branch"]))
-    await change.emit("new-order", await _order_rooms(change, order["branch"]), {"type": "new-order", "data": data})
+    kind = kind or ("dine_in" if order["table"] else "pickup")
+    data = _room_order(order, await _branch(change, order["branch"]), kind)
+    followers = [*await _order_rooms(change, order["branch"]), rooms.branch_channel(change.company_id, order["branch"])]
+    await change.emit("new-order", followers, {"type": "new-order", "data": data})
     creator = [rooms.user_channel(change.company_id, order["created_by"])]
     await change.emit("order-created", creator, {"type": "order-created", "data": data})
 
@@ -134,12 +144,14 @@ async def order_saved(change: Change, before: dict[str, Any], order: dict[str, A
         await change.emit("order_status", channel, message("order_status", entities.order_status_data(order)))
         status = {
             "orderId": order["id"],
-            "newStatus": order["status"],
-            "oldStatus": before["status"],
+            "newStatus": rooms.room_status(order["status"]),
+            "oldStatus": rooms.room_status(before["status"]),
             "timestamp": order["updated_at"],
+            "branchId": order["branch"],
         }
         creator = rooms.user_channel(change.company_id, order["created_by"])
-        followers = [creator, *await _order_rooms(change, order["branch"])]
+        branch_room = rooms.branch_channel(change.company_id, order["branch"])
+        followers = [creator, *await _order_rooms(change, order["branch"]), branch_room]
         await change.emit("order-status-updated", followers, {"type": "order-status-updated", "data": status})
     await change.emit("order_update", channel, message("order_update", order))
     if order["status"] == "ready" and before["status"] != "ready":
@@ -209,7 +221,9 @@ async def table_status_changed(change: Change, table: dict[str, Any]) -> None:
     await feeds.emit_table_status(change, table)
     data = await entities.table_data(change.db, table["id"])
     channel = [entities.table_channel(change.company_id, table["id"])]
-    await change.emit("table_status", channel, message("table_status", data))
+    # Seed 003: table changes go to the table and the restaurant consumers.
+    restaurant = entities.restaurant_channel(change.company_id, table["branch"])
+    await change.emit("table_status", [*channel, restaurant], message("table_status", data))
     await change.emit("table_update", channel, message("table_update", data))
 
 
@@ -269,6 +283,14 @@ async def bonus_updated(change: Change, user_id: str, balance: int, kind: str, a
     }
     channel = [rooms.user_channel(change.company_id, user_id)]
     await change.emit("bonus-updated", channel, {"type": "bonus-updated", "data": data})
+
+
+async def menu_item_saved(change: Change, item: dict[str, Any]) -> None:
+    """menu-updated to every rooms socket of the company (created, changed or switched off): the mini-app
+    reloads its menu."""
+    data = {"branchId": item["branch"], "menuItemId": item["id"]}
+    channel = [rooms.company_channel(change.company_id)]
+    await change.emit("menu-updated", channel, {"type": "menu-updated", "data": data})
 
 
 async def sync_finished(change: Change, branch_id: str, entity: str, entity_id: str, error: str | None) -> None:

@@ -109,7 +109,10 @@ def decode_token(settings: TokenSettings, token: str | None, kind: str = "access
 
 
 def actor_from_token(settings: TokenSettings, token: str | None) -> Actor:
-    claims = decode_token(settings, token)
+    return actor_from_claims(decode_token(settings, token))
+
+
+def actor_from_claims(claims: dict) -> Actor:
     return Actor(
         id=claims["sub"],
         role=claims.get("role", ""),

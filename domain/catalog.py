@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from domain import announce
 from domain.access import MANAGERS, company_branch, ensure_visible, read_branch, require_company, require_role
 from domain.auth import Actor
 from domain.db import format_cents, new_id, utc_now
@@ -60,9 +61,11 @@ async def create_menu_item(services: Services, actor: Actor, data: Any) -> dict:
         "is_active": int(is_active),
         "created_at": utc_now(),
     }
-    async with services.gate:
-        await services.database.execute(INSERT_MENU_ITEM, row)
-    return menu_item_json(row)
+    item = menu_item_json(row)
+    async with services.change(actor.company_id) as change:
+        await change.db.execute(INSERT_MENU_ITEM, row)
+        await announce.menu_item_saved(change, item)
+    return item
 
 
 async def update_menu_item(services: Services, actor: Actor, item_id: str, data: Any) -> dict:
@@ -72,16 +75,18 @@ async def update_menu_item(services: Services, actor: Actor, item_id: str, data:
     price = body.money("price", required=False)
     is_active = body.boolean("is_active", default=True) if body.has("is_active") else None
     body.check()
-    current = await visible_menu_item(services.database, actor, item_id)
-    values = {
-        "id": current["id"],
-        "title": title or current["title"],
-        "price_cents": current["price_cents"] if price is None else price,
-        "is_active": current["is_active"] if is_active is None else int(is_active),
-    }
-    async with services.gate:
-        await services.database.execute(UPDATE_MENU_ITEM, values)
-    return menu_item_json(current | values)
+    async with services.change(actor.company_id) as change:
+        current = await visible_menu_item(change.db, actor, item_id)
+        values = {
+            "id": current["id"],
+            "title": title or current["title"],
+            "price_cents": current["price_cents"] if price is None else price,
+            "is_active": current["is_active"] if is_active is None else int(is_active),
+        }
+        await change.db.execute(UPDATE_MENU_ITEM, values)
+        item = menu_item_json(current | values)
+        await announce.menu_item_saved(change, item)
+    return item
 
 
 async def visible_menu_item(db: Any, actor: Actor, item_id: object) -> dict:

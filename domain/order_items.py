@@ -17,6 +17,7 @@ from domain.orders import (
     available_menu_item,
     insert_line,
     order_json,
+    save_order,
     visible_order,
 )
 from domain.outbox import Change
@@ -25,6 +26,7 @@ from domain.validate import Body, is_uuid
 
 SELECT_ITEM = "SELECT * FROM order_items WHERE id = :id"
 SELECT_NEXT_LINE = "SELECT COALESCE(MAX(line), 0) + 1 AS next FROM order_items WHERE order_id = :order_id"
+SELECT_LINE_ID = "SELECT id FROM order_items WHERE order_id = :order_id AND line = :line"
 UPDATE_QUANTITY = "UPDATE order_items SET quantity = :quantity WHERE id = :id"
 DELETE_ITEM = "DELETE FROM order_items WHERE id = :id"
 DELETE_ITEM_TASKS = "DELETE FROM kitchen_tasks WHERE order_item_id = :order_item_id"
@@ -60,7 +62,12 @@ async def _item_tasks(db: Any, item_id: str) -> list[dict]:
 async def _finish(change: Change, order_id: str, new_task_ids: list[str]) -> dict:
     """Recompute the total, announce the items, then the new portions."""
     await change.db.execute(UPDATE_TOTAL, {"order_id": order_id, "updated_at": utc_now()})
-    order = await order_json(change.db, await change.db.fetch_one(SELECT_ORDER, {"id": order_id}))
+    current = dict(await change.db.fetch_one(SELECT_ORDER, {"id": order_id}))
+    if new_task_ids and current["status"] == "ready":
+        # DESIGN: new portions send a ready order back to preparing (ready_at is stamped anew when it is ready).
+        order = await save_order(change, current, {"status": "preparing", "ready_at": None})
+    else:
+        order = await order_json(change.db, current)
     await announce.items_changed(change, order)
     for task_id in new_task_ids:
         await announce.task_created(change, await tasks.load_task(change.db, task_id))
@@ -68,6 +75,7 @@ async def _finish(change: Change, order_id: str, new_task_ids: list[str]) -> dic
 
 
 async def add_item(services: Services, actor: Actor, data: Any) -> dict:
+    """A new line on an open order; answers the created item (PATCH and DELETE answer the whole order)."""
     require_role(actor, ORDER_WRITERS)
     body = Body(data, {"order", "menu_item", "quantity"})
     order_id = body.ident("order")
@@ -81,7 +89,15 @@ async def add_item(services: Services, actor: Actor, data: Any) -> dict:
         task_ids = await insert_line(
             change.db, actor.company_id, order["branch_id"], order["id"], line, menu_item, quantity
         )
-        return await _finish(change, order["id"], task_ids)
+        item_id = (await change.db.fetch_one(SELECT_LINE_ID, {"order_id": order["id"], "line": line}))["id"]
+        saved = await _finish(change, order["id"], task_ids)
+    return added_item_json(saved, item_id)
+
+
+def added_item_json(order: dict, item_id: str) -> dict:
+    """The created item (so a client can change it later by its id), its order and the order's new total."""
+    item = next(item for item in order["items"] if item["id"] == item_id)
+    return {**item, "order": order["id"], "order_total_amount": order["total_amount"]}
 
 
 async def change_item(services: Services, actor: Actor, item_id: str, data: Any) -> dict:

@@ -241,7 +241,7 @@ async def place_order(
     order = order_document(
         row, [item | {"title": menu["title"]} for item, (menu, _) in zip(items, priced, strict=False)], table_number
     )
-    await announce.order_created(change, order)
+    await announce.order_created(change, order, fields.get("type"))
     await sync.enqueue(change, order, "created")
     if bonuses_used:
         await bonuses.spend(change, actor.id, row["id"], bonuses_used)

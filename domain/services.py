@@ -24,6 +24,7 @@ class Services:
     # The largest envelope text the broker takes (PostgreSQL's NOTIFY: under 8000 bytes).
     broker_max_text: int = 1_000_000
     published: PublishedMarks = field(default_factory=PublishedMarks)
+    ws_ticket_ttl: int = 45
 
     def change(self, company_id: str) -> Change:
         return Change(self, company_id)

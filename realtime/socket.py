@@ -13,6 +13,7 @@ from starlette.websockets import WebSocket
 
 from domain.auth import Actor, actor_from_token
 from domain.errors import NotAuthenticated
+from domain.tickets import socket_actor
 from domain.validate import parse_json
 from realtime.hub import Hub
 from realtime.outlet import Outlet
@@ -78,12 +79,16 @@ class HubSocket(WebSocketEndpoint):
     async def on_connect(self, websocket: WebSocket) -> None:
         services = websocket.state.services
         try:
-            actor = actor_from_token(services.tokens, bearer_token(websocket))
+            actor = await socket_actor(services, websocket.query_params.get("ticket"), bearer_token(websocket))
         except NotAuthenticated:
             await self.reject(websocket, CLOSE_BAD_TOKEN)
             return
         if actor.company_id is None:
             await self.reject(websocket, CLOSE_NO_COMPANY)
+            return
+        hub = self.hub(websocket)
+        if hub.sockets_of(actor.id) >= websocket.state.settings.max_sockets_per_user:
+            await self.reject(websocket, CLOSE_TOO_MANY)
             return
         try:
             outlet = await self.open_outlet(websocket, actor)
@@ -93,10 +98,6 @@ class HubSocket(WebSocketEndpoint):
         self.actor = actor
         self.outlet = outlet
         outlet.user_id = actor.id
-        hub = self.hub(websocket)
-        if hub.sockets_of(actor.id) >= websocket.state.settings.max_sockets_per_user:
-            await self.reject(websocket, CLOSE_TOO_MANY)
-            return
         await hub.attach(outlet, resume_position(websocket))
         await self.on_attached(websocket)
         await websocket.accept()
@@ -105,9 +106,12 @@ class HubSocket(WebSocketEndpoint):
         self._expire_at(actor.expires_at)
 
     def _expire_at(self, expires_at: int) -> None:
-        """Close with 4003 when the access token expires, unless the client refreshes it first."""
+        """With SOCKET_TOKEN_EXPIRY=close, close with 4003 when the access token expires, unless refreshed first."""
         if self.expiry is not None:
             self.expiry.cancel()
+        # By default a socket is authenticated once, at connect: today's clients never refresh in-band.
+        if self.scope["state"]["settings"].socket_token_expiry != "close":
+            return
         loop = asyncio.get_running_loop()
         self.expiry = loop.call_at(loop.time() + max(0.0, expires_at - time.time()), self.outlet.close, CLOSE_BAD_TOKEN)
 

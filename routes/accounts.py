@@ -6,8 +6,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from domain import accounts
-from routes.common import actor, body, respond, services
+from domain import accounts, tickets
+from routes.common import actor, bearer, body, respond, services
 
 
 async def login(request: Request) -> JSONResponse:
@@ -16,6 +16,11 @@ async def login(request: Request) -> JSONResponse:
 
 async def refresh_token(request: Request) -> JSONResponse:
     return respond(await accounts.refresh(services(request), await body(request)))
+
+
+async def ws_ticket(request: Request) -> JSONResponse:
+    actor(request)  # the same checks as any authenticated request
+    return respond(await tickets.issue_ticket(services(request), bearer(request)))
 
 
 async def me(request: Request) -> JSONResponse:
@@ -38,6 +43,7 @@ routes = [
     Route("/api/users/login/", login, methods=["POST"], name="login"),
     Route("/api/auth/login/", login, methods=["POST"], name="auth-login"),
     Route("/api/users/token/refresh/", refresh_token, methods=["POST"], name="token-refresh"),
+    Route("/api/auth/ws-ticket", ws_ticket, methods=["POST"], name="ws-ticket"),
     Route("/api/users/me/", me, methods=["GET"], name="me"),
     Route("/api/users/", users, methods=["GET", "POST"], name="users"),
     Route("/api/branches/", branches, methods=["GET", "POST"], name="branches"),

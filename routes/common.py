@@ -20,12 +20,16 @@ def services(request: Request) -> Services:
     return request.state.services
 
 
-def actor(request: Request) -> Actor:
+def bearer(request: Request) -> str | None:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer":
         token = ""
-    return actor_from_token(services(request).tokens, token.strip() or None)
+    return token.strip() or None
+
+
+def actor(request: Request) -> Actor:
+    return actor_from_token(services(request).tokens, bearer(request))
 
 
 async def body(request: Request) -> Any:

@@ -8,7 +8,7 @@ from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket
 
 from domain import accounts, entities, notifications, order_queries, orders, restaurants, sessions
-from domain.access import MANAGERS
+from domain.access import MANAGERS, may_open_entity_socket
 from domain.auth import Actor
 from domain.errors import DomainError, error_message
 from domain.floor import visible_table
@@ -19,11 +19,12 @@ from realtime.socket import CLOSE_BAD_TOKEN, CLOSE_NOT_FOUND, HubSocket, Rejecte
 class EntitySocket(HubSocket):
     """An entity from the URL, its channels, its state on connect, and `{"action": ...}` messages."""
 
+    kind = ""
     path_param = ""
     actions: tuple[str, ...] = ()
 
     async def open_outlet(self, websocket: WebSocket, actor: Actor) -> Outlet:
-        if not actor.is_staff:
+        if not may_open_entity_socket(actor, self.kind):
             raise Rejected(CLOSE_BAD_TOKEN)
         self.services = websocket.state.services
         self.db = self.services.database
@@ -63,6 +64,7 @@ class EntitySocket(HubSocket):
 
 
 class OrderSocket(EntitySocket):
+    kind = "order"
     path_param = "order_id"
     actions = ("get_status", "update_status")
 
@@ -85,6 +87,7 @@ class OrderSocket(EntitySocket):
 
 
 class OrderItemsSocket(EntitySocket):
+    kind = "order_items"
     path_param = "order_id"
     actions = ("get_items",)
 

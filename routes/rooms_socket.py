@@ -1,4 +1,4 @@
-"""The rooms socket (seed 004) at / and /ws/: automatic rooms by role, join-room and leave-room."""
+"""The rooms socket (seed 004) at /, /ws/ and /socket: automatic rooms by role, join-room and leave-room."""
 
 from __future__ import annotations
 
@@ -20,7 +20,8 @@ class RoomsSocket(HubSocket):
     async def open_outlet(self, websocket: WebSocket, actor: Actor) -> Outlet:
         self.db = websocket.state.services.database
         self.rooms = {room: await rooms.room_channel(self.db, actor, room) for room in rooms.automatic_rooms(actor)}
-        self.outlet = Outlet(actor.company_id, set(self.rooms.values()), self.max_queue(websocket))
+        channels = {*self.rooms.values(), rooms.company_channel(actor.company_id)}
+        self.outlet = Outlet(actor.company_id, channels, self.max_queue(websocket))
         self.reply({"type": "connected", "data": {"userId": actor.id, "role": actor.role}})
         return self.outlet
 
@@ -35,7 +36,8 @@ class RoomsSocket(HubSocket):
         if kind not in ("join-room", "leave-room"):
             self.reply_error(f"Unknown type: {str(kind)[:50]}. Supported: ping, join-room, leave-room.")
             return
-        data = message.get("data")
+        # Older mini-app builds send {type, payload} instead of {type, data}.
+        data = message["data"] if "data" in message else message.get("payload")
         room = data.get("roomId") if isinstance(data, dict) else None
         if not isinstance(room, str) or not room:
             self.reply_error("data.roomId is required.")
@@ -66,4 +68,6 @@ class RoomsSocket(HubSocket):
 routes = [
     WebSocketRoute("/", RoomsSocket, name="ws-rooms"),
     WebSocketRoute("/ws/", RoomsSocket, name="ws-rooms-ws"),
+    # The path every mini-app build since February opens.
+    WebSocketRoute("/socket", RoomsSocket, name="ws-rooms-socket"),
 ]

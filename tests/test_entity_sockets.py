@@ -100,7 +100,16 @@ def test_order_items_socket_and_order_items_rest(client):
             ),
             201,
         )
-        assert added["total_amount"] == "800.00"
+        assert added == {
+            "id": added["id"],
+            "order": order["id"],
+            "menu_item": cafe.menu["coffee"]["id"],
+            "menu_item_title": "Coffee",
+            "quantity": 2,
+            "price": "150.00",
+            "total": "300.00",
+            "order_total_amount": "800.00",
+        }
         updated = items_ws.receive_json()
         assert updated["type"] == "items_updated"
         assert [(i["menu_item_title"], i["quantity"]) for i in updated["data"]["items"]] == [
@@ -108,7 +117,7 @@ def test_order_items_socket_and_order_items_rest(client):
             ("Coffee", 2),
         ]
         assert order_ws.receive_json()["type"] == "order_items_update"
-        coffee = added["items"][1]["id"]
+        coffee = added["id"]
         smaller = ok(client.patch(f"/api/cafe/order-items/{coffee}/", json={"quantity": 1}, headers=cafe.waiter.auth))
         assert smaller["total_amount"] == "650.00"
         assert items_ws.receive_json()["data"]["total_amount"] == "650.00"
@@ -285,6 +294,8 @@ def test_restaurant_sockets_follow_the_branch(client):
         order = create_order(client, cafe, items=[("pizza", 2)])
         new = restaurant.receive_json()
         assert (new["type"], new["data"]["order_id"], new["data"]["items_count"]) == ("new_order", order["id"], 2)
+        busy = restaurant.receive_json()
+        assert (busy["type"], busy["data"]["table_number"], busy["data"]["status"]) == ("table_status", "1", "busy")
         assert notes.receive_json()["type"] == "order_notification"
         restaurant.send_json({"action": "get_status"})
         summary = restaurant.receive_json()["data"]
@@ -302,6 +313,8 @@ def test_restaurant_sockets_follow_the_branch(client):
             "1",
         )
         ok(client.post(f"/api/cafe/orders/{order['id']}/pay/", json={}, headers=cafe.cashier.auth))
+        free = restaurant.receive_json()
+        assert (free["type"], free["data"]["table_number"], free["data"]["status"]) == ("table_status", "1", "free")
         done = restaurant.receive_json()
         assert (done["type"], done["data"]["amount"], done["data"]["status"]) == (
             "payment_completed",

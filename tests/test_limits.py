@@ -44,8 +44,31 @@ def test_a_flood_is_closed_with_1008(client):
         assert closing_code(ws) == 1008
 
 
+def test_sockets_outlive_their_token_by_default(settings):
+    """Today's clients authenticate at connect only and never refresh in-band: no 4003 at expiry."""
+    with TestClient(create_app(replace(settings, access_token_ttl=2))) as client:
+        cafe = make_company(client)
+        ticket = client.post("/api/auth/ws-ticket", headers=cafe.owner.auth).json()["ticket"]
+        with (
+            client.websocket_connect(feed_url("orders", cafe.waiter)) as feed,
+            client.websocket_connect(f"/socket?ticket={ticket}") as rooms,
+        ):
+            feed.receive_json(), rooms.receive_json()
+            time.sleep(3)  # both tokens have expired
+            assert client.get("/api/users/me/", headers=cafe.waiter.auth).status_code == 401
+            feed.send_json({"action": "ping"})
+            assert feed.receive_json() == {"type": "pong"}
+            tokens = client.app_state["services"].tokens
+            fresh = issue_tokens(tokens, {"id": cafe.owner.id, "role": "owner", "company": cafe.id, "branch": None})
+            body = {"branch": cafe.branch_a, "items": []}
+            order = client.post("/api/cafe/orders/", json=body, headers={"Authorization": f"Bearer {fresh['access']}"})
+            assert feed.receive_json()["data"]["order"]["id"] == order.json()["id"]
+            assert rooms.receive_json()["type"] == "new-order"
+
+
 def test_an_expired_token_closes_the_socket_unless_refreshed(settings):
-    with TestClient(create_app(replace(settings, access_token_ttl=3))) as client:
+    """SOCKET_TOKEN_EXPIRY=close: the behaviour before sockets outlived their token."""
+    with TestClient(create_app(replace(settings, access_token_ttl=3, socket_token_expiry="close"))) as client:
         cafe = make_company(client)
         services = client.app_state["services"]
         user = {"id": cafe.waiter.id, "role": "waiter", "company": cafe.id, "branch": cafe.branch_a}

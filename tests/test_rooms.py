@@ -48,7 +48,7 @@ def until_own(ws, order_id: str) -> list[dict]:
 
 def test_connected_ping_and_automatic_rooms(client):
     cafe = make_company(client)
-    for path in ("/", "/ws/"):
+    for path in ("/", "/ws/", "/socket"):
         with client.websocket_connect(rooms_url(cafe.admin, path)) as ws:
             assert ws.receive_json() == {"type": "connected", "data": {"userId": cafe.admin.id, "role": "admin"}}
             ws.send_json({"type": "ping"})
@@ -61,6 +61,20 @@ def test_connected_ping_and_automatic_rooms(client):
         with client.websocket_connect("/?token=garbage") as ws:
             ws.receive_json()
     assert closed.value.code == 4003
+
+
+def test_older_builds_send_payload_instead_of_data(client):
+    cafe = make_company(client)
+    with client.websocket_connect(rooms_url(cafe.owner, "/socket")) as ws:
+        ws.receive_json()
+        ws.send_json({"type": "join-room", "payload": {"roomId": "city-2-orders"}})
+        assert ws.receive_json() == {"type": "room-joined", "data": {"roomId": "city-2-orders"}}
+        ws.send_json({"type": "leave-room", "payload": {"roomId": "city-2-orders"}})
+        assert ws.receive_json() == {"type": "room-left", "data": {"roomId": "city-2-orders"}}
+        ws.send_json({"type": "join-room", "payload": {"roomId": "city-99-orders"}})
+        assert ws.receive_json()["type"] == "error"
+        ws.send_json({"type": "join-room", "payload": "admin-orders"})
+        assert ws.receive_json() == {"type": "error", "data": {"message": "data.roomId is required."}}
 
 
 def test_each_event_reaches_exactly_the_rooms_the_seed_names(client):
