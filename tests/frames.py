@@ -14,7 +14,7 @@ from functools import cache
 from typing import Any
 
 from jsonschema import Draft7Validator, FormatChecker
-from referencing import Registry, Resource
+from referencing import Registry
 from referencing.jsonschema import DRAFT7
 
 from describe.asyncapi import document
@@ -69,7 +69,7 @@ def _kind_of(validator: Draft7Validator) -> Any:
 @cache
 def _compiled() -> list[tuple[re.Pattern[str], str, dict[str, Draft7Validator]]]:
     doc = document()
-    registry: Registry = Registry().with_resource(DOCUMENT_URI, Resource(contents=doc, specification=DRAFT7))
+    registry: Registry = Registry().with_resource(DOCUMENT_URI, DRAFT7.create_resource(doc))
     channels = []
     for key, channel in doc["channels"].items():
         address = re.compile(re.sub(r"\\{\w+\\}", "[^/]+", re.escape(channel["address"])))

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from jsonschema import Draft7Validator
-from referencing import Registry, Resource
+from referencing import Registry
 from referencing.jsonschema import DRAFT7
 from starlette.routing import WebSocketRoute
 from starlette.testclient import TestClient
@@ -103,7 +103,7 @@ def test_asyncapi_document_is_well_formed():
     Draft7Validator.check_schema(ASYNCAPI_3)
     errors = [f"{list(error.absolute_path)}: {error.message}" for error in Draft7Validator(ASYNCAPI_3).iter_errors(doc)]
     assert errors == []
-    resolver = Registry().with_resource("urn:doc", Resource(contents=doc, specification=DRAFT7)).resolver("urn:doc")
+    resolver = Registry().with_resource("urn:doc", DRAFT7.create_resource(doc)).resolver("urn:doc")
     for ref in refs(doc):
         resolver.lookup(ref)  # raises when a reference leads nowhere
     for message in doc["components"]["messages"].values():
