@@ -2,8 +2,8 @@
 
 `PATHS` is the API, one line per operation: `op(summary, returns=..., body=..., query=..., errors=...)`.
 Path parameters come from the `{name}` parts of the path (all UUIDs). To add an endpoint, add its
-line here (and any new object to describe/shapes.py); tests/test_openapi.py then checks it against
-the service.
+line here (a new request body to describe/bodies.py, a new object to describe/shapes.py);
+tests/test_openapi.py then holds the service to it.
 """
 
 from __future__ import annotations
@@ -12,25 +12,18 @@ import re
 from functools import cache
 from typing import Any
 
+from describe.bodies import REQUESTS, RESPONSES
 from describe.shapes import (
-    BOOLEAN,
     ID,
-    INTEGER,
-    MONEY,
     SCHEMAS,
     TEXT,
-    TIMESTAMP,
     Schema,
     array,
     enum,
-    nullable,
-    obj,
     ref,
 )
-from domain.auth import ROLES
-from domain.broadcasts import LEVELS
 from domain.kitchen import TASK_STATUSES
-from domain.orders import PAYMENT_METHODS, STATUSES
+from domain.orders import STATUSES
 
 ERRORS = {
     400: "Bad input: `detail` is a message, or `{field: [messages]}`.",
@@ -38,120 +31,22 @@ ERRORS = {
     403: "The user's role may not do this.",
     404: "Not found, or not the user's to see (another company's ids look missing).",
     409: "The current state forbids the change.",
-    503: "The database or the broker is down.",
 }
 # Most authenticated operations can answer these; an operation lists more with `errors=`.
 AUTHENTICATED = (401, 403)
 
-NAME = {"type": "string", "minLength": 1, "maxLength": 200}
-PRICE: Schema = {"type": ["string", "number"], "description": 'at most two decimals: "12.50", 12.5 or 12'}
-GUESTS: Schema = {"type": "integer", "minimum": 1, "maximum": 1000}
-QUANTITY: Schema = {"type": "integer", "minimum": 1, "maximum": 100}
-LINES = {"type": "array", "maxItems": 100, "items": obj({"menu_item": ID}, {"quantity": QUANTITY})}
 
-REQUESTS: dict[str, Schema] = {
-    "Login": obj({"email": TEXT, "password": TEXT}),
-    "Refresh": obj({"refresh": TEXT}),
-    "NewBranch": obj({"name": NAME, "city_id": {"type": "integer", "minimum": 1}}),
-    "NewUser": obj(
-        {"email": TEXT, "password": {"type": "string", "minLength": 8, "maxLength": 128}, "role": enum(ROLES)},
-        {"branch": nullable(ID), "city_ids": array({"type": "integer", "minimum": 1})},
-    ),
-    "NewZone": obj({"title": NAME}, {"branch": nullable(ID)}),
-    "NewTable": obj(
-        {"number": {"type": "integer", "minimum": 1, "maximum": 100_000}, "places": GUESTS},
-        {"zone": nullable(ID), "branch": nullable(ID)},
-    ),
-    "TableChange": obj(
-        {}, {"number": {"type": "integer", "minimum": 1, "maximum": 100_000}, "places": GUESTS, "zone": nullable(ID)}
-    ),
-    "NewTableSession": obj({"table": ID}, {"guests_count": GUESTS}),
-    "TableSessionChange": obj({"guests_count": GUESTS}),
-    "NewMenuItem": obj({"title": NAME, "price": PRICE}, {"branch": nullable(ID), "is_active": BOOLEAN}),
-    "MenuItemChange": obj({}, {"title": NAME, "price": PRICE, "is_active": BOOLEAN}),
-    "NewClient": obj({"name": NAME, "phone": {"type": "string", "minLength": 1, "maxLength": 32}}),
-    "NewOrder": obj(
-        {},
-        {
-            "table": nullable(ID),
-            "guests": GUESTS,
-            "client": nullable(ID),
-            "waiter": nullable(ID),
-            "items": LINES,
-            "branch": nullable(ID),
-        },
-    ),
-    "NewCustomerOrder": obj({"branch": ID, "items": LINES}, {"guests": GUESTS, "bonuses_used": PRICE}),
-    "OrderChange": obj(
-        {},
-        {
-            "status": enum(STATUSES),
-            "guests": GUESTS,
-            "waiter": nullable(ID),
-            "client": nullable(ID),
-            "table": nullable(ID),
-        },
-    ),
-    "Payment": obj({}, {"method": enum(PAYMENT_METHODS), "amount": PRICE, "close": BOOLEAN}),
-    "NewOrderItem": obj({"order": ID, "menu_item": ID}, {"quantity": QUANTITY}),
-    "OrderItemChange": obj({"quantity": QUANTITY}),
-    "KitchenTaskChange": obj({"status": enum(TASK_STATUSES)}),
-    "NewBroadcast": obj(
-        {"message": {"type": "string", "minLength": 1, "maxLength": 1000}},
-        {"level": enum(LEVELS), "branch": nullable(ID)},
-    ),
-}
-
-RESPONSES: dict[str, Schema] = {
-    "Error": obj({"detail": {"anyOf": [TEXT, {"type": "object", "additionalProperties": array(TEXT)}]}}),
-    "Tokens": obj({"access": TEXT, "refresh": TEXT}),
-    "AccessToken": obj({"access": TEXT}),
-    "Health": obj({"database": enum(["ok", "down"]), "broker": enum(["ok", "down"])}),
-    "Branch": obj({"id": ID, "name": TEXT, "city_id": INTEGER, "company": ID}),
-    "Zone": obj({"id": ID, "title": TEXT, "branch": ID}),
-    "MenuItem": obj({"id": ID, "title": TEXT, "price": MONEY, "is_active": BOOLEAN, "branch": nullable(ID)}),
-    "Client": obj({"id": ID, "name": TEXT, "phone": TEXT, "created_at": TIMESTAMP}),
-    "OrderPage": obj(
-        {
-            "count": INTEGER,
-            "next": nullable(INTEGER),
-            "previous": nullable(INTEGER),
-            "results": array(ref("Order")),
-        }
-    ),
-    "BroadcastSent": obj(
-        {"message": TEXT, "level": enum(LEVELS), "sender": ID, "created_at": TIMESTAMP, "branches": array(ID)}
-    ),
-    "Bonuses": obj(
-        {
-            "balance": MONEY,
-            "operations": array(
-                obj(
-                    {
-                        "type": enum(["earned", "used"]),
-                        "amount": MONEY,
-                        "balance_after": MONEY,
-                        "order": ID,
-                        "created_at": TIMESTAMP,
-                    }
-                )
-            ),
-        }
-    ),
-}
-
-
-def query(name: str, schema: Schema, description: str) -> dict[str, Any]:
+def query_param(name: str, schema: Schema, description: str) -> dict[str, Any]:
     return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
 
 
-BRANCH_ID = query("branch_id", ID, "owners and admins: only this branch of the company (others: ignored)")
-PAGE = query("page", {"type": "integer", "minimum": 1}, "answer `{count, next, previous, results}`, 50 a page")
+BRANCH_ID = query_param("branch_id", ID, "owners and admins: only this branch of the company (others: ignored)")
+PAGE = query_param("page", {"type": "integer", "minimum": 1}, "answer `{count, next, previous, results}`, 50 a page")
 ORDER_FILTERS = [
-    query("status", enum(STATUSES), "only orders in this status"),
-    query("table", ID, "only this table's orders"),
-    query("waiter", ID, "only this waiter's orders"),
-    query("client", ID, "only this client's orders"),
+    query_param("status", enum(STATUSES), "only orders in this status"),
+    query_param("table", ID, "only this table's orders"),
+    query_param("waiter", ID, "only this waiter's orders"),
+    query_param("client", ID, "only this client's orders"),
     BRANCH_ID,
     PAGE,
 ]
@@ -166,10 +61,12 @@ def op(
     body: str | None = None,
     query: list[dict[str, Any]] | tuple = (),
     errors: tuple[int, ...] = (),
+    also: dict[int, tuple[str, Schema]] | None = None,
     public: bool = False,
     tag: str,
 ) -> dict[str, Any]:
-    """One operation: its success answer, its body (a name of REQUESTS or a schema), its errors."""
+    """One operation: its success answer, its body (a name of REQUESTS), its error statuses (answered
+    with `{"detail": ...}`), and `also` any other answer: {status: (description, schema)}."""
     operation: dict[str, Any] = {"tags": [tag], "summary": summary, "parameters": list(query)}
     if body is not None:
         operation["requestBody"] = {
@@ -180,9 +77,14 @@ def op(
     if returns is not None:
         success["content"] = {"application/json": {"schema": returns}}
     codes = errors if public else (*AUTHENTICATED, *errors)
-    operation["responses"] = {str(status): success} | {
-        str(code): {"$ref": f"#/components/responses/{code}"} for code in sorted(set(codes))
-    }
+    operation["responses"] = (
+        {str(status): success}
+        | {str(code): {"$ref": f"#/components/responses/{code}"} for code in sorted(set(codes))}
+        | {
+            str(code): {"description": text, "content": {"application/json": {"schema": schema}}}
+            for code, (text, schema) in (also or {}).items()
+        }
+    )
     if public:
         operation["security"] = []
     return operation
@@ -193,7 +95,13 @@ TABLE, TASK, SESSION = ref("Table"), ref("KitchenTask"), ref("TableSession")
 
 PATHS: dict[str, dict[str, dict[str, Any]]] = {
     "/healthz": {
-        "get": op("Database and broker health", returns=ref("Health"), errors=(503,), public=True, tag="service")
+        "get": op(
+            "The database answers and the broker carried the last probe",
+            returns=ref("Health"),
+            also={503: ("The database or the broker is down", ref("Health"))},
+            public=True,
+            tag="service",
+        )
     },
     "/openapi.json": {"get": op("This document", returns=SCHEMA_DOCUMENT, public=True, tag="service")},
     "/asyncapi.json": {
@@ -286,7 +194,7 @@ PATHS: dict[str, dict[str, dict[str, Any]]] = {
         "get": op(
             "Clients",
             returns=array(ref("Client")),
-            query=[query("search", TEXT, "part of the name or phone")],
+            query=[query_param("search", TEXT, "part of the name or phone")],
             tag="catalog",
         ),
         "post": op("Add a client", body="NewClient", returns=ref("Client"), status=201, errors=(400,), tag="catalog"),
@@ -340,8 +248,8 @@ PATHS: dict[str, dict[str, dict[str, Any]]] = {
             "Kitchen tasks, one per portion",
             returns=array(TASK),
             query=[
-                query("status", enum(TASK_STATUSES), "only tasks in this status"),
-                query("mine", enum(["1", "true"]), "only the tasks the current cook claimed"),
+                query_param("status", enum(TASK_STATUSES), "only tasks in this status"),
+                query_param("mine", enum(["1", "true"]), "only the tasks the current cook claimed"),
                 BRANCH_ID,
             ],
             errors=(400, 404),
@@ -374,7 +282,7 @@ PATHS: dict[str, dict[str, dict[str, Any]]] = {
         "get": op(
             "The current user's notifications",
             returns=array(ref("Notification")),
-            query=[query("unread", enum(["1", "true"]), "only unacknowledged ones")],
+            query=[query_param("unread", enum(["1", "true"]), "only unacknowledged ones")],
             tag="messages",
         )
     },

@@ -94,6 +94,11 @@ def refs(value: Any) -> list[str]:
     return []
 
 
+# The documents do not depend on the database: one is enough.
+SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
+
+@SQLITE_ONLY
 def test_asyncapi_document_is_served(client: TestClient):
     assert ok(client.get("/asyncapi.json")) == document()
 
@@ -136,6 +141,7 @@ def test_every_message_is_on_a_channel_and_types_are_unique_per_channel():
         assert len(kinds) == len(set(kinds)), key
 
 
+@SQLITE_ONLY
 def test_asyncapi_has_a_channel_for_every_socket_url(client: TestClient):
     served = {route.path for route in client.app.routes if isinstance(route, WebSocketRoute)}  # type: ignore[attr-defined]
     described = {channel["address"] for channel in document()["channels"].values()}
