@@ -19,6 +19,8 @@ from describe.shapes import SCHEMAS, Schema
 
 @dataclass(frozen=True)
 class Channel:
+    """A socket URL: the MESSAGES keys the server `sends` on it and those it `receives` from clients."""
+
     address: str
     title: str
     sends: tuple[str, ...]
@@ -148,7 +150,7 @@ BRANCH_QUERY = {
 }
 
 
-def _channel(key: str, channel: Channel) -> dict[str, Any]:
+def _channel(channel: Channel) -> dict[str, Any]:
     query = QUERY | (BRANCH_QUERY if channel.branch_query else {})
     described: dict[str, Any] = {
         "address": channel.address,
@@ -205,7 +207,7 @@ def document() -> dict[str, Any]:
                 ],
             }
         },
-        "channels": {key: _channel(key, channel) for key, channel in CHANNELS.items()},
+        "channels": {key: _channel(channel) for key, channel in CHANNELS.items()},
         "operations": operations,
         "components": {
             "schemas": SCHEMAS,

@@ -62,6 +62,8 @@ REQUESTS: dict[str, Schema] = {
         },
     ),
     "NewCustomerOrder": obj({"branch": ID, "items": LINES}, {"guests": GUESTS, "bonuses_used": PRICE}),
+    # POST /api/cafe/orders/ takes the one that fits the user: staff place NewOrder, customers NewCustomerOrder.
+    "NewAnyOrder": {"anyOf": [ref("NewOrder"), ref("NewCustomerOrder")]},
     "OrderChange": obj(
         {},
         {

@@ -316,12 +316,7 @@ def document() -> dict[str, Any]:
         "paths": {path: _with_path_parameters(path, operations) for path, operations in PATHS.items()},
         "components": {
             "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
-            "schemas": {
-                **SCHEMAS,
-                **RESPONSES,
-                **REQUESTS,
-                "NewAnyOrder": {"anyOf": [ref("NewOrder"), ref("NewCustomerOrder")]},
-            },
+            "schemas": SCHEMAS | RESPONSES | REQUESTS,
             "responses": {
                 str(code): {
                     "description": text,

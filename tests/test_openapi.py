@@ -21,6 +21,8 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from cafe_rt import Settings, create_app
+from describe.bodies import REQUESTS, RESPONSES
+from describe.shapes import SCHEMAS
 from tests.factory import TEST_SECRET, Company, create_order, make_company, ok
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
@@ -38,6 +40,8 @@ def test_openapi_document_is_valid(client: TestClient):
     document = ok(client.get("/openapi.json"))
     validate(document)
     assert document["openapi"].startswith("3.1")
+    shared, rest_only = set(SCHEMAS), set(REQUESTS) | set(RESPONSES)
+    assert not shared & rest_only and len(REQUESTS) + len(RESPONSES) == len(rest_only), "a schema name used twice"
 
 
 @SQLITE_ONLY
