@@ -92,6 +92,7 @@ def test_the_service_keeps_to_its_openapi_document(fuzzed):
     schema = schemathesis.openapi.from_dict(ok(client.get("/openapi.json")))
     turn = itertools.count()
     failures = []
+    succeeded = set()
 
     for result in schema.get_all_operations():
         operation = result.ok()
@@ -116,9 +117,13 @@ def test_the_service_keeps_to_its_openapi_document(fuzzed):
                 request["content"] = request.pop("data")
             response = client.request(**request)
             case.validate_response(response, checks=CHECKS)
+            if response.is_success:
+                succeeded.add(case.operation.label)
 
         try:
             call()
         except Exception as failure:  # every operation runs, and the report names each that failed
             failures.append(f"{operation.label}: {failure}")
     assert not failures, "\n\n".join(failures)
+    # Not a run of 401s and 404s: most operations (about 28 of 45 today) answered a success at least once.
+    assert len(succeeded) >= 20, sorted(succeeded)
