@@ -38,7 +38,18 @@ from realtime.broker import BrokerSupervisor
 from realtime.hub import Hub
 from realtime.origins import origin_middleware
 from routes import accounts as account_routes
-from routes import bonuses, cafe_feeds, catalog, entity_sockets, floor, kitchen, messages, orders, rooms_socket
+from routes import (
+    bonuses,
+    cafe_feeds,
+    catalog,
+    documents,
+    entity_sockets,
+    floor,
+    kitchen,
+    messages,
+    orders,
+    rooms_socket,
+)
 from routes.common import exception_handlers
 
 log = logging.getLogger("cafe_rt")
@@ -202,6 +213,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *entity_sockets.routes,
         *rooms_socket.routes,
         *bonuses.routes,
+        *documents.routes,
     ]
     return Starlette(
         routes=routes,

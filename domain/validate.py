@@ -96,7 +96,10 @@ class Body:
         value = self._get(field, required)
         if value is MISSING or (value is None and not required):
             return None
-        cents = parse_cents(value)
+        try:
+            cents = parse_cents(value)
+        except ArithmeticError:  # decimal.InvalidOperation: more digits than Decimal's precision (1e300)
+            cents = None
         if cents is None or not low <= cents <= MAX_INT:
             self.fail(field, 'Must be an amount with at most two decimals, like "12.50".')
             return None

@@ -6,12 +6,17 @@ import asyncio
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import asyncpg
+import httpx2
 import pytest
-from starlette.testclient import TestClient
+from starlette.testclient import TestClient, WebSocketTestSession
+from starlette.types import Message
+from websockets.asyncio.client import ClientConnection
 
 from cafe_rt import Settings, create_app
+from tests import frames, responses
 from tests.factory import TEST_SECRET
 
 POSTGRES_ADMIN_URL = os.environ.get("CAFE_RT_TEST_POSTGRES", "postgresql://root@127.0.0.1:5432/test")
@@ -107,3 +112,48 @@ def settings(database_url: str) -> Settings:
 def client(settings: Settings) -> Iterator[TestClient]:
     with TestClient(create_app(settings)) as test_client:
         yield test_client
+
+
+@pytest.fixture(autouse=True)
+def frames_match_asyncapi(monkeypatch: pytest.MonkeyPatch) -> Iterator[frames.FrameChecker]:
+    """Every text frame any test receives must be a message /asyncapi.json gives its socket."""
+    checker = frames.active = frames.frame_checker()
+    test_receive = WebSocketTestSession.receive
+    real_recv = ClientConnection.recv
+
+    def receive(session: WebSocketTestSession) -> Message:
+        message = test_receive(session)
+        if message["type"] == "websocket.send" and message.get("text") is not None:
+            frames.received(session.scope["path"], message["text"])
+        return message
+
+    async def recv(connection: ClientConnection, decode: bool | None = None) -> str | bytes:
+        data = await real_recv(connection, decode)
+        if isinstance(data, str):
+            frames.received(connection.request.path if connection.request else "", data)
+        return data
+
+    monkeypatch.setattr(WebSocketTestSession, "receive", receive)
+    monkeypatch.setattr(ClientConnection, "recv", recv)
+    try:
+        yield checker
+    finally:
+        frames.active = None
+    # Also caught when a test or a helper swallowed the AssertionError the frame raised.
+    assert not checker.mismatches, "frames that match no message of /asyncapi.json:\n" + "\n".join(checker.mismatches)
+
+
+@pytest.fixture(autouse=True)
+def answers_match_openapi(monkeypatch: pytest.MonkeyPatch) -> Iterator[responses.ResponseChecker]:
+    """Every REST answer any test gets over the TestClient must be one /openapi.json gives its operation."""
+    checker = responses.response_checker()
+    test_request = TestClient.request
+
+    def request(client: TestClient, *args: Any, **kwargs: Any) -> httpx2.Response:
+        response = test_request(client, *args, **kwargs)
+        checker.check(response.request.method, response.request.url.path, response.status_code, response.content)
+        return response
+
+    monkeypatch.setattr(TestClient, "request", request)
+    yield checker
+    assert not checker.mismatches, "answers that contradict /openapi.json:\n" + "\n".join(checker.mismatches)

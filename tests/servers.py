@@ -21,6 +21,7 @@ from websockets.client import ClientProtocol
 from websockets.frames import Opcode
 from websockets.uri import parse_uri
 
+from tests import frames
 from tests.factory import PASSWORD, TEST_SECRET
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -166,6 +167,7 @@ class StalledClient:
 
     def __init__(self, host: str, url: str) -> None:
         address, port = host.split(":")
+        self.path = parse_uri(url).resource_name
         self.protocol = ClientProtocol(parse_uri(url), max_size=None)
         self.raw = socket.socket()
         self.raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
@@ -189,5 +191,7 @@ class StalledClient:
         while self.protocol.close_rcvd is None and self._read_once():
             pass
         self.raw.close()
-        texts = [json.loads(event.data) for event in self.events[1:] if getattr(event, "opcode", None) == Opcode.TEXT]
-        return texts, self.protocol.close_rcvd.code if self.protocol.close_rcvd else None
+        texts = [event.data.decode() for event in self.events[1:] if getattr(event, "opcode", None) == Opcode.TEXT]
+        for text in texts:
+            frames.received(self.path, text)
+        return [json.loads(text) for text in texts], self.protocol.close_rcvd.code if self.protocol.close_rcvd else None

@@ -1,0 +1,1 @@
+"""Self-description: the OpenAPI and AsyncAPI documents, built from data."""

@@ -1,0 +1,328 @@
+"""The OpenAPI 3.1 document of the REST API, served at GET /openapi.json.
+
+`PATHS` is the API, one line per operation: `op(summary, returns=..., body=..., query=..., errors=...)`.
+Path parameters come from the `{name}` parts of the path (all UUIDs). To add an endpoint, add its
+line here (a new request body to describe/bodies.py, a new object to describe/shapes.py);
+tests/test_openapi.py then holds the service to it.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from typing import Any
+
+from describe.bodies import REQUESTS, RESPONSES
+from describe.shapes import (
+    ID,
+    SCHEMAS,
+    TEXT,
+    Schema,
+    array,
+    enum,
+    ref,
+)
+from domain.kitchen import TASK_STATUSES
+from domain.orders import STATUSES
+
+ERRORS = {
+    400: "Bad input: `detail` is a message, or `{field: [messages]}`.",
+    401: "No valid access token.",
+    403: "The user's role may not do this.",
+    404: "Not found, or not the user's to see (another company's ids look missing).",
+    409: "The current state forbids the change.",
+}
+# Most authenticated operations can answer these; an operation lists more with `errors=`.
+AUTHENTICATED = (401, 403)
+
+
+def query_param(name: str, schema: Schema, description: str) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
+
+
+BRANCH_ID = query_param("branch_id", ID, "owners and admins: only this branch of the company (others: ignored)")
+PAGE = query_param("page", {"type": "integer", "minimum": 1}, "answer `{count, next, previous, results}`, 50 a page")
+ORDER_FILTERS = [
+    query_param("status", enum(STATUSES), "only orders in this status"),
+    query_param("table", ID, "only this table's orders"),
+    query_param("waiter", ID, "only this waiter's orders"),
+    query_param("client", ID, "only this client's orders"),
+    BRANCH_ID,
+    PAGE,
+]
+SCHEMA_DOCUMENT: Schema = {"type": "object", "description": "a JSON document"}
+
+
+def op(
+    summary: str,
+    *,
+    returns: Schema | None = None,
+    status: int = 200,
+    body: str | None = None,
+    query: list[dict[str, Any]] | tuple = (),
+    errors: tuple[int, ...] = (),
+    also: dict[int, tuple[str, Schema]] | None = None,
+    public: bool = False,
+    tag: str,
+) -> dict[str, Any]:
+    """One operation: its success answer, its body (a name of REQUESTS), its error statuses (answered
+    with `{"detail": ...}`), and `also` any other answer: {status: (description, schema)}."""
+    operation: dict[str, Any] = {"tags": [tag], "summary": summary, "parameters": list(query)}
+    if body is not None:
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{body}"}}},
+        }
+    success: dict[str, Any] = {"description": summary}
+    if returns is not None:
+        success["content"] = {"application/json": {"schema": returns}}
+    codes = errors if public else (*AUTHENTICATED, *errors)
+    operation["responses"] = (
+        {str(status): success}
+        | {str(code): {"$ref": f"#/components/responses/{code}"} for code in sorted(set(codes))}
+        | {
+            str(code): {"description": text, "content": {"application/json": {"schema": schema}}}
+            for code, (text, schema) in (also or {}).items()
+        }
+    )
+    if public:
+        operation["security"] = []
+    return operation
+
+
+ORDER, ORDERS = ref("Order"), {"anyOf": [array(ref("Order")), ref("OrderPage")]}
+TABLE, TASK, SESSION = ref("Table"), ref("KitchenTask"), ref("TableSession")
+
+PATHS: dict[str, dict[str, dict[str, Any]]] = {
+    "/healthz": {
+        "get": op(
+            "The database answers and the broker carried the last probe",
+            returns=ref("Health"),
+            also={503: ("The database or the broker is down", ref("Health"))},
+            public=True,
+            tag="service",
+        )
+    },
+    "/openapi.json": {"get": op("This document", returns=SCHEMA_DOCUMENT, public=True, tag="service")},
+    "/asyncapi.json": {
+        "get": op("The AsyncAPI 3.0 document of the sockets", returns=SCHEMA_DOCUMENT, public=True, tag="service")
+    },
+    "/api/users/login/": {
+        "post": op("Log in", body="Login", returns=ref("Tokens"), errors=(400, 401), public=True, tag="accounts")
+    },
+    "/api/auth/login/": {
+        "post": op(
+            "Log in (alias)", body="Login", returns=ref("Tokens"), errors=(400, 401), public=True, tag="accounts"
+        )
+    },
+    "/api/users/token/refresh/": {
+        "post": op(
+            "A new access token",
+            body="Refresh",
+            returns=ref("AccessToken"),
+            errors=(400, 401),
+            public=True,
+            tag="accounts",
+        )
+    },
+    "/api/users/me/": {"get": op("The current user", returns=ref("User"), errors=(404,), tag="accounts")},
+    "/api/users/": {
+        "get": op("The company's users (managers up)", returns=array(ref("User")), tag="accounts"),
+        "post": op(
+            "Add a user (owner, admin)",
+            body="NewUser",
+            returns=ref("User"),
+            status=201,
+            errors=(400, 404, 409),
+            tag="accounts",
+        ),
+    },
+    "/api/branches/": {
+        "get": op("The company's branches", returns=array(ref("Branch")), tag="accounts"),
+        "post": op(
+            "Add a branch (owner, admin)",
+            body="NewBranch",
+            returns=ref("Branch"),
+            status=201,
+            errors=(400,),
+            tag="accounts",
+        ),
+    },
+    "/api/cafe/zones/": {
+        "get": op("Zones", returns=array(ref("Zone")), query=[BRANCH_ID], errors=(404,), tag="floor"),
+        "post": op("Add a zone", body="NewZone", returns=ref("Zone"), status=201, errors=(400, 404), tag="floor"),
+    },
+    "/api/cafe/tables/": {
+        "get": op("Tables", returns=array(TABLE), query=[BRANCH_ID], errors=(404,), tag="floor"),
+        "post": op("Add a table", body="NewTable", returns=TABLE, status=201, errors=(400, 404, 409), tag="floor"),
+    },
+    "/api/cafe/tables/{table_id}/": {
+        "get": op("A table", returns=TABLE, errors=(404,), tag="floor"),
+        "patch": op("Change a table", body="TableChange", returns=TABLE, errors=(400, 404, 409), tag="floor"),
+    },
+    "/api/cafe/table-sessions/": {
+        "post": op(
+            "Seat guests at a table",
+            body="NewTableSession",
+            returns=SESSION,
+            status=201,
+            errors=(400, 404, 409),
+            tag="floor",
+        )
+    },
+    "/api/cafe/table-sessions/{session_id}/": {
+        "get": op("A table session", returns=SESSION, errors=(404,), tag="floor"),
+        "patch": op(
+            "Change the guests count", body="TableSessionChange", returns=SESSION, errors=(400, 404, 409), tag="floor"
+        ),
+    },
+    "/api/cafe/table-sessions/{session_id}/close/": {
+        "post": op("Close a table session", returns=SESSION, errors=(404, 409), tag="floor")
+    },
+    "/api/cafe/menu-items/": {
+        "get": op("The menu", returns=array(ref("MenuItem")), query=[BRANCH_ID], errors=(404,), tag="catalog"),
+        "post": op(
+            "Add a menu item", body="NewMenuItem", returns=ref("MenuItem"), status=201, errors=(400, 404), tag="catalog"
+        ),
+    },
+    "/api/cafe/menu-items/{item_id}/": {
+        "patch": op(
+            "Change a menu item", body="MenuItemChange", returns=ref("MenuItem"), errors=(400, 404), tag="catalog"
+        )
+    },
+    "/api/cafe/clients/": {
+        "get": op(
+            "Clients",
+            returns=array(ref("Client")),
+            query=[query_param("search", TEXT, "part of the name or phone")],
+            tag="catalog",
+        ),
+        "post": op("Add a client", body="NewClient", returns=ref("Client"), status=201, errors=(400,), tag="catalog"),
+    },
+    "/api/cafe/clients/{client_id}/orders/": {
+        "get": op("A client's orders", returns=ORDERS, query=[PAGE], errors=(400, 404), tag="catalog")
+    },
+    "/api/cafe/orders/": {
+        "get": op(
+            "Orders, newest first (1000, or a page)",
+            returns=ORDERS,
+            query=ORDER_FILTERS,
+            errors=(400, 404),
+            tag="orders",
+        ),
+        "post": op(
+            "Place an order (staff: NewOrder; customers: NewCustomerOrder)",
+            body="NewAnyOrder",
+            returns=ORDER,
+            status=201,
+            errors=(400, 404, 409),
+            tag="orders",
+        ),
+    },
+    "/api/cafe/orders/{order_id}/": {
+        "get": op("An order", returns=ORDER, errors=(404,), tag="orders"),
+        "patch": op("Change an order", body="OrderChange", returns=ORDER, errors=(400, 404, 409), tag="orders"),
+        "delete": op("Delete an unpaid order (managers up)", status=204, errors=(404, 409), tag="orders"),
+    },
+    "/api/cafe/orders/{order_id}/pay/": {
+        "post": op("Pay an order", body="Payment", returns=ORDER, errors=(400, 404, 409), tag="orders")
+    },
+    "/api/cafe/order-items/": {
+        "post": op(
+            "Add an item to an order (answers the order)",
+            body="NewOrderItem",
+            returns=ORDER,
+            status=201,
+            errors=(400, 404, 409),
+            tag="orders",
+        )
+    },
+    "/api/cafe/order-items/{item_id}/": {
+        "patch": op(
+            "Change an item's quantity", body="OrderItemChange", returns=ORDER, errors=(400, 404, 409), tag="orders"
+        ),
+        "delete": op("Remove an item (answers the order)", returns=ORDER, errors=(404, 409), tag="orders"),
+    },
+    "/api/cafe/kitchen/tasks/": {
+        "get": op(
+            "Kitchen tasks, one per portion",
+            returns=array(TASK),
+            query=[
+                query_param("status", enum(TASK_STATUSES), "only tasks in this status"),
+                query_param("mine", enum(["1", "true"]), "only the tasks the current cook claimed"),
+                BRANCH_ID,
+            ],
+            errors=(400, 404),
+            tag="kitchen",
+        )
+    },
+    "/api/cafe/kitchen/tasks/{task_id}/": {
+        "get": op("A kitchen task", returns=TASK, errors=(404,), tag="kitchen"),
+        "patch": op(
+            "Move a kitchen task", body="KitchenTaskChange", returns=TASK, errors=(400, 404, 409), tag="kitchen"
+        ),
+    },
+    "/api/cafe/kitchen/tasks/{task_id}/claim/": {
+        "post": op("Claim a portion (cook)", returns=TASK, errors=(404, 409), tag="kitchen")
+    },
+    "/api/cafe/kitchen/tasks/{task_id}/ready/": {
+        "post": op("A portion is ready", returns=TASK, errors=(404, 409), tag="kitchen")
+    },
+    "/api/cafe/broadcasts/": {
+        "post": op(
+            "Broadcast to a branch (managers up)",
+            body="NewBroadcast",
+            returns=ref("BroadcastSent"),
+            status=201,
+            errors=(400, 404),
+            tag="messages",
+        )
+    },
+    "/api/cafe/notifications/": {
+        "get": op(
+            "The current user's notifications",
+            returns=array(ref("Notification")),
+            query=[query_param("unread", enum(["1", "true"]), "only unacknowledged ones")],
+            tag="messages",
+        )
+    },
+    "/api/cafe/notifications/{notification_id}/acknowledge/": {
+        "post": op("Acknowledge a notification", returns=ref("Notification"), errors=(404, 409), tag="messages")
+    },
+    "/api/bonuses/me/": {"get": op("The customer's bonus balance", returns=ref("Bonuses"), tag="bonuses")},
+}
+
+
+def _with_path_parameters(path: str, operations: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    names = re.findall(r"{(\w+)}", path)
+    item: dict[str, Any] = dict(operations)
+    if names:
+        item["parameters"] = [{"name": name, "in": "path", "required": True, "schema": ID} for name in names]
+    return item
+
+
+@cache
+def document() -> dict[str, Any]:
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "cafe_rt REST API",
+            "version": "1.0.0",
+            "description": "Writes over REST; every change is pushed over the sockets described at /asyncapi.json. "
+            "Ids are UUIDs, money a string with two decimals, timestamps ISO 8601 UTC; every error is "
+            '`{"detail": ...}`.',
+        },
+        "security": [{"bearerAuth": []}],
+        "paths": {path: _with_path_parameters(path, operations) for path, operations in PATHS.items()},
+        "components": {
+            "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+            "schemas": SCHEMAS | RESPONSES | REQUESTS,
+            "responses": {
+                str(code): {
+                    "description": text,
+                    "content": {"application/json": {"schema": ref("Error")}},
+                }
+                for code, text in ERRORS.items()
+            },
+        },
+    }
