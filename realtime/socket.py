@@ -14,6 +14,7 @@ from starlette.websockets import WebSocket
 
 from domain.auth import Actor, actor_from_token
 from domain.errors import NotAuthenticated
+from domain.revocation import authenticate
 from domain.validate import parse_json
 from realtime.hub import Hub
 from realtime.outlet import Outlet, Replay
@@ -80,7 +81,7 @@ class HubSocket(WebSocketEndpoint):
     async def on_connect(self, websocket: WebSocket) -> None:
         services = websocket.state.services
         try:
-            actor = actor_from_token(services.tokens, bearer_token(websocket))
+            actor = await authenticate(services, bearer_token(websocket))
         except NotAuthenticated:
             await self.reject(websocket, CLOSE_BAD_TOKEN)
             return

@@ -8,8 +8,9 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from domain.auth import Actor, actor_from_token
+from domain.auth import Actor
 from domain.errors import DomainError, Invalid
+from domain.revocation import authenticate
 from domain.services import Services
 from domain.validate import parse_json
 
@@ -20,12 +21,13 @@ def services(request: Request) -> Services:
     return request.state.services
 
 
-def actor(request: Request) -> Actor:
+async def actor(request: Request) -> Actor:
+    """The user of the request's access token, refused (401) when the token is bad or revoked."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer":
         token = ""
-    return actor_from_token(services(request).tokens, token.strip() or None)
+    return await authenticate(services(request), token.strip() or None)
 
 
 async def body(request: Request) -> Any:
