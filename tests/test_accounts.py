@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
+from dataclasses import replace
 
 import httpx2
 import pytest
@@ -12,6 +14,7 @@ from starlette.websockets import WebSocketDisconnect
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+from cafe_rt import create_app
 from tests.factory import PASSWORD, feed_url, login, make_company, ok
 from tests.servers import create_company_by_command, furnish, server_env, token_for, uvicorn_server
 
@@ -223,6 +226,31 @@ def test_a_socket_cannot_connect_with_a_revoked_token(client):
     for url in (feed_url("orders", cafe.waiter), f"/ws/waiters/{cafe.waiter.id}/?token={cafe.waiter.token}"):
         assert close_code(client, url) == 4003
     assert close_code(client, f"/?token={cafe.waiter.token}") == 4003
+
+
+def test_a_refreshed_token_must_fit_the_socket_it_extends(settings):
+    with TestClient(create_app(replace(settings, access_token_ttl=4))) as client:
+        cafe = make_company(client)
+        with client.websocket_connect(feed_url("orders", cafe.waiter)) as ws:
+            ws.receive_json()
+            ok(client.patch(f"/api/users/{cafe.waiter.id}/", json={"role": "cashier"}, headers=cafe.owner.auth))
+            demoted = login(client, cafe.waiter.email)["access"]
+            ws.send_json({"action": "refresh_token", "token": demoted})
+            # Without the hub closing it first, the socket says no; in no case is it extended.
+            try:
+                answer = ws.receive_json()
+                assert answer == {
+                    "error": "The token does not fit this socket (role, branch or cities changed); reconnect."
+                }
+                ws.send_json({"action": "refresh_token", "token": cafe.waiter.token})
+                assert ws.receive_json() == {"error": "Token has been revoked."}
+                started = time.monotonic()
+                with pytest.raises(WebSocketDisconnect) as closed:
+                    for _ in range(100):
+                        ws.receive_json()
+                assert closed.value.code == 4003 and time.monotonic() - started < 6
+            except WebSocketDisconnect as closed_at_once:
+                assert closed_at_once.code == 4003
 
 
 @pytest.mark.xfail(strict=False, reason="needs the hub's revoked_ channel")
