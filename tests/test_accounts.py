@@ -15,6 +15,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from cafe_rt import create_app
+from tests.conftest import REDIS_URL, require_redis
 from tests.factory import PASSWORD, feed_url, login, make_company, ok
 from tests.servers import create_company_by_command, furnish, server_env, token_for, uvicorn_server
 
@@ -281,5 +282,58 @@ def test_a_password_change_closes_the_users_open_sockets_with_4003(database_url)
                     assert closed.value.rcvd is not None and closed.value.rcvd.code == 4003
                 await bystander.send(json.dumps({"action": "ping"}))
                 assert json.loads(await asyncio.wait_for(bystander.recv(), 2)) == {"type": "pong"}
+
+        asyncio.run(scenario())
+
+
+def two_processes(database_url: str, broker: str) -> dict[str, str]:
+    if broker == "redis":
+        require_redis()
+    # No sweep and no relay: only the broker can carry the revocation in time.
+    broadcast_url = REDIS_URL if broker == "redis" else database_url
+    return server_env(database_url, BROADCAST_URL=broadcast_url, SWEEP_INTERVAL="3600", RELAY_INTERVAL="3600")
+
+
+def test_a_revocation_through_one_process_is_refused_by_another_at_once(fresh_postgres):
+    env = two_processes(fresh_postgres, "postgres")
+    owner_email = create_company_by_command(fresh_postgres)
+    with (
+        uvicorn_server(env) as first,
+        uvicorn_server(env) as second,
+        httpx2.Client(base_url=f"http://{first}") as one,
+        httpx2.Client(base_url=f"http://{second}") as other,
+    ):
+        token = furnish(one, owner_email)["waiter_token"]
+        assert other.get("/api/users/me/", headers=bearer(token)).status_code == 200
+        body = {"old_password": PASSWORD, "new_password": "a-new-password-1"}
+        assert one.post("/api/users/me/password/", json=body, headers=bearer(token)).status_code == 200
+        assert other.get("/api/users/me/", headers=bearer(token)).status_code == 401
+
+
+@pytest.mark.xfail(strict=False, reason="needs the hub's revoked_ channel")
+@pytest.mark.parametrize("broker", ["redis", "postgres"])
+def test_a_revocation_through_one_process_closes_the_sockets_on_another(fresh_postgres, broker):
+    env = two_processes(fresh_postgres, broker)
+    owner_email = create_company_by_command(fresh_postgres)
+    with (
+        uvicorn_server(env) as reader,
+        uvicorn_server(env) as writer,
+        httpx2.Client(base_url=f"http://{writer}") as http,
+    ):
+        token = furnish(http, owner_email)["waiter_token"]
+        owner = token_for(http, owner_email)
+        me = http.get("/api/users/me/", headers=bearer(token)).json()["id"]
+
+        async def scenario() -> None:
+            async with connect(f"ws://{reader}/ws/waiters/{me}/?token={token}") as ws:
+                await asyncio.wait_for(ws.recv(), 10)
+                fired = await asyncio.to_thread(
+                    http.patch, f"/api/users/{me}/", json={"is_active": False}, headers=bearer(owner)
+                )
+                assert fired.status_code == 200
+                with pytest.raises(ConnectionClosed) as closed:
+                    while True:
+                        await asyncio.wait_for(ws.recv(), 2)
+                assert closed.value.rcvd is not None and closed.value.rcvd.code == 4003
 
         asyncio.run(scenario())
