@@ -14,7 +14,7 @@ from starlette.websockets import WebSocket
 
 from domain.auth import Actor, actor_from_token
 from domain.errors import NotAuthenticated
-from domain.revocation import authenticate, check_current
+from domain.revocation import check_current
 from domain.validate import parse_json
 from realtime.hub import Hub
 from realtime.outlet import Outlet, Replay
@@ -93,7 +93,7 @@ class HubSocket(WebSocketEndpoint):
     async def on_connect(self, websocket: WebSocket) -> None:
         services = websocket.state.services
         try:
-            actor = await authenticate(services, bearer_token(websocket))
+            actor = actor_from_token(services.tokens, bearer_token(websocket))
         except NotAuthenticated:
             await self.reject(websocket, CLOSE_BAD_TOKEN)
             return
@@ -108,6 +108,14 @@ class HubSocket(WebSocketEndpoint):
         self.actor = actor
         self.outlet = outlet
         await self.hub(websocket).attach(outlet, resume_position(websocket))
+        try:
+            # Checked once registered: a revocation committed from here on reaches the socket as an event.
+            await check_current(services.database, actor)
+        except NotAuthenticated:
+            self.outlet = None
+            await self.hub(websocket).detach(outlet)
+            await self.reject(websocket, CLOSE_BAD_TOKEN)
+            return
         await self.on_attached(websocket)
         await websocket.accept()
         self.pump = asyncio.create_task(self._pump(websocket, self.hub(websocket), outlet))
