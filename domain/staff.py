@@ -94,8 +94,7 @@ async def update_user(services: Services, actor: Actor, user_id: object, data: A
         after = (new_role, new_branch, new_active, new_cities)
         if after != before:
             if row["role"] == "owner" and row["is_active"] and (new_role != "owner" or not new_active):
-                others = await db.fetch_one(COUNT_OTHER_OWNERS, {"company_id": company_id, "id": row["id"]})
-                if not others["owners"]:
+                if not await db.fetch_val(COUNT_OTHER_OWNERS, {"company_id": company_id, "id": row["id"]}):
                     raise Conflict("The company must keep at least one active owner.")
             standing = {"id": row["id"], "role": new_role, "branch_id": new_branch, "is_active": int(new_active)}
             await db.execute(UPDATE_STANDING, standing)
@@ -104,4 +103,5 @@ async def update_user(services: Services, actor: Actor, user_id: object, data: A
                 for city_id in new_cities:
                     await db.execute(INSERT_USER_CITY, {"user_id": row["id"], "city_id": city_id})
             await revoke(change, row["id"])
-    return await user_json(services.database, await services.database.fetch_one(SELECT_USER, {"id": row["id"]}))
+        updated = await user_json(db, await db.fetch_one(SELECT_USER, {"id": row["id"]}))
+    return updated

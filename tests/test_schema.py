@@ -28,6 +28,7 @@ def test_an_existing_database_gets_the_new_columns(database_url):
             upgraded = await connect_database(database_url)
             row = await upgraded.fetch_one("SELECT is_active, token_version FROM users WHERE email = 'old@test.cafe'")
             await upgraded.disconnect()
+        assert row is not None
         return [row["is_active"], row["token_version"]]
 
     assert asyncio.run(scenario()) == [1, 0]
