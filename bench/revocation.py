@@ -3,7 +3,8 @@
 For each database (a fresh SQLite file, and PostgreSQL when --postgres is given) it times, in one
 process through `databases` as the service runs it, decoding an access token alone and decoding it
 plus the revocation check (`domain.revocation.authenticate`), and for scale the whole of an
-authenticated request (`GET /api/cafe/tables/`) over real HTTP against `cafe_rt.py serve`.
+authenticated request (`GET /api/cafe/tables/`) and of a socket connect (the orders feed, up to its
+`connection_established`) over real HTTP and WebSocket against `cafe_rt.py serve`.
 
     .venv/bin/python bench/revocation.py --rounds 2000 --postgres postgresql://root@127.0.0.1:5432/bench
 """
@@ -19,6 +20,7 @@ import time
 from pathlib import Path
 
 import httpx2
+from websockets.asyncio.client import connect
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -49,6 +51,16 @@ async def in_process(database_url: str, token: str, rounds: int) -> tuple[list[f
         return decode, check
 
 
+async def socket_connects(host: str, token: str, rounds: int) -> list[float]:
+    samples = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        async with connect(f"ws://{host}/ws/cafe/orders/?token={token}") as ws:
+            await asyncio.wait_for(ws.recv(), 10)
+            samples.append(time.perf_counter() - started)
+    return samples
+
+
 def measure(name: str, database_url: str, rounds: int) -> None:
     owner_email = create_company_by_command(database_url)
     with uvicorn_server(server_env(database_url)) as host, httpx2.Client(base_url=f"http://{host}") as http:
@@ -59,12 +71,14 @@ def measure(name: str, database_url: str, rounds: int) -> None:
             started = time.perf_counter()
             http.get("/api/cafe/tables/", headers=headers).raise_for_status()
             requests.append(time.perf_counter() - started)
+        connects = asyncio.run(socket_connects(host, token, max(1, rounds // 10)))
     decode, check = asyncio.run(in_process(database_url, token, rounds))
     print(f"{name}: decode only {micros(decode)}; decode + revocation check {micros(check)}")
     print(
         f"{name}: the check alone adds {(statistics.median(check) - statistics.median(decode)) * 1e6:.0f} us (median)"
     )
     print(f"{name}: a whole GET /api/cafe/tables/ over HTTP, check included: {micros(requests)}")
+    print(f"{name}: a whole socket connect to connection_established, check included: {micros(connects)}")
 
 
 def main(argv: list[str] | None = None) -> int:
