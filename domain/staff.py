@@ -94,7 +94,8 @@ async def update_user(services: Services, actor: Actor, user_id: object, data: A
         after = (new_role, new_branch, new_active, new_cities)
         if after != before:
             if row["role"] == "owner" and row["is_active"] and (new_role != "owner" or not new_active):
-                if not await db.fetch_val(COUNT_OTHER_OWNERS, {"company_id": company_id, "id": row["id"]}):
+                others = await db.fetch_one(COUNT_OTHER_OWNERS, {"company_id": company_id, "id": row["id"]})
+                if others is None or not others["owners"]:
                     raise Conflict("The company must keep at least one active owner.")
             standing = {"id": row["id"], "role": new_role, "branch_id": new_branch, "is_active": int(new_active)}
             await db.execute(UPDATE_STANDING, standing)
