@@ -123,5 +123,5 @@ def actor_from_token(settings: TokenSettings, token: str | None) -> Actor:
         branch_id=claims.get("branch_id"),
         city_ids=tuple(claims.get("city_ids") or ()),
         expires_at=int(claims["exp"]),
-        token_version=claims["ver"],
+        token_version=claims.get("ver", 0),
     )
