@@ -231,3 +231,21 @@ CREATE TABLE IF NOT EXISTS ws_tickets (
 );
 
 CREATE INDEX IF NOT EXISTS ws_tickets_by_expiry ON ws_tickets (expires_at);
+
+-- Account lifecycle. token_version is carried in every token and compared on each REST request and
+-- socket connect; raising it revokes every token of the user at once.
+-- Columns added after the first release are ADD COLUMN statements, so databases created before them
+-- get them too; domain/db.py runs each one only where the column is missing (SQLite has no
+-- ADD COLUMN IF NOT EXISTS).
+ALTER TABLE users ADD COLUMN is_active INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE users ADD COLUMN token_version INTEGER NOT NULL DEFAULT 0;
+
+-- Refresh tokens by their jti: each is used once (used_at), and a second use revokes the user's tokens.
+CREATE TABLE IF NOT EXISTS refresh_tokens (
+    jti TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL REFERENCES users (id),
+    expires_at TEXT NOT NULL,
+    used_at TEXT
+);
+
+CREATE INDEX IF NOT EXISTS refresh_tokens_by_user ON refresh_tokens (user_id, expires_at);

@@ -5,19 +5,19 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from domain import outbox
+from domain import outbox, tokens
 from domain.access import MANAGERS, company_branch, require_company, require_role
 from domain.auth import (
     ROLES,
     Actor,
     decode_token,
     hash_password,
-    issue_access_token,
     issue_tokens,
     verify_password,
 )
 from domain.db import new_id, utc_now
 from domain.errors import Conflict, Forbidden, NotAuthenticated, NotFound
+from domain.revocation import revoke_user
 from domain.services import Services
 from domain.validate import Body, is_uuid
 
@@ -41,6 +41,8 @@ SELECT_USER_CITIES = "SELECT city_id FROM user_cities WHERE user_id = :user_id O
 # Spent on unknown emails too, so a login's timing does not tell which emails exist.
 DUMMY_HASH = hash_password("not a real password")
 BRANCH_BOUND_ROLES = ("manager", "waiter", "cook", "cashier")
+MIN_PASSWORD = 8
+MAX_PASSWORD = 128
 
 
 def branch_json(row: Any) -> dict:
@@ -56,12 +58,21 @@ async def user_json(db: Any, row: Any) -> dict:
         "company": row["company_id"],
         "branch": row["branch_id"],
         "city_ids": [city["city_id"] for city in cities],
+        "is_active": bool(row["is_active"]),
         "created_at": row["created_at"],
     }
 
 
 def _normalize_email(email: str) -> str:
     return email.strip().lower()
+
+
+def new_password(body: Body, field: str) -> str | None:
+    """A password field of a new account or a password change, under the one rule both follow."""
+    password = body.text(field, max_length=MAX_PASSWORD)
+    if password and len(password) < MIN_PASSWORD:
+        body.fail(field, f"At least {MIN_PASSWORD} characters.")
+    return password
 
 
 async def _insert_user(
@@ -129,14 +140,12 @@ async def create_user(services: Services, actor: Actor, data: Any) -> dict:
     db = services.database
     body = Body(data, {"email", "password", "role", "branch", "city_ids"})
     email = body.text("email", max_length=254)
-    password = body.text("password", max_length=128)
+    password = new_password(body, "password")
     role = body.choice("role", ROLES)
     branch_id = body.ident("branch", required=False)
     city_ids = body.items("city_ids", required=False)
     if email and "@" not in email:
         body.fail("email", "Enter a valid email address.")
-    if password and len(password) < 8:
-        body.fail("password", "At least 8 characters.")
     if any(isinstance(city, bool) or not isinstance(city, int) or city < 1 for city in city_ids):
         body.fail("city_ids", "Must be a list of positive integers.")
     if role in BRANCH_BOUND_ROLES and branch_id is None and not body.has("branch"):
@@ -188,18 +197,56 @@ async def login(services: Services, data: Any) -> dict:
     stored = row["password_hash"] if row is not None else DUMMY_HASH
     if not await asyncio.to_thread(verify_password, password, stored) or row is None:
         raise NotAuthenticated("No active account found with the given credentials.")
-    return issue_tokens(services.tokens, await user_json(services.database, row))
+    return await start_session(services, row)
 
 
-async def refresh(services: Services, data: Any) -> dict:
+async def start_session(services: Services, row: Any) -> dict[str, str]:
+    """Tokens for a user who has just proved who it is; the refresh token is remembered by its jti."""
+    if not row["is_active"]:
+        raise NotAuthenticated("No active account found with the given credentials.")
+    db = services.database
+    user = await user_json(db, row)
+    async with services.gate, db.transaction():
+        jti = await tokens.remember(db, row["id"], services.tokens.refresh_ttl)
+    return issue_tokens(services.tokens, user, row["token_version"], jti)
+
+
+async def _refresh_claims(services: Services, data: Any) -> tuple[dict, Any]:
+    """The claims of a refresh token whose user is active and has not been revoked since, and the user's row."""
     body = Body(data, {"refresh"})
     token = body.text("refresh", max_length=4096)
     body.check()
     claims = decode_token(services.tokens, token, kind="refresh")
     row = await services.database.fetch_one(SELECT_USER, {"id": claims["sub"]})
-    if row is None:
-        raise NotAuthenticated("User not found.")
-    return {"access": issue_access_token(services.tokens, await user_json(services.database, row))}
+    if row is None or not row["is_active"] or row["token_version"] != claims["ver"]:
+        raise NotAuthenticated("Token has been revoked.")
+    return claims, row
+
+
+async def refresh(services: Services, data: Any) -> dict:
+    """Rotate: a new access and refresh token; the presented refresh token is used up."""
+    claims, row = await _refresh_claims(services, data)
+    jti = claims.get("jti")
+    if not isinstance(jti, str):
+        raise NotAuthenticated("This refresh token cannot be rotated; log in again.")
+    db = services.database
+    user = await user_json(db, row)
+    async with services.gate, db.transaction():
+        used = await tokens.use(db, jti, row["id"])
+        fresh = await tokens.remember(db, row["id"], services.tokens.refresh_ttl) if used is tokens.Use.FIRST else None
+    if used is tokens.Use.REPLAYED:
+        # Whoever rotated it first holds a live token now, and it may not be the user: revoke them all.
+        await revoke_user(services, row["id"], row["company_id"])
+        raise NotAuthenticated("This refresh token was already used; every session of this account is signed out.")
+    if fresh is None:
+        raise NotAuthenticated("Token has been revoked.")
+    return issue_tokens(services.tokens, user, row["token_version"], fresh)
+
+
+async def logout(services: Services, data: Any) -> None:
+    """Log out everywhere: every token of the refresh token's user is revoked."""
+    _, row = await _refresh_claims(services, data)
+    await revoke_user(services, row["id"], row["company_id"])
 
 
 async def me(services: Services, actor: Actor) -> dict:

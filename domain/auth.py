@@ -49,6 +49,8 @@ class Actor:
     branch_id: str | None
     city_ids: tuple[int, ...] = field(default=())
     expires_at: int = 0
+    # The user's token_version when the token was issued; a revocation raises the stored one.
+    token_version: int = 0
 
     @property
     def company_wide(self) -> bool:
@@ -66,29 +68,29 @@ class TokenSettings:
     refresh_ttl: int
 
 
-def issue_tokens(settings: TokenSettings, user: dict) -> dict[str, str]:
+def issue_tokens(settings: TokenSettings, user: dict, version: int = 0, jti: str | None = None) -> dict[str, str]:
+    """An access and a refresh token of the user's token `version`; `jti` names the refresh token."""
     return {
-        "access": _encode(settings, user, "access", settings.access_ttl),
-        "refresh": _encode(settings, user, "refresh", settings.refresh_ttl),
+        "access": _encode(settings, user, "access", settings.access_ttl, version),
+        "refresh": _encode(settings, user, "refresh", settings.refresh_ttl, version, jti),
     }
 
 
-def issue_access_token(settings: TokenSettings, user: dict) -> str:
-    return _encode(settings, user, "access", settings.access_ttl)
-
-
-def _encode(settings: TokenSettings, user: dict, kind: str, ttl: int) -> str:
+def _encode(settings: TokenSettings, user: dict, kind: str, ttl: int, version: int, jti: str | None = None) -> str:
     now = int(time.time())
-    claims = {
+    claims: dict[str, object] = {
         "sub": user["id"],
         "type": kind,
         "role": user["role"],
         "company_id": user["company"],
         "branch_id": user["branch"],
         "city_ids": list(user.get("city_ids", ())),
+        "ver": version,
         "iat": now,
         "exp": now + ttl,
     }
+    if jti is not None:
+        claims["jti"] = jti
     return jwt.encode(claims, settings.secret, algorithm=JWT_ALGORITHM)
 
 
@@ -105,6 +107,10 @@ def decode_token(settings: TokenSettings, token: str | None, kind: str = "access
         raise NotAuthenticated("Token is invalid.") from None
     if claims.get("type") != kind:
         raise NotAuthenticated(f"An {kind} token is required.")
+    # Tokens from before token versions count as version 0: valid until the user's first revocation.
+    version = claims.setdefault("ver", 0)
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise NotAuthenticated("Token is invalid.")
     return claims
 
 
@@ -120,4 +126,5 @@ def actor_from_claims(claims: dict) -> Actor:
         branch_id=claims.get("branch_id"),
         city_ids=tuple(claims.get("city_ids") or ()),
         expires_at=int(claims["exp"]),
+        token_version=claims.get("ver", 0),
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -13,6 +14,12 @@ from domain.sql import Database
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schema.sql"
 # Any constant works: it only keeps two processes from applying the schema at the same moment.
 SCHEMA_LOCK_KEY = 4_211_705
+ADD_COLUMN = re.compile(r"ALTER TABLE (\w+) ADD COLUMN (\w+)", re.IGNORECASE)
+SQLITE_HAS_COLUMN = "SELECT 1 AS found FROM pragma_table_info(:table) WHERE name = :column"
+POSTGRES_HAS_COLUMN = """
+SELECT 1 AS found FROM information_schema.columns
+WHERE table_schema = current_schema() AND table_name = :table AND column_name = :column
+"""
 
 
 def normalize_database_url(url: str) -> str:
@@ -39,8 +46,16 @@ async def connect_database(url: str) -> Database:
         if not database.is_sqlite:
             await database.execute("SELECT pg_advisory_xact_lock(:key)", {"key": SCHEMA_LOCK_KEY})
         for statement in schema_statements():
-            await database.execute(statement)
+            await _apply(database, statement, SQLITE_HAS_COLUMN if database.is_sqlite else POSTGRES_HAS_COLUMN)
     return database
+
+
+async def _apply(database: Database, statement: str, has_column: str) -> None:
+    """Run one schema statement; an ADD COLUMN only where the column is still missing."""
+    added = ADD_COLUMN.match(statement)
+    if added and await database.fetch_one(has_column, {"table": added[1], "column": added[2]}) is not None:
+        return
+    await database.execute(statement)
 
 
 class WriteGate:

@@ -218,7 +218,7 @@ class Hub:
     def _fan_out(self, company: _Company, position: int, channels: tuple[str, ...], text: str) -> None:
         for channel in channels:
             if channel.startswith(REVOKED_PREFIX):
-                self._close_user(company, channel[len(REVOKED_PREFIX) :])
+                self._close_user(company, channel[len(REVOKED_PREFIX) :], text)
                 continue
             outlets = company.routes.get(channel)
             if outlets:
@@ -226,9 +226,14 @@ class Hub:
                     if outlet.wants(channel, position):
                         outlet.deliver(position, text)
 
-    def _close_user(self, company: _Company, user_id: str) -> None:
+    def _close_user(self, company: _Company, user_id: str, text: str) -> None:
+        """Close the user's sockets opened with a token older than the revocation (4003)."""
+        try:
+            version = int(json.loads(text).get("version", 2**63))
+        except (ValueError, TypeError, AttributeError):
+            version = 2**63
         for outlet in tuple(self._users.get(user_id, ())):
-            if outlet in company.outlets:
+            if outlet in company.outlets and outlet.token_version < version:
                 outlet.close(CLOSE_REVOKED)
 
     async def _sweep_forever(self) -> None:

@@ -42,6 +42,7 @@ class Outlet:
         self.company_id = company_id
         self.channels = set(channels)
         self.user_id: str | None = None
+        self.token_version = 0
         self.last_position = NOT_STARTED
         # A channel joined after connecting carries only what comes after the join.
         self.joined_after: dict[str, int] = {}

@@ -13,6 +13,7 @@ from starlette.websockets import WebSocket
 
 from domain.auth import Actor, actor_from_token
 from domain.errors import NotAuthenticated
+from domain.revocation import check_current
 from domain.tickets import socket_actor
 from domain.validate import parse_json
 from realtime.hub import Hub
@@ -67,6 +68,18 @@ def resume_position(websocket: WebSocket) -> int | None:
     return int(value)
 
 
+def fits(fresh: Actor, opened: Actor) -> bool:
+    """Whether a refreshed token may extend a socket opened with another: same user, standing and token version."""
+    return (fresh.id, fresh.company_id, fresh.role, fresh.branch_id, fresh.city_ids, fresh.token_version) == (
+        opened.id,
+        opened.company_id,
+        opened.role,
+        opened.branch_id,
+        opened.city_ids,
+        opened.token_version,
+    )
+
+
 class HubSocket(WebSocketEndpoint):
     """A socket fed by the hub. Subclasses decide the channels (`open_outlet`) and answer actions."""
 
@@ -97,8 +110,16 @@ class HubSocket(WebSocketEndpoint):
             return
         self.actor = actor
         self.outlet = outlet
-        outlet.user_id = actor.id
+        outlet.user_id, outlet.token_version = actor.id, actor.token_version
         await hub.attach(outlet, resume_position(websocket))
+        try:
+            # Checked once registered: a revocation committed from here on reaches the socket as an event.
+            await check_current(services.database, actor)
+        except NotAuthenticated:
+            self.outlet = None
+            await hub.detach(outlet)
+            await self.reject(websocket, CLOSE_BAD_TOKEN)
+            return
         await self.on_attached(websocket)
         await websocket.accept()
         outlet.start(websocket.send_text, websocket.close, hub.replay)
@@ -115,16 +136,23 @@ class HubSocket(WebSocketEndpoint):
         loop = asyncio.get_running_loop()
         self.expiry = loop.call_at(loop.time() + max(0.0, expires_at - time.time()), self.outlet.close, CLOSE_BAD_TOKEN)
 
-    def _refresh(self, websocket: WebSocket, message: dict[str, Any]) -> None:
+    async def _refresh(self, websocket: WebSocket, message: dict[str, Any]) -> None:
         data = message.get("data")
         token = message.get("token") or (data.get("token") if isinstance(data, dict) else None)
+        services = websocket.state.services
         try:
-            fresh = actor_from_token(websocket.state.services.tokens, token if isinstance(token, str) else None)
+            fresh = actor_from_token(services.tokens, token if isinstance(token, str) else None)
+            if fresh.id == self.actor.id:
+                await check_current(services.database, fresh)
         except NotAuthenticated as refused:
             self.reply_error(str(refused.detail))
             return
         if fresh.id != self.actor.id:
             self.reply_error("The token belongs to another user.")
+            return
+        if not fits(fresh, self.actor):
+            # The socket's channels were chosen for the token it was opened with.
+            self.reply_error("The token does not fit this socket (role, branch or cities changed); reconnect.")
             return
         self._expire_at(fresh.expires_at)
         self.reply({"type": self.token_refreshed, "data": {"expires_at": fresh.expires_at}})
@@ -149,11 +177,11 @@ class HubSocket(WebSocketEndpoint):
         if not isinstance(message, dict):
             self.reply_error("A message must be a JSON object.")
             return
-        if message.get("action") == "refresh_token" or message.get("type") == "refresh-token":
-            self._refresh(websocket, message)
-            return
         try:
-            await self.on_message(websocket, message)
+            if message.get("action") == "refresh_token" or message.get("type") == "refresh-token":
+                await self._refresh(websocket, message)
+            else:
+                await self.on_message(websocket, message)
         except Exception:
             # A fault of ours (the database went away) must not cost the client its socket.
             log.exception("socket action failed")

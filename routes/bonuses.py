@@ -11,7 +11,7 @@ from routes.common import actor, respond, services
 
 
 async def my_bonuses(request: Request) -> JSONResponse:
-    return respond(await bonuses.my_bonuses(services(request), actor(request)))
+    return respond(await bonuses.my_bonuses(services(request), await actor(request)))
 
 
 routes = [Route("/api/bonuses/me/", my_bonuses, methods=["GET"], name="bonuses-me")]

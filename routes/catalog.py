@@ -12,27 +12,33 @@ from routes.common import actor, body, respond, services
 
 async def menu_items(request: Request) -> JSONResponse:
     if request.method == "POST":
-        return respond(await catalog.create_menu_item(services(request), actor(request), await body(request)), 201)
+        return respond(
+            await catalog.create_menu_item(services(request), await actor(request), await body(request)), 201
+        )
     return respond(
-        await catalog.list_menu_items(services(request), actor(request), request.query_params.get("branch_id"))
+        await catalog.list_menu_items(services(request), await actor(request), request.query_params.get("branch_id"))
     )
 
 
 async def menu_item(request: Request) -> JSONResponse:
     item_id = request.path_params["item_id"]
-    return respond(await catalog.update_menu_item(services(request), actor(request), item_id, await body(request)))
+    return respond(
+        await catalog.update_menu_item(services(request), await actor(request), item_id, await body(request))
+    )
 
 
 async def clients(request: Request) -> JSONResponse:
     if request.method == "POST":
-        return respond(await catalog.create_client(services(request), actor(request), await body(request)), 201)
-    return respond(await catalog.list_clients(services(request), actor(request), request.query_params.get("search")))
+        return respond(await catalog.create_client(services(request), await actor(request), await body(request)), 201)
+    return respond(
+        await catalog.list_clients(services(request), await actor(request), request.query_params.get("search"))
+    )
 
 
 async def client_orders(request: Request) -> JSONResponse:
     client_id = request.path_params["client_id"]
     page = request.query_params.get("page")
-    return respond(await order_queries.client_orders(services(request), actor(request), client_id, page))
+    return respond(await order_queries.client_orders(services(request), await actor(request), client_id, page))
 
 
 routes = [

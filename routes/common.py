@@ -8,8 +8,9 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from domain.auth import Actor, actor_from_token
+from domain.auth import Actor
 from domain.errors import DomainError, Invalid
+from domain.revocation import authenticate
 from domain.services import Services
 from domain.validate import parse_json
 
@@ -28,8 +29,9 @@ def bearer(request: Request) -> str | None:
     return token.strip() or None
 
 
-def actor(request: Request) -> Actor:
-    return actor_from_token(services(request).tokens, bearer(request))
+async def actor(request: Request) -> Actor:
+    """The user of the request's access token, refused (401) when the token is bad or revoked."""
+    return await authenticate(services(request), bearer(request))
 
 
 async def body(request: Request) -> Any:

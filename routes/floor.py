@@ -12,36 +12,44 @@ from routes.common import actor, body, respond, services
 
 async def zones(request: Request) -> JSONResponse:
     if request.method == "POST":
-        return respond(await floor.create_zone(services(request), actor(request), await body(request)), 201)
-    return respond(await floor.list_zones(services(request), actor(request), request.query_params.get("branch_id")))
+        return respond(await floor.create_zone(services(request), await actor(request), await body(request)), 201)
+    return respond(
+        await floor.list_zones(services(request), await actor(request), request.query_params.get("branch_id"))
+    )
 
 
 async def tables(request: Request) -> JSONResponse:
     if request.method == "POST":
-        return respond(await floor.create_table(services(request), actor(request), await body(request)), 201)
-    return respond(await floor.list_tables(services(request), actor(request), request.query_params.get("branch_id")))
+        return respond(await floor.create_table(services(request), await actor(request), await body(request)), 201)
+    return respond(
+        await floor.list_tables(services(request), await actor(request), request.query_params.get("branch_id"))
+    )
 
 
 async def table(request: Request) -> JSONResponse:
     table_id = request.path_params["table_id"]
     if request.method == "GET":
-        return respond(await floor.get_table(services(request), actor(request), table_id))
-    return respond(await floor.update_table(services(request), actor(request), table_id, await body(request)))
+        return respond(await floor.get_table(services(request), await actor(request), table_id))
+    return respond(await floor.update_table(services(request), await actor(request), table_id, await body(request)))
 
 
 async def session_open(request: Request) -> JSONResponse:
-    return respond(await sessions.open_session(services(request), actor(request), await body(request)), 201)
+    return respond(await sessions.open_session(services(request), await actor(request), await body(request)), 201)
 
 
 async def session_detail(request: Request) -> JSONResponse:
     session_id = request.path_params["session_id"]
     if request.method == "GET":
-        return respond(await sessions.get_session(services(request), actor(request), session_id))
-    return respond(await sessions.update_guests(services(request), actor(request), session_id, await body(request)))
+        return respond(await sessions.get_session(services(request), await actor(request), session_id))
+    return respond(
+        await sessions.update_guests(services(request), await actor(request), session_id, await body(request))
+    )
 
 
 async def session_close(request: Request) -> JSONResponse:
-    return respond(await sessions.close_session(services(request), actor(request), request.path_params["session_id"]))
+    return respond(
+        await sessions.close_session(services(request), await actor(request), request.path_params["session_id"])
+    )
 
 
 routes = [

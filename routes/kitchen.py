@@ -11,22 +11,22 @@ from routes.common import actor, body, query, respond, services
 
 
 async def task_list(request: Request) -> JSONResponse:
-    return respond(await kitchen.list_tasks(services(request), actor(request), query(request)))
+    return respond(await kitchen.list_tasks(services(request), await actor(request), query(request)))
 
 
 async def task_detail(request: Request) -> JSONResponse:
     task_id = request.path_params["task_id"]
     if request.method == "GET":
-        return respond(await kitchen.get_task(services(request), actor(request), task_id))
-    return respond(await kitchen.update_task(services(request), actor(request), task_id, await body(request)))
+        return respond(await kitchen.get_task(services(request), await actor(request), task_id))
+    return respond(await kitchen.update_task(services(request), await actor(request), task_id, await body(request)))
 
 
 async def claim(request: Request) -> JSONResponse:
-    return respond(await kitchen.claim_task(services(request), actor(request), request.path_params["task_id"]))
+    return respond(await kitchen.claim_task(services(request), await actor(request), request.path_params["task_id"]))
 
 
 async def ready(request: Request) -> JSONResponse:
-    return respond(await kitchen.mark_ready(services(request), actor(request), request.path_params["task_id"]))
+    return respond(await kitchen.mark_ready(services(request), await actor(request), request.path_params["task_id"]))
 
 
 routes = [

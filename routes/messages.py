@@ -11,17 +11,17 @@ from routes.common import actor, body, respond, services
 
 
 async def broadcast(request: Request) -> JSONResponse:
-    return respond(await broadcasts.send_broadcast(services(request), actor(request), await body(request)), 201)
+    return respond(await broadcasts.send_broadcast(services(request), await actor(request), await body(request)), 201)
 
 
 async def notification_list(request: Request) -> JSONResponse:
     unread_only = request.query_params.get("unread") in ("1", "true")
-    return respond(await notifications.list_notifications(services(request), actor(request), unread_only))
+    return respond(await notifications.list_notifications(services(request), await actor(request), unread_only))
 
 
 async def acknowledge(request: Request) -> JSONResponse:
     notification_id = request.path_params["notification_id"]
-    return respond(await notifications.acknowledge(services(request), actor(request), notification_id))
+    return respond(await notifications.acknowledge(services(request), await actor(request), notification_id))
 
 
 routes = [

@@ -11,7 +11,7 @@ from routes.common import actor, body, no_content, query, respond, services
 
 
 async def order_list(request: Request) -> Response:
-    who = actor(request)
+    who = await actor(request)
     if request.method == "POST":
         place = customer_orders.create_order if who.role == "client" else orders.create_order
         return respond(await place(services(request), who, await body(request)), 201)
@@ -21,27 +21,27 @@ async def order_list(request: Request) -> Response:
 async def order_detail(request: Request) -> Response:
     order_id = request.path_params["order_id"]
     if request.method == "GET":
-        return respond(await order_queries.get_order(services(request), actor(request), order_id))
+        return respond(await order_queries.get_order(services(request), await actor(request), order_id))
     if request.method == "DELETE":
-        await orders.delete_order(services(request), actor(request), order_id)
+        await orders.delete_order(services(request), await actor(request), order_id)
         return no_content()
-    return respond(await orders.update_order(services(request), actor(request), order_id, await body(request)))
+    return respond(await orders.update_order(services(request), await actor(request), order_id, await body(request)))
 
 
 async def pay(request: Request) -> Response:
     order_id = request.path_params["order_id"]
-    return respond(await orders.pay_order(services(request), actor(request), order_id, await body(request)))
+    return respond(await orders.pay_order(services(request), await actor(request), order_id, await body(request)))
 
 
 async def order_item_create(request: Request) -> Response:
-    return respond(await order_items.add_item(services(request), actor(request), await body(request)), 201)
+    return respond(await order_items.add_item(services(request), await actor(request), await body(request)), 201)
 
 
 async def order_item_detail(request: Request) -> Response:
     item_id = request.path_params["item_id"]
     if request.method == "DELETE":
-        return respond(await order_items.remove_item(services(request), actor(request), item_id))
-    return respond(await order_items.change_item(services(request), actor(request), item_id, await body(request)))
+        return respond(await order_items.remove_item(services(request), await actor(request), item_id))
+    return respond(await order_items.change_item(services(request), await actor(request), item_id, await body(request)))
 
 
 routes = [

@@ -13,6 +13,7 @@ from tests.conftest import require_redis
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 
 import loss  # noqa: E402  (bench/ is not a package)
+import revocation  # noqa: E402
 import stalled  # noqa: E402
 
 
@@ -27,3 +28,9 @@ def test_nothing_is_lost_duplicated_or_reordered(capsys):
 def test_stalled_sockets_are_closed_and_the_readers_lose_nothing(capsys):
     assert stalled.main(["--sockets", "3", "--stalled", "2", "--writes", "220", "--rate", "100", "--queue", "20"]) == 0
     assert "stalled sockets closed with 4008: 2 of 2" in capsys.readouterr().out
+
+
+def test_the_revocation_check_is_measured(capsys):
+    assert revocation.main(["--rounds", "20"]) == 0
+    out = capsys.readouterr().out
+    assert "SQLite: decode only" in out and "the check alone adds" in out
