@@ -76,6 +76,24 @@ class _SQLiteRunner(_Runner):
         await raw.executemany(sql, values)
 
 
+class _SQLiteInlineRunner(_Runner):
+    """Runs statements on the event loop's own thread, for a transaction that already holds SQLite's write lock.
+
+    Each trip to aiosqlite's thread and back costs more CPU than a short statement itself (measured: the
+    hand-off was the largest item of a write's profile), and inside `BEGIN IMMEDIATE` no statement waits
+    for another writer. BEGIN (which may wait) and COMMIT (which may checkpoint) still go to the thread.
+    """
+
+    async def fetch_all(self, raw: Any, sql: str, values: Values) -> list[Row]:
+        return [dict(row) for row in raw._conn.execute(sql, values).fetchall()]
+
+    async def execute(self, raw: Any, sql: str, values: Values) -> None:
+        raw._conn.execute(sql, values)
+
+    async def execute_many(self, raw: Any, sql: str, values: list[Values]) -> None:
+        raw._conn.executemany(sql, values)
+
+
 class _PostgresRunner(_Runner):
     async def fetch_all(self, raw: Any, sql: str, values: Values) -> list[Row]:
         text, names = positional(sql)
@@ -122,7 +140,8 @@ class Database:
     def __init__(self, url: str) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
-        self._databases = DatabasesDatabase(url)
+        # The writer's statements inside a transaction run on the loop's thread (_SQLiteInlineRunner).
+        self._databases = DatabasesDatabase(url, check_same_thread=False) if self.is_sqlite else DatabasesDatabase(url)
         self._runner: _Runner = _SQLiteRunner() if self.is_sqlite else _PostgresRunner()
         self._held: list[Connection] = []
         self._reader: Session | None = None
@@ -211,10 +230,12 @@ class Database:
 
     @asynccontextmanager
     async def _transaction(self, session: Session, begin: str) -> AsyncIterator[Session]:
+        """BEGIN and COMMIT on `session`; the statements in between on `inside` (SQLite: on the loop's thread)."""
         await session.execute(begin)
-        token = _current.set(session)
+        inside = Session(_SQLiteInlineRunner(), session.raw) if self.is_sqlite else session
+        token = _current.set(inside)
         try:
-            yield session
+            yield inside
         except BaseException:
             _current.reset(token)
             await asyncio.shield(session.execute("ROLLBACK"))
