@@ -36,8 +36,8 @@ async def body(request: Request) -> Any:
         return {}
     try:
         return parse_json(raw)
-    except ValueError:
-        raise Invalid("The request body is not valid JSON.") from None
+    except ValueError as refused:
+        raise Invalid(f"The request body is not valid JSON: {refused}.") from None
 
 
 def query(request: Request) -> dict[str, str]:
