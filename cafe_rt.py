@@ -33,6 +33,7 @@ from domain.db import WriteGate, connect_database, is_sqlite, normalize_database
 from domain.outbox import prune, relay_unpublished
 from domain.services import Services
 from realtime.broker import BrokerSupervisor
+from realtime.http_guard import guarded_protocol
 from realtime.hub import Hub
 from routes import accounts as account_routes
 from routes import bonuses, cafe_feeds, catalog, entity_sockets, floor, kitchen, messages, orders, rooms_socket
@@ -64,6 +65,7 @@ WS_PING_INTERVAL: float = config("WS_PING_INTERVAL", cast=float, default=30.0)
 WS_PING_TIMEOUT: float = config("WS_PING_TIMEOUT", cast=float, default=30.0)
 WS_MAX_SIZE: int = config("WS_MAX_SIZE", cast=int, default=64 * 1024)
 STALLED_TIMEOUT: float = config("STALLED_TIMEOUT", cast=float, default=60.0)
+REQUEST_TIMEOUT: float = config("REQUEST_TIMEOUT", cast=float, default=10.0)
 
 
 @dataclass(frozen=True)
@@ -228,6 +230,8 @@ def serve(host: str, port: int, log_level: str) -> None:
         app,
         host=host,
         port=port,
+        # httptools with a bounded request head and a deadline for the request (or handshake) to arrive.
+        http=guarded_protocol(REQUEST_TIMEOUT),
         ws="websockets-sansio",
         # permessage-deflate costs about 300 KiB a connection; events are small and many.
         ws_per_message_deflate=False,

@@ -35,6 +35,10 @@ class Conflict(DomainError):
     status_code = 409
 
 
+class TooLarge(DomainError):
+    status_code = 413
+
+
 def error_message(detail: Any) -> str:
     """One line of text for channels that carry a plain message (the socket dialects)."""
     if isinstance(detail, dict):
