@@ -65,6 +65,8 @@ WS_PING_INTERVAL: float = config("WS_PING_INTERVAL", cast=float, default=30.0)
 WS_PING_TIMEOUT: float = config("WS_PING_TIMEOUT", cast=float, default=30.0)
 WS_MAX_SIZE: int = config("WS_MAX_SIZE", cast=int, default=64 * 1024)
 STALLED_TIMEOUT: float = config("STALLED_TIMEOUT", cast=float, default=60.0)
+# HS256 with a key shorter than its 32-byte output can be brute-forced offline from any one token.
+MIN_SECRET_BYTES = 32
 REQUEST_TIMEOUT: float = config("REQUEST_TIMEOUT", cast=float, default=10.0)
 
 
@@ -89,9 +91,22 @@ class Settings:
     sync_timeout: float = SYNC_TIMEOUT
 
 
+class WeakSecret(RuntimeError):
+    """JWT_SECRET is too short to sign tokens with."""
+
+
+def check_secret(secret: str | None) -> None:
+    if secret and len(secret.encode()) < MIN_SECRET_BYTES:
+        raise WeakSecret(
+            f"JWT_SECRET is {len(secret.encode())} bytes; it must have at least {MIN_SECRET_BYTES} "
+            "(for example: python3 -c 'import secrets; print(secrets.token_urlsafe(48))')"
+        )
+
+
 @asynccontextmanager
 async def running_services(settings: Settings) -> AsyncIterator[Services]:
     """The database (schema applied) and the broker, connected for as long as the block runs."""
+    check_secret(settings.jwt_secret)
     database = await connect_database(settings.database_url)
     tokens = TokenSettings(settings.jwt_secret or "", settings.access_token_ttl, settings.refresh_token_ttl)
     services = Services(
@@ -226,6 +241,10 @@ def stalled_peers_dropped(listener: socket.socket) -> socket.socket:
 
 def serve(host: str, port: int, log_level: str) -> None:
     """Run the app under uvicorn until SIGTERM or SIGINT, with the settings the Procfile relies on."""
+    try:
+        check_secret(JWT_SECRET)
+    except WeakSecret as weak:
+        raise SystemExit(f"cafe_rt: {weak}") from None
     config = uvicorn.Config(
         app,
         host=host,
@@ -268,7 +287,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     settings = Settings()
     if args.command == "demo":
-        print(asyncio.run(_demo(settings)))
+        try:
+            print(asyncio.run(_demo(settings)))
+        except WeakSecret as weak:
+            raise SystemExit(f"cafe_rt: {weak}") from None
         return 0
     try:
         result = asyncio.run(_create_company(settings, args.name, args.owner_email, args.owner_password))
