@@ -38,6 +38,7 @@ from realtime.hub import Hub
 from routes import accounts as account_routes
 from routes import bonuses, cafe_feeds, catalog, entity_sockets, floor, kitchen, messages, orders, rooms_socket
 from routes.common import exception_handlers
+from routes.log_redaction import redact_uvicorn_logs
 
 log = logging.getLogger("cafe_rt")
 config = Config()
@@ -143,6 +144,8 @@ async def relay_forever(services: Services, interval: float, retention: float, s
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings()
+    # Also when run by the uvicorn command line rather than `serve`: no token reaches a log line.
+    redact_uvicorn_logs()
     random_secret = not settings.jwt_secret
     if random_secret:
         settings = replace(settings, jwt_secret=secrets.token_urlsafe(32))
@@ -264,6 +267,7 @@ def serve(host: str, port: int, log_level: str) -> None:
         listener = stalled_peers_dropped(socket.create_server((host, port)))
     except OSError as refused:
         raise SystemExit(f"cafe_rt: cannot listen on {host}:{port}: {refused.strerror}") from None
+    redact_uvicorn_logs()  # uvicorn configured its loggers just now; the filter stays on them
     # uvicorn does not announce sockets it is handed; say where the service is, as it would.
     logging.getLogger("uvicorn.error").info("Uvicorn running on http://%s:%d (Press CTRL+C to quit)", host, port)
     uvicorn.Server(config).run(sockets=[listener])

@@ -37,12 +37,14 @@ def server_env(database_url: str, **extra: str) -> dict[str, str]:
 
 
 @contextmanager
-def uvicorn_server(env: dict[str, str]) -> Iterator[str]:
-    """Start `cafe_rt.py serve` as the Procfile does; yields host:port once /healthz answers."""
+def uvicorn_server(env: dict[str, str], log_level: str = "warning", log_path: Path | None = None) -> Iterator[str]:
+    """Start `cafe_rt.py serve` as the Procfile does; yields host:port once /healthz answers.
+
+    Its output goes to `log_path` when given (for tests that read the log), else to a temporary file."""
     port = free_port()
-    log = tempfile.TemporaryFile()
+    log = log_path.open("w+b") if log_path else tempfile.TemporaryFile()
     process = subprocess.Popen(
-        [sys.executable, "cafe_rt.py", "serve", "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+        [sys.executable, "cafe_rt.py", "serve", "--host", "127.0.0.1", "--port", str(port), "--log-level", log_level],
         cwd=ROOT,
         env={**os.environ, **env},
         stdout=log,
