@@ -61,6 +61,7 @@ SYNC_WEBHOOK_URL: str | None = config("SYNC_WEBHOOK_URL", default=None)
 SYNC_MAX_ATTEMPTS: int = config("SYNC_MAX_ATTEMPTS", cast=int, default=5)
 SYNC_RETRY_BASE: float = config("SYNC_RETRY_BASE", cast=float, default=2.0)
 SYNC_TIMEOUT: float = config("SYNC_TIMEOUT", cast=float, default=5.0)
+MAX_PORTIONS_PER_ORDER: int = config("MAX_PORTIONS_PER_ORDER", cast=int, default=200)
 # Read by `serve` only: uvicorn's WebSocket options, and how long a peer may take no data at all.
 WS_PING_INTERVAL: float = config("WS_PING_INTERVAL", cast=float, default=30.0)
 WS_PING_TIMEOUT: float = config("WS_PING_TIMEOUT", cast=float, default=30.0)
@@ -90,6 +91,7 @@ class Settings:
     sync_max_attempts: int = SYNC_MAX_ATTEMPTS
     sync_retry_base: float = SYNC_RETRY_BASE
     sync_timeout: float = SYNC_TIMEOUT
+    max_portions_per_order: int = MAX_PORTIONS_PER_ORDER
 
 
 class WeakSecret(RuntimeError):
@@ -117,6 +119,7 @@ async def running_services(settings: Settings) -> AsyncIterator[Services]:
         tokens,
         bonus_percent=settings.bonus_percent,
         sync_enabled=bool(settings.sync_webhook_url),
+        max_portions_per_order=settings.max_portions_per_order,
     )
     try:
         await services.broadcast.connect()

@@ -21,6 +21,8 @@ class Services:
     bonus_percent: int = 5
     # POS sync jobs are written only when a webhook is configured.
     sync_enabled: bool = False
+    # Kitchen portions (the sum of quantities) one order may hold: one request must not flood the kitchen.
+    max_portions_per_order: int = 200
 
     def change(self, company_id: str) -> Change:
         return Change(self, company_id)
