@@ -139,8 +139,9 @@ async def create_user(services: Services, actor: Actor, data: Any) -> dict:
         body.fail("password", "At least 8 characters.")
     if any(isinstance(city, bool) or not isinstance(city, int) or city < 1 for city in city_ids):
         body.fail("city_ids", "Must be a list of positive integers.")
-    if role in BRANCH_BOUND_ROLES and branch_id is None and not body.has("branch"):
-        body.fail("branch", "This field is required for this role.")
+    if role in BRANCH_BOUND_ROLES and branch_id is None and "branch" not in body.errors:
+        # A null branch would let the role read every branch, as only owners and admins may.
+        body.fail("branch", f"A {role} works in one branch: give its id.")
     body.check()
     if role == "owner" and actor.role != "owner":
         raise Forbidden("Only an owner can add an owner.")
