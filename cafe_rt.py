@@ -32,6 +32,7 @@ from domain.auth import TokenSettings
 from domain.db import WriteGate, connect_database, is_sqlite, normalize_database_url, utc_now
 from domain.outbox import prune, relay_unpublished
 from domain.services import Services
+from domain.throttle import LoginLimits
 from realtime.broker import BrokerSupervisor
 from realtime.http_guard import guarded_protocol
 from realtime.hub import Hub
@@ -62,6 +63,9 @@ SYNC_MAX_ATTEMPTS: int = config("SYNC_MAX_ATTEMPTS", cast=int, default=5)
 SYNC_RETRY_BASE: float = config("SYNC_RETRY_BASE", cast=float, default=2.0)
 SYNC_TIMEOUT: float = config("SYNC_TIMEOUT", cast=float, default=5.0)
 MAX_PORTIONS_PER_ORDER: int = config("MAX_PORTIONS_PER_ORDER", cast=int, default=200)
+LOGIN_MAX_FAILURES: int = config("LOGIN_MAX_FAILURES", cast=int, default=10)
+LOGIN_LOCKOUT: float = config("LOGIN_LOCKOUT", cast=float, default=900.0)
+LOGIN_MAX_FAILURES_PER_ADDRESS: int = config("LOGIN_MAX_FAILURES_PER_ADDRESS", cast=int, default=100)
 # Read by `serve` only: uvicorn's WebSocket options, and how long a peer may take no data at all.
 WS_PING_INTERVAL: float = config("WS_PING_INTERVAL", cast=float, default=30.0)
 WS_PING_TIMEOUT: float = config("WS_PING_TIMEOUT", cast=float, default=30.0)
@@ -92,6 +96,9 @@ class Settings:
     sync_retry_base: float = SYNC_RETRY_BASE
     sync_timeout: float = SYNC_TIMEOUT
     max_portions_per_order: int = MAX_PORTIONS_PER_ORDER
+    login_max_failures: int = LOGIN_MAX_FAILURES
+    login_lockout: float = LOGIN_LOCKOUT
+    login_max_failures_per_address: int = LOGIN_MAX_FAILURES_PER_ADDRESS
 
 
 class WeakSecret(RuntimeError):
@@ -120,6 +127,9 @@ async def running_services(settings: Settings) -> AsyncIterator[Services]:
         bonus_percent=settings.bonus_percent,
         sync_enabled=bool(settings.sync_webhook_url),
         max_portions_per_order=settings.max_portions_per_order,
+        login_limits=LoginLimits(
+            settings.login_max_failures, settings.login_lockout, settings.login_max_failures_per_address
+        ),
     )
     try:
         await services.broadcast.connect()

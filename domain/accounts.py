@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from domain import outbox
+from domain import outbox, throttle
 from domain.access import MANAGERS, company_branch, require_company, require_role
 from domain.auth import (
     ROLES,
@@ -180,15 +180,16 @@ async def list_users(services: Services, actor: Actor) -> list[dict]:
     return [await user_json(db, row) for row in rows]
 
 
-async def login(services: Services, data: Any) -> dict:
+async def login(services: Services, data: Any, address: str | None = None) -> dict:
     body = Body(data, {"email", "password"})
     email = body.text("email", max_length=254)
     password = body.text("password", max_length=128)
     body.check()
-    row = await services.database.fetch_one(SELECT_USER_BY_EMAIL, {"email": _normalize_email(email)})
-    stored = row["password_hash"] if row is not None else DUMMY_HASH
-    if not await asyncio.to_thread(verify_password, password, stored) or row is None:
-        raise NotAuthenticated("No active account found with the given credentials.")
+    async with throttle.login_attempt(services, _normalize_email(email), address):
+        row = await services.database.fetch_one(SELECT_USER_BY_EMAIL, {"email": _normalize_email(email)})
+        stored = row["password_hash"] if row is not None else DUMMY_HASH
+        if not await asyncio.to_thread(verify_password, password, stored) or row is None:
+            raise NotAuthenticated("No active account found with the given credentials.")
     return issue_tokens(services.tokens, await user_json(services.database, row))
 
 

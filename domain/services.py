@@ -10,6 +10,7 @@ from databases import Database
 from domain.auth import TokenSettings
 from domain.db import WriteGate
 from domain.outbox import Change
+from domain.throttle import LoginLimits
 
 
 @dataclass
@@ -23,6 +24,7 @@ class Services:
     sync_enabled: bool = False
     # Kitchen portions (the sum of quantities) one order may hold: one request must not flood the kitchen.
     max_portions_per_order: int = 200
+    login_limits: LoginLimits = LoginLimits()
 
     def change(self, company_id: str) -> Change:
         return Change(self, company_id)

@@ -7,11 +7,11 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from domain import accounts
-from routes.common import actor, body, respond, services
+from routes.common import actor, body, client_address, respond, services
 
 
 async def login(request: Request) -> JSONResponse:
-    return respond(await accounts.login(services(request), await body(request)))
+    return respond(await accounts.login(services(request), await body(request), client_address(request)))
 
 
 async def refresh_token(request: Request) -> JSONResponse:

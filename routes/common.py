@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from domain.auth import Actor, actor_from_token
-from domain.errors import DomainError, Invalid, TooLarge
+from domain.errors import DomainError, Invalid, Throttled, TooLarge
 from domain.services import Services
 from domain.validate import parse_json
 
@@ -50,6 +50,11 @@ async def body(request: Request) -> Any:
         raise Invalid(f"The request body is not valid JSON: {refused}.") from None
 
 
+def client_address(request: Request) -> str | None:
+    """The client's address as uvicorn reports it (behind a proxy: set FORWARDED_ALLOW_IPS)."""
+    return request.client.host if request.client else None
+
+
 def query(request: Request) -> dict[str, str]:
     return dict(request.query_params)
 
@@ -65,6 +70,8 @@ def no_content() -> Response:
 async def domain_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DomainError)
     headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+    if isinstance(exc, Throttled):
+        headers = {"Retry-After": str(exc.retry_after)}
     return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
 
 
