@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
 from domain.auth import Actor, actor_from_token
@@ -38,10 +38,14 @@ async def body(request: Request) -> Any:
     if declared.isascii() and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
         raise too_large
     raw = bytearray()
-    async for chunk in request.stream():  # chunked bodies declare no length: count as they come
-        raw += chunk
-        if len(raw) > MAX_BODY_BYTES:
-            raise too_large
+    try:
+        async for chunk in request.stream():  # chunked bodies declare no length: count as they come
+            raw += chunk
+            if len(raw) > MAX_BODY_BYTES:
+                raise too_large
+    except ClientDisconnect:
+        # Gone mid-body (or cut by serve's REQUEST_TIMEOUT): nobody reads this answer, but it is no server fault.
+        raise Invalid("The client went away before its body arrived.") from None
     if not raw.strip():
         return {}
     try:
