@@ -66,14 +66,15 @@ MAX_PORTIONS_PER_ORDER: int = config("MAX_PORTIONS_PER_ORDER", cast=int, default
 LOGIN_MAX_FAILURES: int = config("LOGIN_MAX_FAILURES", cast=int, default=10)
 LOGIN_LOCKOUT: float = config("LOGIN_LOCKOUT", cast=float, default=900.0)
 LOGIN_MAX_FAILURES_PER_ADDRESS: int = config("LOGIN_MAX_FAILURES_PER_ADDRESS", cast=int, default=100)
-# Read by `serve` only: uvicorn's WebSocket options, and how long a peer may take no data at all.
+# Read by `serve` only: uvicorn's WebSocket options, how long a peer may take no data at all, and how
+# long a connection may take to deliver its request.
 WS_PING_INTERVAL: float = config("WS_PING_INTERVAL", cast=float, default=30.0)
 WS_PING_TIMEOUT: float = config("WS_PING_TIMEOUT", cast=float, default=30.0)
 WS_MAX_SIZE: int = config("WS_MAX_SIZE", cast=int, default=64 * 1024)
 STALLED_TIMEOUT: float = config("STALLED_TIMEOUT", cast=float, default=60.0)
+REQUEST_TIMEOUT: float = config("REQUEST_TIMEOUT", cast=float, default=10.0)
 # HS256 with a key shorter than its 32-byte output can be brute-forced offline from any one token.
 MIN_SECRET_BYTES = 32
-REQUEST_TIMEOUT: float = config("REQUEST_TIMEOUT", cast=float, default=10.0)
 
 
 @dataclass(frozen=True)
