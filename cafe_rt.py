@@ -34,7 +34,9 @@ from domain.auth import TokenSettings
 from domain.db import WriteGate, connect_database, is_sqlite, normalize_database_url, utc_now
 from domain.outbox import MAX_NOTIFY_TEXT, prune, relay_unpublished
 from domain.services import Services
+from domain.throttle import LoginLimits
 from realtime.broker import BrokerSupervisor
+from realtime.http_guard import guarded_protocol
 from realtime.hub import Hub
 from realtime.origins import origin_middleware
 from routes import accounts as account_routes
@@ -51,6 +53,7 @@ from routes import (
     rooms_socket,
 )
 from routes.common import exception_handlers
+from routes.log_redaction import redact_uvicorn_logs
 
 log = logging.getLogger("cafe_rt")
 config = Config()
@@ -77,13 +80,21 @@ SYNC_TIMEOUT: float = config("SYNC_TIMEOUT", cast=float, default=5.0)
 WS_TICKET_TTL: int = config("WS_TICKET_TTL", cast=int, default=45)
 SOCKET_TOKEN_EXPIRY: str = config("SOCKET_TOKEN_EXPIRY", default="keep")
 CORS_ORIGINS: tuple[str, ...] = tuple(config("CORS_ORIGINS", cast=CommaSeparatedStrings, default=""))
-# Read by `serve` only: uvicorn's WebSocket options, and how long a peer may take no data at all.
+MAX_PORTIONS_PER_ORDER: int = config("MAX_PORTIONS_PER_ORDER", cast=int, default=200)
+LOGIN_MAX_FAILURES: int = config("LOGIN_MAX_FAILURES", cast=int, default=10)
+LOGIN_LOCKOUT: float = config("LOGIN_LOCKOUT", cast=float, default=900.0)
+LOGIN_MAX_FAILURES_PER_ADDRESS: int = config("LOGIN_MAX_FAILURES_PER_ADDRESS", cast=int, default=100)
+# Read by `serve` only: uvicorn's WebSocket options, how long a peer may take no data at all, and how
+# long a connection may take to deliver its request.
 WS_PING_INTERVAL: float = config("WS_PING_INTERVAL", cast=float, default=30.0)
 WS_PING_TIMEOUT: float = config("WS_PING_TIMEOUT", cast=float, default=30.0)
 WS_MAX_SIZE: int = config("WS_MAX_SIZE", cast=int, default=64 * 1024)
 STALLED_TIMEOUT: float = config("STALLED_TIMEOUT", cast=float, default=60.0)
 # Heroku's convention for how many processes a dyno runs.
 WEB_CONCURRENCY: int = config("WEB_CONCURRENCY", cast=int, default=1)
+REQUEST_TIMEOUT: float = config("REQUEST_TIMEOUT", cast=float, default=10.0)
+# HS256 with a key shorter than its 32-byte output can be brute-forced offline from any one token.
+MIN_SECRET_BYTES = 32
 
 
 @dataclass(frozen=True)
@@ -110,11 +121,28 @@ class Settings:
     # "keep": an open socket outlives its access token; "close": closed with 4003 at expiry unless refreshed.
     socket_token_expiry: str = SOCKET_TOKEN_EXPIRY
     cors_origins: tuple[str, ...] = CORS_ORIGINS
+    max_portions_per_order: int = MAX_PORTIONS_PER_ORDER
+    login_max_failures: int = LOGIN_MAX_FAILURES
+    login_lockout: float = LOGIN_LOCKOUT
+    login_max_failures_per_address: int = LOGIN_MAX_FAILURES_PER_ADDRESS
+
+
+class WeakSecret(RuntimeError):
+    """JWT_SECRET is too short to sign tokens with."""
+
+
+def check_secret(secret: str | None) -> None:
+    if secret and len(secret.encode()) < MIN_SECRET_BYTES:
+        raise WeakSecret(
+            f"JWT_SECRET is {len(secret.encode())} bytes; it must have at least {MIN_SECRET_BYTES} "
+            "(for example: python3 -c 'import secrets; print(secrets.token_urlsafe(48))')"
+        )
 
 
 @asynccontextmanager
 async def running_services(settings: Settings) -> AsyncIterator[Services]:
     """The database (schema applied) and the broker, connected for as long as the block runs."""
+    check_secret(settings.jwt_secret)
     database = await connect_database(settings.database_url)
     tokens = TokenSettings(settings.jwt_secret or "", settings.access_token_ttl, settings.refresh_token_ttl)
     services = Services(
@@ -126,6 +154,10 @@ async def running_services(settings: Settings) -> AsyncIterator[Services]:
         sync_enabled=bool(settings.sync_webhook_url),
         broker_max_text=MAX_NOTIFY_TEXT if settings.broadcast_url.startswith("postgres") else 1_000_000,
         ws_ticket_ttl=settings.ws_ticket_ttl,
+        max_portions_per_order=settings.max_portions_per_order,
+        login_limits=LoginLimits(
+            settings.login_max_failures, settings.login_lockout, settings.login_max_failures_per_address
+        ),
     )
     try:
         await services.broadcast.connect()
@@ -155,6 +187,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings()
     if settings.socket_token_expiry not in ("keep", "close"):
         raise ValueError(f"SOCKET_TOKEN_EXPIRY must be keep or close, not {settings.socket_token_expiry!r}")
+    # Also when run by the uvicorn command line rather than `serve`: no token reaches a log line.
+    redact_uvicorn_logs()
     random_secret = not settings.jwt_secret
     if random_secret:
         settings = replace(settings, jwt_secret=secrets.token_urlsafe(32))
@@ -279,12 +313,18 @@ def serve(host: str, port: int, log_level: str, workers: int, loop: str) -> None
             "cafe_rt: --workers/WEB_CONCURRENCY above 1 needs a shared broker (BROADCAST_URL or REDIS_URL: "
             "redis:// or postgres://); memory:// reaches one process only"
         )
+    try:
+        check_secret(JWT_SECRET)
+    except WeakSecret as weak:
+        raise SystemExit(f"cafe_rt: {weak}") from None
     config = uvicorn.Config(
         "cafe_rt:app" if workers > 1 else app,
         host=host,
         port=port,
         workers=workers,
         loop=loop,
+        # httptools with a bounded request head and a deadline for the request (or handshake) to arrive.
+        http=guarded_protocol(REQUEST_TIMEOUT),
         ws="websockets-sansio",
         # permessage-deflate costs about 300 KiB a connection; events are small and many.
         ws_per_message_deflate=False,
@@ -298,6 +338,7 @@ def serve(host: str, port: int, log_level: str, workers: int, loop: str) -> None
         listener = listening_socket(host, port)
     except OSError as refused:
         raise SystemExit(f"cafe_rt: cannot listen on {host}:{port}: {refused.strerror}") from None
+    redact_uvicorn_logs()  # uvicorn configured its loggers just now; the filter stays on them
     # uvicorn does not announce sockets it is handed; say where the service is, as it would.
     logging.getLogger("uvicorn.error").info("Uvicorn running on http://%s:%d (Press CTRL+C to quit)", host, port)
     if workers > 1:
@@ -330,7 +371,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     settings = Settings()
     if args.command == "demo":
-        print(asyncio.run(_demo(settings)))
+        try:
+            print(asyncio.run(_demo(settings)))
+        except WeakSecret as weak:
+            raise SystemExit(f"cafe_rt: {weak}") from None
         return 0
     try:
         result = asyncio.run(_create_company(settings, args.name, args.owner_email, args.owner_password))

@@ -249,3 +249,14 @@ CREATE TABLE IF NOT EXISTS refresh_tokens (
 );
 
 CREATE INDEX IF NOT EXISTS refresh_tokens_by_user ON refresh_tokens (user_id, expires_at);
+
+-- Failed logins per key ("account:<sha256 of the email>" or "address:<client address>"), shared by
+-- every process: `failures` since `window_start`, and a lock until `locked_until` once over the limit.
+CREATE TABLE IF NOT EXISTS login_throttle (
+    key TEXT PRIMARY KEY,
+    failures INTEGER NOT NULL,
+    window_start TEXT NOT NULL,
+    locked_until TEXT
+);
+
+CREATE INDEX IF NOT EXISTS login_throttle_window ON login_throttle (window_start);

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from domain import outbox, tokens
+from domain import outbox, throttle, tokens
 from domain.access import MANAGERS, company_branch, require_company, require_role
 from domain.auth import (
     ROLES,
@@ -148,8 +148,9 @@ async def create_user(services: Services, actor: Actor, data: Any) -> dict:
         body.fail("email", "Enter a valid email address.")
     if any(isinstance(city, bool) or not isinstance(city, int) or city < 1 for city in city_ids):
         body.fail("city_ids", "Must be a list of positive integers.")
-    if role in BRANCH_BOUND_ROLES and branch_id is None and not body.has("branch"):
-        body.fail("branch", "This field is required for this role.")
+    if role in BRANCH_BOUND_ROLES and branch_id is None and "branch" not in body.errors:
+        # A null branch would let the role read every branch, as only owners and admins may.
+        body.fail("branch", f"A {role} works in one branch: give its id.")
     body.check()
     if role == "owner" and actor.role != "owner":
         raise Forbidden("Only an owner can add an owner.")
@@ -188,15 +189,16 @@ async def list_users(services: Services, actor: Actor) -> list[dict]:
     return [await user_json(db, row) for row in rows]
 
 
-async def login(services: Services, data: Any) -> dict:
+async def login(services: Services, data: Any, address: str | None = None) -> dict:
     body = Body(data, {"email", "password"})
     email = body.text("email", max_length=254)
     password = body.text("password", max_length=128)
     body.check()
-    row = await services.database.fetch_one(SELECT_USER_BY_EMAIL, {"email": _normalize_email(email)})
-    stored = row["password_hash"] if row is not None else DUMMY_HASH
-    if not await asyncio.to_thread(verify_password, password, stored) or row is None:
-        raise NotAuthenticated("No active account found with the given credentials.")
+    async with throttle.login_attempt(services, _normalize_email(email), address):
+        row = await services.database.fetch_one(SELECT_USER_BY_EMAIL, {"email": _normalize_email(email)})
+        stored = row["password_hash"] if row is not None else DUMMY_HASH
+        if not await asyncio.to_thread(verify_password, password, stored) or row is None:
+            raise NotAuthenticated("No active account found with the given credentials.")
     return await start_session(services, row)
 
 

@@ -5,10 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from domain import announce
-from domain.access import MANAGERS, company_branch, ensure_visible, read_branch, require_company, require_role
+from domain.access import (
+    MANAGERS,
+    company_branch,
+    ensure_visible,
+    read_branch,
+    require_company,
+    require_role,
+    write_branch,
+)
 from domain.auth import Actor
 from domain.db import format_cents, new_id, utc_now
-from domain.errors import NotFound
+from domain.errors import Forbidden, NotFound
 from domain.services import Services
 from domain.validate import Body, is_uuid
 
@@ -26,6 +34,8 @@ INSERT INTO clients (id, company_id, name, phone, created_at) VALUES (:id, :comp
 """
 SELECT_CLIENT = "SELECT * FROM clients WHERE id = :id"
 SELECT_CLIENTS = "SELECT * FROM clients WHERE company_id = :company_id ORDER BY name"
+# A company-wide item's price is every branch's price: not for a manager of one branch to set.
+COMPANY_WIDE_ONLY = "Company-wide menu items (no branch) are created and changed by owners and admins only."
 
 
 def menu_item_json(row: Any) -> dict:
@@ -50,8 +60,14 @@ async def create_menu_item(services: Services, actor: Actor, data: Any) -> dict:
     branch_id = body.ident("branch", required=False)
     is_active = body.boolean("is_active", default=True)
     body.check()
-    if branch_id is not None:
-        await company_branch(services.database, actor, branch_id)
+    if actor.company_wide:
+        if branch_id is not None:
+            await company_branch(services.database, actor, branch_id)
+    elif body.has("branch") and branch_id is None:
+        raise Forbidden(COMPANY_WIDE_ONLY)
+    else:
+        # A manager's item belongs to its own branch: named, or by default.
+        branch_id = await write_branch(services.database, actor, branch_id)
     row = {
         "id": new_id(),
         "company_id": actor.company_id,
@@ -77,6 +93,8 @@ async def update_menu_item(services: Services, actor: Actor, item_id: str, data:
     body.check()
     async with services.change(actor.company_id) as change:
         current = await visible_menu_item(change.db, actor, item_id)
+        if not actor.company_wide and current["branch_id"] != actor.branch_id:
+            raise Forbidden(COMPANY_WIDE_ONLY)
         values = {
             "id": current["id"],
             "title": title or current["title"],

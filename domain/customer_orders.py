@@ -22,7 +22,7 @@ async def create_order(services: Services, actor: Actor, data: Any) -> dict:
     guests = body.integer("guests", low=1, high=1000, required=False) or 1
     bonuses_used = body.money("bonuses_used", required=False) or 0
     kind = body.choice("type", ORDER_TYPES, required=False) or "pickup"
-    lines = read_items(body)
+    lines = read_items(body, services.max_portions_per_order)
     if not lines and not body.errors:
         body.fail("items", "An order needs at least one item.")
     if branch_id is None and "branch" not in body.errors:

@@ -102,6 +102,7 @@ def parse_cents(value: object) -> int | None:
         amount = Decimal(str(value).strip())
     except InvalidOperation:
         return None
-    if not amount.is_finite() or amount != amount.quantize(Decimal("0.01")):
+    # Bounded before quantize(), which raises on an exponent like 1e400 instead of answering.
+    if not amount.is_finite() or abs(amount) >= 10**15 or amount != amount.quantize(Decimal("0.01")):
         return None
     return int(amount * 100)

@@ -35,6 +35,20 @@ class Conflict(DomainError):
     status_code = 409
 
 
+class TooLarge(DomainError):
+    status_code = 413
+
+
+class Throttled(DomainError):
+    """Too many attempts: answered with Retry-After."""
+
+    status_code = 429
+
+    def __init__(self, detail: Any, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
 def error_message(detail: Any) -> str:
     """One line of text for channels that carry a plain message (the socket dialects)."""
     if isinstance(detail, dict):

@@ -8,7 +8,7 @@ from domain import announce, tasks
 from domain.access import require_role
 from domain.auth import Actor
 from domain.db import utc_now
-from domain.errors import Conflict, NotFound
+from domain.errors import Conflict, Invalid, NotFound
 from domain.orders import (
     FINAL_STATUSES,
     MAX_QUANTITY,
@@ -18,6 +18,7 @@ from domain.orders import (
     insert_line,
     order_json,
     save_order,
+    too_many_portions,
     visible_order,
 )
 from domain.outbox import Change
@@ -37,6 +38,7 @@ UPDATE orders SET
 WHERE id = :order_id
 """
 SELECT_ITEM_TASKS = tasks.TASK_COLUMNS + "WHERE kt.order_item_id = :order_item_id ORDER BY kt.unit_index"
+SELECT_PORTIONS = "SELECT COALESCE(SUM(quantity), 0) AS n FROM order_items WHERE order_id = :order_id"
 
 
 async def _open_order(db: Any, actor: Actor, order_id: object) -> dict:
@@ -53,6 +55,15 @@ async def _item_of_open_order(db: Any, actor: Actor, item_id: object) -> tuple[d
     if row is None or row["company_id"] != actor.company_id:
         raise NotFound("Order item not found.")
     return dict(row), await _open_order(db, actor, row["order_id"])
+
+
+async def _check_portions(services: Services, db: Any, order_id: str, added: int) -> None:
+    """An order keeps to MAX_PORTIONS_PER_ORDER also when it grows after it was placed."""
+    if added <= 0:
+        return
+    portions = (await db.fetch_one(SELECT_PORTIONS, {"order_id": order_id}))["n"] + added
+    if portions > services.max_portions_per_order:
+        raise Invalid({"quantity": [too_many_portions(services.max_portions_per_order, portions)]})
 
 
 async def _item_tasks(db: Any, item_id: str) -> list[dict]:
@@ -84,6 +95,7 @@ async def add_item(services: Services, actor: Actor, data: Any) -> dict:
     body.check()
     async with services.change(actor.company_id) as change:
         order = await _open_order(change.db, actor, order_id)
+        await _check_portions(services, change.db, order["id"], quantity)
         menu_item = await available_menu_item(change.db, actor, menu_item_id, order["branch_id"], "menu_item")
         line = (await change.db.fetch_one(SELECT_NEXT_LINE, {"order_id": order["id"]}))["next"]
         task_ids = await insert_line(
@@ -108,6 +120,7 @@ async def change_item(services: Services, actor: Actor, item_id: str, data: Any)
     body.check()
     async with services.change(actor.company_id) as change:
         item, order = await _item_of_open_order(change.db, actor, item_id)
+        await _check_portions(services, change.db, order["id"], quantity - item["quantity"])
         portions = await _item_tasks(change.db, item["id"])
         new_task_ids: list[str] = []
         if quantity > item["quantity"]:

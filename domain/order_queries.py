@@ -60,7 +60,7 @@ async def _order_page(db: Any, filters: dict[str, str], page_param: str | None) 
     if page_param is None:
         rows = await db.fetch_all(SELECT_ORDERS, filters | {"limit": LIST_LIMIT, "offset": 0})
         return [await order_json(db, row) for row in rows]
-    if not page_param.isdigit() or int(page_param) < 1:
+    if not (page_param.isascii() and page_param.isdigit()) or int(page_param) < 1:
         raise Invalid({"page": ["Must be a positive integer."]})
     page = int(page_param)
     count = (await db.fetch_one(COUNT_ORDERS, filters))["n"]

@@ -127,7 +127,7 @@ def order_document(row: Any, items: list[Any], table_number: int | None) -> dict
     }
 
 
-def read_items(body: Body) -> list[tuple[str, int]]:
+def read_items(body: Body, max_portions: int) -> list[tuple[str, int]]:
     lines = []
     for index, entry in enumerate(body.items("items", required=False)):
         field = f"items[{index}]"
@@ -141,7 +141,14 @@ def read_items(body: Body) -> list[tuple[str, int]]:
             body.fail(f"{field}.quantity", f"Must be an integer between 1 and {MAX_QUANTITY}.")
         else:
             lines.append((menu_item, quantity))
+    portions = sum(quantity for _, quantity in lines)
+    if portions > max_portions:
+        body.fail("items", too_many_portions(max_portions, portions))
     return lines
+
+
+def too_many_portions(max_portions: int, portions: int) -> str:
+    return f"An order may hold at most {max_portions} portions (the sum of quantities); this makes {portions}."
 
 
 async def _staff_member(db: Any, actor: Actor, user_id: str | None, branch_id: str) -> str | None:
@@ -165,7 +172,7 @@ async def create_order(services: Services, actor: Actor, data: Any) -> dict:
     client_id = body.ident("client", required=False)
     waiter_id = body.ident("waiter", required=False)
     branch_given = body.ident("branch", required=False)
-    lines = read_items(body)
+    lines = read_items(body, services.max_portions_per_order)
     body.check()
     if waiter_id is None and actor.role == "waiter":
         waiter_id = actor.id

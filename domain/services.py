@@ -10,6 +10,7 @@ from domain.auth import TokenSettings
 from domain.db import WriteGate
 from domain.outbox import Change, PublishedMarks
 from domain.sql import Database
+from domain.throttle import LoginLimits
 
 
 @dataclass
@@ -25,6 +26,9 @@ class Services:
     broker_max_text: int = 1_000_000
     published: PublishedMarks = field(default_factory=PublishedMarks)
     ws_ticket_ttl: int = 45
+    # Kitchen portions (the sum of quantities) one order may hold: one request must not flood the kitchen.
+    max_portions_per_order: int = 200
+    login_limits: LoginLimits = LoginLimits()
 
     def change(self, company_id: str) -> Change:
         return Change(self, company_id)

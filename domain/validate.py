@@ -12,6 +12,8 @@ from domain.errors import Invalid
 MISSING = object()
 MAX_TEXT = 200
 MAX_INT = 1_000_000_000
+# No body or message of this API nests more than a few levels; deeper is an attack on the parser.
+MAX_DEPTH = 32
 
 
 def _refuse_constant(constant: str) -> None:
@@ -19,8 +21,41 @@ def _refuse_constant(constant: str) -> None:
 
 
 def parse_json(text: str | bytes) -> Any:
-    """json.loads, without the NaN and Infinity that Python's parser lets through; ValueError if bad."""
-    return json.loads(text, parse_constant=_refuse_constant)
+    """json.loads, refusing what Python's parser lets through but nothing after it can use: NaN and
+    Infinity, nesting deeper than MAX_DEPTH, and lone surrogates ("\\ud800", text no UTF-8 encoder
+    can write to a database or a socket). ValueError says why."""
+    try:
+        value = json.loads(text, parse_constant=_refuse_constant)
+    except RecursionError:
+        raise ValueError(f"nested deeper than {MAX_DEPTH} levels") from None
+    _check_tree(value)
+    return value
+
+
+def _check_tree(value: Any) -> None:
+    """Walk a parsed document without recursion, checking its depth and every string in it."""
+    pending: list[tuple[Any, int]] = [(value, 0)]
+    while pending:
+        node, depth = pending.pop()
+        if isinstance(node, str):
+            _check_text(node)
+        elif isinstance(node, (dict, list)):
+            if depth >= MAX_DEPTH:
+                raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
+            if isinstance(node, dict):
+                for key in node:
+                    _check_text(key)
+            children = node.values() if isinstance(node, dict) else node
+            pending.extend((child, depth + 1) for child in children)
+
+
+def _check_text(text: str) -> None:
+    if text.isascii():
+        return
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("a lone surrogate (like \\ud800) is not text") from None
 
 
 def is_uuid(value: object) -> bool:

@@ -63,7 +63,8 @@ def bearer_token(websocket: WebSocket) -> str | None:
 
 def resume_position(websocket: WebSocket) -> int | None:
     value = websocket.query_params.get("last_event_id")
-    if value is None or not value.isdigit():
+    # isdigit() alone lets "²" through, which int() refuses.
+    if value is None or not (value.isascii() and value.isdigit()):
         return None
     return int(value)
 
@@ -171,8 +172,8 @@ class HubSocket(WebSocketEndpoint):
             return
         try:
             message = parse_json(data)
-        except ValueError:
-            self.reply_error("Invalid JSON.")
+        except ValueError as refused:
+            self.reply_error(f"Invalid JSON: {refused}.")
             return
         if not isinstance(message, dict):
             self.reply_error("A message must be a JSON object.")
@@ -200,7 +201,14 @@ class HubSocket(WebSocketEndpoint):
     def reply(self, message: dict[str, Any]) -> None:
         """Queue a reply behind the events already queued, so the socket sees one ordered stream."""
         assert self.outlet is not None
-        self.outlet.push(json.dumps(message, ensure_ascii=False))
+        text = json.dumps(message, ensure_ascii=False)
+        if not text.isascii():
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError:
+                # A lone surrogate cannot go out as UTF-8 and would stop the pump; escaped, it is valid JSON.
+                text = json.dumps(message)
+        self.outlet.push(text)
 
     def reply_error(self, text: str) -> None:
         self.reply({"error": text})

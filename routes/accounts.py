@@ -7,11 +7,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from domain import accounts, staff, tickets
-from routes.common import actor, bearer, body, no_content, respond, services
+from routes.common import actor, bearer, body, client_address, no_content, respond, services
 
 
 async def login(request: Request) -> JSONResponse:
-    return respond(await accounts.login(services(request), await body(request)))
+    return respond(await accounts.login(services(request), await body(request), client_address(request)))
 
 
 async def refresh_token(request: Request) -> JSONResponse:

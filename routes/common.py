@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
 from domain.auth import Actor
-from domain.errors import DomainError, Invalid
+from domain.errors import DomainError, Invalid, Throttled, TooLarge
 from domain.revocation import authenticate
 from domain.services import Services
 from domain.validate import parse_json
@@ -35,15 +35,34 @@ async def actor(request: Request) -> Actor:
 
 
 async def body(request: Request) -> Any:
-    raw = await request.body()
-    if len(raw) > MAX_BODY_BYTES:
-        raise Invalid("The request body is too large.")
+    """The JSON body, read only up to MAX_BODY_BYTES: a bigger one is refused before it is in memory.
+
+    uvicorn then discards what still comes of it (`serve` hangs up after REQUEST_TIMEOUT); hanging up at
+    once would reset the connection with the body unread, and the client would never see the 413."""
+    too_large = TooLarge(f"The request body is larger than {MAX_BODY_BYTES} bytes.")
+    declared = request.headers.get("content-length", "")
+    if declared.isascii() and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise too_large
+    raw = bytearray()
+    try:
+        async for chunk in request.stream():  # chunked bodies declare no length: count as they come
+            raw += chunk
+            if len(raw) > MAX_BODY_BYTES:
+                raise too_large
+    except ClientDisconnect:
+        # Gone mid-body (or cut by serve's REQUEST_TIMEOUT): nobody reads this answer, but it is no server fault.
+        raise Invalid("The client went away before its body arrived.") from None
     if not raw.strip():
         return {}
     try:
-        return parse_json(raw)
-    except ValueError:
-        raise Invalid("The request body is not valid JSON.") from None
+        return parse_json(bytes(raw))
+    except ValueError as refused:
+        raise Invalid(f"The request body is not valid JSON: {refused}.") from None
+
+
+def client_address(request: Request) -> str | None:
+    """The client's address as uvicorn reports it (behind a proxy: set FORWARDED_ALLOW_IPS)."""
+    return request.client.host if request.client else None
 
 
 def query(request: Request) -> dict[str, str]:
@@ -61,6 +80,8 @@ def no_content() -> Response:
 async def domain_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DomainError)
     headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+    if isinstance(exc, Throttled):
+        headers = {"Retry-After": str(exc.retry_after)}
     return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
 
 

@@ -38,10 +38,14 @@ def server_env(database_url: str, **extra: str) -> dict[str, str]:
 
 
 @contextmanager
-def uvicorn_server(env: dict[str, str], *options: str) -> Iterator[str]:
-    """Start `cafe_rt.py serve` as the Procfile does; yields host:port once /healthz answers."""
+def uvicorn_server(
+    env: dict[str, str], *options: str, log_level: str = "warning", log_path: Path | None = None
+) -> Iterator[str]:
+    """Start `cafe_rt.py serve` as the Procfile does (with extra `options`); yields host:port once /healthz answers.
+
+    Its output goes to `log_path` when given (for tests that read the log), else to a temporary file."""
     port = free_port()
-    log = tempfile.TemporaryFile()
+    log = log_path.open("w+b") if log_path else tempfile.TemporaryFile()
     process = subprocess.Popen(
         [
             sys.executable,
@@ -52,7 +56,7 @@ def uvicorn_server(env: dict[str, str], *options: str) -> Iterator[str]:
             "--port",
             str(port),
             "--log-level",
-            "warning",
+            log_level,
             *options,
         ],
         cwd=ROOT,

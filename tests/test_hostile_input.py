@@ -211,7 +211,7 @@ def write_endpoints(client, cafe, customer, order: dict, session_id: str, task_i
         "update menu item": (
             "PATCH",
             f"/api/cafe/menu-items/{pizza}/",
-            manager,
+            owner,  # a company-wide item: a manager may not change it
             {"title": "Pizza", "price": "510.00", "is_active": True},
         ),
         "create client": ("POST", "/api/cafe/clients/", manager, {"name": "Ann", "phone": "+10000000"}),

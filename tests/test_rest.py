@@ -149,7 +149,7 @@ def test_clients_menu_and_zones(client):
     )
     retired = ok(
         client.patch(
-            f"/api/cafe/menu-items/{cafe.menu['coffee']['id']}/", json={"is_active": False}, headers=cafe.manager.auth
+            f"/api/cafe/menu-items/{cafe.menu['coffee']['id']}/", json={"is_active": False}, headers=cafe.owner.auth
         )
     )
     assert retired["is_active"] is False
