@@ -94,9 +94,30 @@ def _encode(settings: TokenSettings, user: dict, kind: str, ttl: int, version: i
     return jwt.encode(claims, settings.secret, algorithm=JWT_ALGORITHM)
 
 
+# Verified tokens by (secret, token, kind): a device's token is checked on every request and socket
+# connect, and its signature can only be verified the same way again. Expiry is still checked each time.
+_verified: dict[tuple[str, str, str], dict] = {}
+VERIFIED_CACHE_SIZE = 10_000
+
+
 def decode_token(settings: TokenSettings, token: str | None, kind: str = "access") -> dict:
     if not token:
         raise NotAuthenticated("Authentication credentials were not provided.")
+    key = (settings.secret, token, kind)
+    known = _verified.get(key)
+    if known is not None:
+        if known["exp"] <= time.time():
+            del _verified[key]
+            raise NotAuthenticated("Token has expired.")
+        return dict(known)
+    claims = _verify(settings, token, kind)
+    if len(_verified) >= VERIFIED_CACHE_SIZE:
+        _verified.clear()
+    _verified[key] = claims
+    return dict(claims)
+
+
+def _verify(settings: TokenSettings, token: str, kind: str) -> dict:
     try:
         claims = jwt.decode(
             token, settings.secret, algorithms=[JWT_ALGORITHM], options={"require": ["exp", "sub", "type"]}

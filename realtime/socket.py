@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import Awaitable
 from typing import Any
 
 from starlette.endpoints import WebSocketEndpoint
@@ -28,6 +29,8 @@ CLOSE_TOO_MANY = 1008
 
 class RateLimiter:
     """A token bucket: `rate` messages a second on average, `burst` at once."""
+
+    __slots__ = ("_rate", "_burst", "_tokens", "_updated")
 
     def __init__(self, rate: float, burst: int) -> None:
         self._rate, self._burst = rate, burst
@@ -123,9 +126,14 @@ class HubSocket(WebSocketEndpoint):
             return
         await self.on_attached(websocket)
         await websocket.accept()
-        outlet.start(websocket.send_text, websocket.close, hub.replay)
+        outlet.start(self._send_frame, websocket.close, hub.replay)
         self.limiter = RateLimiter(websocket.state.settings.socket_rate, websocket.state.settings.socket_burst)
         self._expire_at(actor.expires_at)
+
+    def _send_frame(self, text: str) -> Awaitable[None]:
+        """A text frame straight to the ASGI send: the one call made per socket per event, so it skips
+        Starlette's WebSocket wrapper (its state checks matter only around accept and close)."""
+        return self.send({"type": "websocket.send", "text": text})
 
     def _expire_at(self, expires_at: int) -> None:
         """With SOCKET_TOKEN_EXPIRY=close, close with 4003 when the access token expires, unless refreshed first."""
