@@ -24,6 +24,7 @@ from broadcaster import Broadcast
 from starlette.applications import Starlette
 from starlette.config import Config
 from starlette.datastructures import CommaSeparatedStrings
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -49,11 +50,13 @@ from routes import (
     floor,
     kitchen,
     messages,
+    metrics,
     orders,
     rooms_socket,
 )
 from routes.common import exception_handlers
 from routes.log_redaction import redact_uvicorn_logs
+from routes.metrics import RequestMetrics
 
 log = logging.getLogger("cafe_rt")
 config = Config()
@@ -248,12 +251,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *rooms_socket.routes,
         *bonuses.routes,
         *documents.routes,
+        *metrics.routes,
     ]
     return Starlette(
         routes=routes,
         lifespan=lifespan,
         exception_handlers=exception_handlers,
-        middleware=origin_middleware(settings.cors_origins),
+        middleware=[Middleware(RequestMetrics), *origin_middleware(settings.cors_origins)],
     )
 
 

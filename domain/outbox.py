@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from domain.db import utc_now
 from domain.errors import NotFound
+from domain.metrics import EVENTS_PUBLISHED
 from domain.sql import Session
 
 if TYPE_CHECKING:
@@ -65,26 +67,35 @@ def company_channel(company_id: str) -> str:
     return f"cafe_rt_{company_id}"
 
 
-def envelope(events: list[OutboxEvent], max_text: int) -> str:
-    """One broker message for one change: `first|last|[[channels, text], ...]`.
+@dataclass(frozen=True)
+class Envelope:
+    first: int
+    last: int
+    # When the change committed (time.time()), for the commit-to-socket latency.
+    committed_at: float
+    # (channels, text) per position, or None: the change was too big for the broker; read the outbox.
+    entries: list[tuple[tuple[str, ...], str]] | None
+
+
+def envelope(events: list[OutboxEvent], max_text: int, committed_at: float) -> str:
+    """One broker message for one change: `first|last|committed_at|[[channels, text], ...]`.
 
     Positions let every hub order and dedupe; a change too big for the broker travels as
-    `first|last|` alone, and the hubs read its events from the outbox.
+    `first|last|committed_at|` alone, and the hubs read its events from the outbox.
     """
-    head = f"{events[0].position}|{events[-1].position}|"
+    head = f"{events[0].position}|{events[-1].position}|{committed_at:.6f}|"
     body = json.dumps([[" ".join(event.channels), event.text] for event in events], ensure_ascii=False)
     return head + body if len(body) <= max_text else head
 
 
-def parse_envelope(text: str) -> tuple[int, int, list[tuple[tuple[str, ...], str]] | None]:
-    """(first position, last position, [(channels, text)] or None when they are to be read from the outbox)."""
-    first, last, body = text.split("|", 2)
+def parse_envelope(text: str) -> Envelope:
+    first, last, committed_at, body = text.split("|", 3)
     if not body:
-        return int(first), int(last), None
+        return Envelope(int(first), int(last), float(committed_at), None)
     entries = [(tuple(channels.split(" ")), event_text) for channels, event_text in json.loads(body)]
     if len(entries) != int(last) - int(first) + 1:
         raise ValueError("an envelope whose events do not match its positions")
-    return int(first), int(last), entries
+    return Envelope(int(first), int(last), float(committed_at), entries)
 
 
 class PublishedMarks:
@@ -192,14 +203,14 @@ async def publish(services: Services, events: list[OutboxEvent]) -> bool:
     if not events:
         return True
     company_id = events[0].company_id
+    message = envelope(events, services.broker_max_text, time.time())
     try:
-        await services.broadcast.publish(
-            channel=company_channel(company_id), message=envelope(events, services.broker_max_text)
-        )
+        await services.broadcast.publish(channel=company_channel(company_id), message=message)
     except Exception:
         log.warning("publish failed; the relay will retry", exc_info=True)
         return False
     services.published.note(company_id, events[-1].position)
+    EVENTS_PUBLISHED.inc(len(events))
     return True
 
 

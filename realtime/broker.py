@@ -14,6 +14,7 @@ import uuid
 
 from broadcaster import Broadcast
 
+from domain.metrics import BROKER_UP
 from domain.services import Services
 from realtime.hub import Hub
 
@@ -30,6 +31,7 @@ class BrokerSupervisor:
         self._probe_channel = f"cafe_rt_probe_{uuid.uuid4().hex}"
         self._misses = 0
         self.healthy = True
+        BROKER_UP.set(1)
 
     async def run(self, stopping: asyncio.Event) -> None:
         while not stopping.is_set():
@@ -41,10 +43,12 @@ class BrokerSupervisor:
     async def check(self) -> None:
         if await self._probe():
             self._misses, self.healthy = 0, True
+            BROKER_UP.set(1)
             return
         self._misses += 1
         if self._misses >= 2:
             self.healthy = False
+            BROKER_UP.set(0)
             await self._reconnect()
 
     async def _probe(self) -> bool:
@@ -74,3 +78,4 @@ class BrokerSupervisor:
         log.warning("broker reconnected; channels subscribed again, catching up from the outbox")
         await self._hub.sweep()
         self._misses, self.healthy = 0, await self._probe()
+        BROKER_UP.set(1 if self.healthy else 0)

@@ -15,11 +15,13 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from broadcaster import Broadcast
 
+from domain.metrics import COMMIT_TO_SOCKET, EVENTS_DELIVERED
 from domain.outbox import company_channel, parse_envelope, read_counter, read_range
 from domain.sql import Database
 from realtime.outlet import NOT_STARTED, Outlet, Replay
@@ -182,23 +184,24 @@ class Hub:
         finally:
             company.subscribed.set()
 
-    async def _receive(self, company_id: str, company: _Company, envelope: str) -> None:
+    async def _receive(self, company_id: str, company: _Company, message: str) -> None:
         try:
-            first, last, entries = parse_envelope(envelope)
+            envelope = parse_envelope(message)
         except ValueError:
             log.warning("dropped a malformed broker message")
             return
         async with company.lock:
             cursor = company.cursor
-            if cursor is None or last <= cursor:
+            if cursor is None or envelope.last <= cursor:
                 return
-            if entries is not None and first <= cursor + 1:
-                for offset in range(cursor + 1 - first, len(entries)):
-                    channels, text = entries[offset]
-                    self._fan_out(company, first + offset, channels, text)
-                company.cursor = last
+            if envelope.entries is not None and envelope.first <= cursor + 1:
+                for offset in range(cursor + 1 - envelope.first, len(envelope.entries)):
+                    channels, text = envelope.entries[offset]
+                    self._fan_out(company, envelope.first + offset, channels, text)
+                company.cursor = envelope.last
             else:
-                await self._catch_up(company_id, company, last)
+                await self._catch_up(company_id, company, envelope.last)
+            COMMIT_TO_SOCKET.observe(max(0.0, time.time() - envelope.committed_at))
 
     async def _catch_up(self, company_id: str, company: _Company, through: int) -> None:
         """Deliver every event after the cursor up to `through` from the outbox, in order."""
@@ -222,9 +225,11 @@ class Hub:
                 continue
             outlets = company.routes.get(channel)
             if outlets:
+                delivered = 0
                 for outlet in tuple(outlets):
-                    if outlet.wants(channel, position):
-                        outlet.deliver(position, text)
+                    if outlet.wants(channel, position) and outlet.deliver(position, text):
+                        delivered += 1
+                EVENTS_DELIVERED.inc(delivered)
 
     def _close_user(self, company: _Company, user_id: str, text: str) -> None:
         """Close the user's sockets opened with a token older than the revocation (4003)."""

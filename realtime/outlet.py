@@ -15,6 +15,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
+from domain.metrics import SLOW_CLIENT_CLOSES
 from realtime.eager import run_eagerly
 
 log = logging.getLogger("cafe_rt.outlet")
@@ -118,16 +119,20 @@ class Outlet:
     def accepts(self, channels: tuple[str, ...], position: int) -> bool:
         return any(channel in self.channels and self.wants(channel, position) for channel in channels)
 
-    def deliver(self, position: int, text: str) -> None:
+    def deliver(self, position: int, text: str) -> bool:
         """Send an event once: a socket on several of the event's channels still gets one copy."""
-        if position > self.last_position:
+        if position > self.last_position and self.closing_code is None:
             self.last_position = position
             self.push(text)
+            return True
+        return False
 
     def close(self, code: int) -> None:
         """Close the socket with `code` once the frame in flight is out; what is queued is dropped."""
         if self.closing_code is not None:
             return
+        if code == CLOSE_TOO_SLOW:
+            SLOW_CLIENT_CLOSES.inc()
         self.closing_code = code
         self._queue = None
         if self._send_text is not None and self._sender is None:

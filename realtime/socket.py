@@ -14,6 +14,7 @@ from starlette.websockets import WebSocket
 
 from domain.auth import Actor, actor_from_token
 from domain.errors import NotAuthenticated
+from domain.metrics import SOCKETS
 from domain.revocation import check_current
 from domain.tickets import socket_actor
 from domain.validate import parse_json
@@ -90,6 +91,9 @@ class HubSocket(WebSocketEndpoint):
     encoding = "text"
     outlet: Outlet | None = None
     expiry: asyncio.TimerHandle | None = None
+    # The label of this socket in cafe_rt_sockets.
+    dialect = ""
+    counted = False
     # What a successful refresh_token / refresh-token is answered with, in the dialect's spelling.
     token_refreshed = "token_refreshed"
 
@@ -127,6 +131,8 @@ class HubSocket(WebSocketEndpoint):
         await self.on_attached(websocket)
         await websocket.accept()
         outlet.start(self._send_frame, websocket.close, hub.replay)
+        SOCKETS.labels(self.dialect).inc()
+        self.counted = True
         self.limiter = RateLimiter(websocket.state.settings.socket_rate, websocket.state.settings.socket_burst)
         self._expire_at(actor.expires_at)
 
@@ -200,6 +206,8 @@ class HubSocket(WebSocketEndpoint):
         raise NotImplementedError
 
     async def on_disconnect(self, websocket: WebSocket, close_code: int) -> None:
+        if self.counted:
+            SOCKETS.labels(self.dialect).dec()
         if self.expiry is not None:
             self.expiry.cancel()
         if self.outlet is not None:

@@ -16,6 +16,7 @@ from realtime.socket import CLOSE_BAD_TOKEN, CLOSE_NOT_FOUND, HubSocket, Rejecte
 
 
 class CafeFeed(HubSocket):
+    dialect = "cafe"
     feed = ""
 
     async def open_outlet(self, websocket: WebSocket, actor: Actor) -> Outlet:

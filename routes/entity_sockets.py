@@ -19,6 +19,8 @@ from realtime.socket import CLOSE_BAD_TOKEN, CLOSE_NOT_FOUND, HubSocket, Rejecte
 class EntitySocket(HubSocket):
     """An entity from the URL, its channels, its state on connect, and `{"action": ...}` messages."""
 
+    dialect = "entity"
+
     kind = ""
     path_param = ""
     actions: tuple[str, ...] = ()

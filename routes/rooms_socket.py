@@ -15,6 +15,7 @@ from realtime.socket import HubSocket
 
 
 class RoomsSocket(HubSocket):
+    dialect = "rooms"
     token_refreshed = "token-refreshed"
 
     async def open_outlet(self, websocket: WebSocket, actor: Actor) -> Outlet:
