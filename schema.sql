@@ -108,6 +108,8 @@ CREATE TABLE IF NOT EXISTS orders (
 
 CREATE INDEX IF NOT EXISTS orders_by_table ON orders (table_id, status);
 CREATE INDEX IF NOT EXISTS orders_by_branch ON orders (company_id, branch_id, created_at);
+-- The branch's next order number is MAX(number) + 1, taken in every order's INSERT.
+CREATE INDEX IF NOT EXISTS orders_by_number ON orders (branch_id, number);
 
 CREATE TABLE IF NOT EXISTS order_items (
     id TEXT PRIMARY KEY,

@@ -33,10 +33,12 @@ SELECT_TABLES = """
 SELECT * FROM cafe_tables WHERE company_id = :company_id AND (:branch_id = '' OR branch_id = :branch_id)
 ORDER BY branch_id, number
 """
+# Whether anything holds the table: EXISTS stops at the first open order, where a count read them all.
 SELECT_TABLE_HOLDERS = """
 SELECT t.*,
-  (SELECT COUNT(*) FROM orders WHERE table_id = t.id AND status NOT IN ('closed', 'cancelled'))
-  + (SELECT COUNT(*) FROM table_sessions WHERE table_id = t.id AND closed_at IS NULL) AS holders
+  CASE WHEN EXISTS (SELECT 1 FROM orders WHERE table_id = t.id AND status NOT IN ('closed', 'cancelled'))
+         OR EXISTS (SELECT 1 FROM table_sessions WHERE table_id = t.id AND closed_at IS NULL)
+       THEN 1 ELSE 0 END AS held
 FROM cafe_tables t WHERE t.id = :id
 """
 
@@ -177,7 +179,7 @@ async def refresh_table_status(change: Change, table_id: str | None) -> bool:
         return False
     row = await change.db.fetch_one(SELECT_TABLE_HOLDERS, {"id": table_id})
     assert row is not None
-    status = "busy" if row["holders"] else "free"
+    status = "busy" if row["held"] else "free"
     if row["status"] == status:
         return False
     await change.db.execute(UPDATE_TABLE_STATUS, {"id": table_id, "status": status})
