@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from describe.shapes import (
     BOOLEAN,
-    ORDER_ITEM,
     ID,
     INTEGER,
     MONEY,
+    ORDER_ITEM,
     TEXT,
     TIMESTAMP,
     Schema,
