@@ -48,6 +48,7 @@ ROOMS = Channel(
         "order-created",
         "order-status-updated",
         "bonus-updated",
+        "menu-updated",
         "sync-success",
         "sync-error",
     ),
@@ -85,13 +86,13 @@ CHANNELS: dict[str, Channel] = {
     ),
     "order": Channel(
         "/ws/orders/{order_id}/",
-        "One order",
+        "One order (staff; a customer: its own order, read-only)",
         sends=(*ENTITY_SENDS, "order_status", "order_update", "order_items_update"),
         receives=(*ENTITY_TAKES, "action-get_status", "action-update_status"),
     ),
     "order-items": Channel(
         "/ws/orders/{order_id}/items/",
-        "One order's items",
+        "One order's items (staff; a customer: its own order's)",
         sends=(*ENTITY_SENDS, "items_list", "items_updated"),
         receives=(*ENTITY_TAKES, "action-get_items"),
     ),
@@ -116,7 +117,15 @@ CHANNELS: dict[str, Channel] = {
     "restaurant": Channel(
         "/ws/restaurants/{restaurant_id}/",
         "One branch",
-        sends=(*ENTITY_SENDS, "restaurant_status", "new_order", "order_ready", "payment_completed", "broadcast"),
+        sends=(
+            *ENTITY_SENDS,
+            "restaurant_status",
+            "new_order",
+            "order_ready",
+            "payment_completed",
+            "broadcast",
+            "table_status",
+        ),
         receives=(*ENTITY_TAKES, "action-get_status"),
     ),
     "restaurant-notifications": Channel(
@@ -127,6 +136,7 @@ CHANNELS: dict[str, Channel] = {
     ),
     "rooms": ROOMS,
     "rooms-ws": Channel("/ws/", "The rooms socket, also at /ws/", ROOMS.sends, ROOMS.receives),
+    "rooms-socket": Channel("/socket", "The rooms socket, also at /socket", ROOMS.sends, ROOMS.receives),
 }
 
 QUERY = {
@@ -193,7 +203,8 @@ def document() -> dict[str, Any]:
             "description": "The three WebSocket dialects of cafe_rt: the cafe feeds, the entity sockets and the "
             "rooms socket. Every frame is a JSON text; events carry `event_id` for resuming with "
             "`?last_event_id=`. Writes go over REST (/openapi.json). Operations are the server's: `send` is "
-            "what the server sends, `receive` what it takes from clients.",
+            "what the server sends, `receive` what it takes from clients. With CORS_ORIGINS set, a handshake "
+            "whose `Origin` is not listed is refused with HTTP 403.",
         },
         "defaultContentType": "application/json",
         "servers": {
@@ -203,6 +214,7 @@ def document() -> dict[str, Any]:
                 "description": "`cafe_rt.py serve`; wss behind TLS",
                 "security": [
                     {"$ref": "#/components/securitySchemes/token"},
+                    {"$ref": "#/components/securitySchemes/ticket"},
                     {"$ref": "#/components/securitySchemes/bearer"},
                 ],
             }
@@ -214,6 +226,12 @@ def document() -> dict[str, Any]:
             "messages": {key: _message(key, summary, payload) for key, (summary, payload) in MESSAGES.items()},
             "securitySchemes": {
                 "token": {"type": "httpApiKey", "in": "query", "name": "token", "description": "an access token"},
+                "ticket": {
+                    "type": "httpApiKey",
+                    "in": "query",
+                    "name": "ticket",
+                    "description": "a single-use ticket from POST /api/auth/ws-ticket",
+                },
                 "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
             },
         },

@@ -9,6 +9,7 @@ from describe.shapes import (
     ID,
     INTEGER,
     MONEY,
+    ORDER_ITEM,
     TEXT,
     TIMESTAMP,
     Schema,
@@ -20,6 +21,7 @@ from describe.shapes import (
 )
 from domain.auth import ROLES
 from domain.broadcasts import LEVELS
+from domain.customer_orders import ORDER_TYPES
 from domain.kitchen import TASK_STATUSES
 from domain.orders import PAYMENT_METHODS, STATUSES
 
@@ -61,7 +63,11 @@ REQUESTS: dict[str, Schema] = {
             "branch": nullable(ID),
         },
     ),
-    "NewCustomerOrder": obj({"branch": ID, "items": LINES}, {"guests": GUESTS, "bonuses_used": PRICE}),
+    # `branch` defaults to the customer's home branch; `type` is how the order reaches it (pickup by default).
+    "NewCustomerOrder": obj(
+        {"items": LINES},
+        {"branch": nullable(ID), "guests": GUESTS, "bonuses_used": PRICE, "type": enum(ORDER_TYPES)},
+    ),
     # POST /api/cafe/orders/ takes the one that fits the user: staff place NewOrder, customers NewCustomerOrder.
     "NewAnyOrder": {"anyOf": [ref("NewOrder"), ref("NewCustomerOrder")]},
     "OrderChange": obj(
@@ -88,10 +94,13 @@ RESPONSES: dict[str, Schema] = {
     "Error": obj({"detail": {"anyOf": [TEXT, {"type": "object", "additionalProperties": array(TEXT)}]}}),
     "Tokens": obj({"access": TEXT, "refresh": TEXT}),
     "AccessToken": obj({"access": TEXT}),
+    "WsTicket": obj({"ticket": TEXT, "expires_in": {"type": "integer", "description": "seconds the ticket lives"}}),
     "Health": obj({"database": enum(["ok", "down"]), "broker": enum(["ok", "down"])}),
     "Branch": obj({"id": ID, "name": TEXT, "city_id": INTEGER, "company": ID}),
     "Zone": obj({"id": ID, "title": TEXT, "branch": ID}),
     "MenuItem": obj({"id": ID, "title": TEXT, "price": MONEY, "is_active": BOOLEAN, "branch": nullable(ID)}),
+    # POST /api/cafe/order-items/: the created item, its order and the order's new total.
+    "AddedOrderItem": obj({**ORDER_ITEM["properties"], "order": ID, "order_total_amount": MONEY}),
     "Client": obj({"id": ID, "name": TEXT, "phone": TEXT, "created_at": TIMESTAMP}),
     "OrderPage": obj(
         {

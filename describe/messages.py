@@ -13,6 +13,7 @@ from describe.shapes import (
     ID,
     INTEGER,
     MONEY,
+    ROOM_STATUSES,
     TEXT,
     TIMESTAMP,
     Schema,
@@ -61,6 +62,13 @@ def action(name: str, fields: dict[str, Schema] | None = None, optional: dict[st
 def room_frame(kind: str, data: Schema | None = None) -> Schema:
     """A client frame of the rooms socket: `{"type": ..., "data": ...}`."""
     return obj({"type": const(kind)} | ({"data": data} if data is not None else {}))
+
+
+def room_request(kind: str, data: Schema) -> Schema:
+    """join-room / leave-room: `{"type", "data"}`, or `{"type", "payload"}` as older mini-app builds send."""
+    return obj({"type": const(kind)}, {"data": data, "payload": data}) | {
+        "anyOf": [{"required": ["data"]}, {"required": ["payload"]}]
+    }
 
 
 TABLE_NUMBER = nullable(TEXT)
@@ -276,13 +284,21 @@ MESSAGES: dict[str, tuple[str, Schema]] = {
         "The in-band refresh-token was accepted",
         reply("token-refreshed", obj({"expires_at": INTEGER})),
     ),
-    "new-order": ("An order was created (admin-orders, city room)", event("new-order", ref("RoomOrder"))),
+    "new-order": ("An order was created (admin-orders, city room, branch room)", event("new-order", ref("RoomOrder"))),
     "order-created": ("The order the user placed", event("order-created", ref("RoomOrder"))),
     "order-status-updated": (
         "An order's status changed",
         event(
             "order-status-updated",
-            obj({"orderId": ID, "newStatus": enum(STATUSES), "oldStatus": enum(STATUSES), "timestamp": TIMESTAMP}),
+            obj(
+                {
+                    "orderId": ID,
+                    "newStatus": enum(ROOM_STATUSES),
+                    "oldStatus": enum(ROOM_STATUSES),
+                    "timestamp": TIMESTAMP,
+                    "branchId": ID,
+                }
+            ),
         ),
     ),
     "bonus-updated": (
@@ -297,6 +313,10 @@ MESSAGES: dict[str, tuple[str, Schema]] = {
                 }
             ),
         ),
+    ),
+    "menu-updated": (
+        "A menu item was created, changed or switched off (every rooms socket of the company): reload the menu",
+        event("menu-updated", obj({"branchId": nullable(ID), "menuItemId": ID})),
     ),
     "sync-success": ("The POS took a change", event("sync-success", obj(SYNC | {"timestamp": TIMESTAMP}))),
     "sync-error": (
@@ -323,7 +343,11 @@ MESSAGES: dict[str, tuple[str, Schema]] = {
     "action-acknowledge": ("Acknowledge a notification (the waiter itself)", action("acknowledge", NOTIFICATION_ID)),
     # What clients send: the rooms socket.
     "ping": ("Answered with pong", room_frame("ping")),
-    "join-room": ("Join a room (checked on the server)", room_frame("join-room", obj({"roomId": TEXT}))),
-    "leave-room": ("Leave a room", room_frame("leave-room", obj({"roomId": TEXT}))),
+    "join-room": (
+        "Join a room (checked on the server): admin-orders, city-{cityId}-orders, branch-{branchId}-orders, "
+        "user-{userId}",
+        room_request("join-room", obj({"roomId": TEXT})),
+    ),
+    "leave-room": ("Leave a room", room_request("leave-room", obj({"roomId": TEXT}))),
     "refresh-token": ("A new access token for this socket", room_frame("refresh-token", obj({"token": TEXT}))),
 }

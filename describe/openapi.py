@@ -125,6 +125,9 @@ PATHS: dict[str, dict[str, dict[str, Any]]] = {
             tag="accounts",
         )
     },
+    "/api/auth/ws-ticket": {
+        "post": op("A single-use ticket for ?ticket= on any socket", returns=ref("WsTicket"), tag="accounts")
+    },
     "/api/users/me/": {"get": op("The current user", returns=ref("User"), errors=(404,), tag="accounts")},
     "/api/users/": {
         "get": op("The company's users (managers up)", returns=array(ref("User")), tag="accounts"),
@@ -229,9 +232,9 @@ PATHS: dict[str, dict[str, dict[str, Any]]] = {
     },
     "/api/cafe/order-items/": {
         "post": op(
-            "Add an item to an order (answers the order)",
+            "Add an item to an order (answers the item, its order and the new total)",
             body="NewOrderItem",
-            returns=ORDER,
+            returns=ref("AddedOrderItem"),
             status=201,
             errors=(400, 404, 409),
             tag="orders",

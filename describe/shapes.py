@@ -11,9 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 from domain.auth import ROLES
+from domain.customer_orders import ORDER_TYPES
 from domain.feeds import TABLE_STATUS_DISPLAY
 from domain.kitchen import TASK_STATUSES
 from domain.orders import STATUSES
+from domain.rooms import room_status
 
 Schema = dict[str, Any]
 
@@ -25,6 +27,8 @@ TIMESTAMP: Schema = {"type": "string", "format": "date-time", "description": "IS
 MONEY: Schema = {"type": "string", "pattern": r"^-?[0-9]+\.[0-9]{2}$", "description": 'two decimals, "12.50"'}
 # The rooms socket (seed 004) shows money as a JSON number: 1500, 150.5.
 AMOUNT: Schema = {"type": "number"}
+# ... and a finished order as "completed" (domain/rooms.py): its own words for the statuses.
+ROOM_STATUSES = [room_status(status) for status in STATUSES]
 
 
 def ref(name: str) -> Schema:
@@ -181,8 +185,11 @@ ROOM_ORDER = obj(
         "user_id": ID,
         "city_id": nullable(INTEGER),
         "branch_id": ID,
+        "branchId": ID,
+        "branch": obj({"id": ID, "name": TEXT}),
+        "type": enum(["dine_in", *ORDER_TYPES]),
         "table_number": nullable(INTEGER),
-        "status": enum(STATUSES),
+        "status": enum(ROOM_STATUSES),
         "total": AMOUNT,
         "bonuses_used": AMOUNT,
         "bonuses_earned": AMOUNT,
