@@ -137,7 +137,7 @@ def test_menu_updated_reaches_every_rooms_socket_of_the_company(client):
         tea = {"title": "Tea", "price": "90"}
         created = ok(client.post("/api/cafe/menu-items/", json=tea, headers=cafe.owner.auth), 201)
         local = {"title": "Borscht", "price": "300", "branch": cafe.branch_b}
-        branch_item = ok(client.post("/api/cafe/menu-items/", json=local, headers=cafe.manager.auth), 201)
+        branch_item = ok(client.post("/api/cafe/menu-items/", json=local, headers=cafe.owner.auth), 201)
         ok(client.patch(f"/api/cafe/menu-items/{created['id']}/", json={"price": "95"}, headers=cafe.owner.auth))
         ok(client.patch(f"/api/cafe/menu-items/{created['id']}/", json={"is_active": False}, headers=cafe.owner.auth))
         expected = [
