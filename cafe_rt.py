@@ -37,7 +37,7 @@ from domain.outbox import MAX_NOTIFY_TEXT, prune, relay_unpublished
 from domain.services import Services
 from domain.throttle import LoginLimits
 from realtime.broker import BrokerSupervisor
-from realtime.http_guard import guarded_protocol
+from realtime.http_guard import GuardedHttpToolsProtocol
 from realtime.hub import Hub
 from realtime.origins import origin_middleware
 from routes import accounts as account_routes
@@ -310,6 +310,14 @@ def listening_socket(host: str, port: int) -> socket.socket:
     return listener
 
 
+class ServedProtocol(GuardedHttpToolsProtocol):
+    """httptools with a bounded request head and REQUEST_TIMEOUT for a request (or handshake) to arrive.
+
+    A class of this module's, not one made at run time: `--workers` pickles it by name for each worker."""
+
+    request_timeout = REQUEST_TIMEOUT
+
+
 def serve(host: str, port: int, log_level: str, workers: int, loop: str) -> None:
     """Run the app under uvicorn until SIGTERM or SIGINT, with the settings the Procfile relies on."""
     if workers > 1 and normalize_database_url(BROADCAST_URL).startswith("memory"):
@@ -327,8 +335,7 @@ def serve(host: str, port: int, log_level: str, workers: int, loop: str) -> None
         port=port,
         workers=workers,
         loop=loop,
-        # httptools with a bounded request head and a deadline for the request (or handshake) to arrive.
-        http=guarded_protocol(REQUEST_TIMEOUT),
+        http=ServedProtocol,
         ws="websockets-sansio",
         # permessage-deflate costs about 300 KiB a connection; events are small and many.
         ws_per_message_deflate=False,

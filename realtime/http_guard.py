@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
@@ -83,9 +82,3 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         head = b"HTTP/1.1 %s\r\ncontent-type: application/json\r\ncontent-length: %d\r\nconnection: close\r\n\r\n"
         self.transport.write(head % (status, len(body)) + body)
         self.transport.close()
-
-
-def guarded_protocol(request_timeout: float, max_head_bytes: int = MAX_HEAD_BYTES) -> type[GuardedHttpToolsProtocol]:
-    """The protocol class uvicorn instantiates per connection, with these limits."""
-    settings: dict[str, Any] = {"request_timeout": request_timeout, "max_head_bytes": max_head_bytes}
-    return type("GuardedHttpToolsProtocol", (GuardedHttpToolsProtocol,), settings)

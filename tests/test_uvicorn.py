@@ -16,6 +16,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+from tests.conftest import REDIS_URL, require_redis
 from tests.servers import ROOT, create_company_by_command, furnish, server_env, token_for, uvicorn_server
 
 TIMEOUT = 10
@@ -137,3 +138,36 @@ def test_serve_refuses_several_workers_on_the_in_memory_broker(tmp_path):
         timeout=60,
     )
     assert result.returncode != 0 and "needs a shared broker" in result.stderr
+
+
+def test_two_workers_on_postgres_and_redis_serve_every_socket(fresh_postgres, tmp_path):
+    """`serve --workers 2`: both processes start on one port, and an order written through either reaches
+    every socket, whichever process the kernel gave it to."""
+    require_redis()
+    owner_email = create_company_by_command(fresh_postgres)
+    log = tmp_path / "workers.log"
+    env = server_env(fresh_postgres, BROADCAST_URL=REDIS_URL)
+    with (
+        uvicorn_server(env, "--workers", "2", log_level="info", log_path=log) as host,
+        httpx2.Client(base_url=f"http://{host}") as http,
+    ):
+        cafe = furnish(http, owner_email)
+        auth = {"Authorization": f"Bearer {cafe['waiter_token']}"}
+
+        async def scenario() -> list[dict]:
+            url = f"ws://{host}/ws/cafe/orders/?token={cafe['waiter_token']}"
+            sockets = [await connect(url) for _ in range(8)]
+            try:
+                for ws in sockets:
+                    await next_message(ws)
+                body = {"table": cafe["table"], "items": [{"menu_item": cafe["menu_item"], "quantity": 1}]}
+                order = (await asyncio.to_thread(http.post, "/api/cafe/orders/", json=body, headers=auth)).json()
+                received = [await next_message(ws) for ws in sockets]
+                assert {event["data"]["order"]["id"] for event in received} == {order["id"]}
+                return received
+            finally:
+                for ws in sockets:
+                    await ws.close()
+
+        assert [event["type"] for event in asyncio.run(scenario())] == ["order_created"] * 8
+    assert log.read_text().count("Application startup complete") == 2
