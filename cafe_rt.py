@@ -18,6 +18,7 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import uvicorn
 from broadcaster import Broadcast
@@ -26,7 +27,8 @@ from starlette.config import Config
 from starlette.datastructures import CommaSeparatedStrings
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
 from uvicorn.supervisors import Multiprocess
 
 from domain import accounts, demo, sync
@@ -214,6 +216,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *rooms_socket.routes,
         *bonuses.routes,
         *documents.routes,
+        Mount("/board", StaticFiles(directory=Path(__file__).parent / "board", html=True), name="board"),
     ]
     return Starlette(
         routes=routes,

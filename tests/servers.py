@@ -38,9 +38,12 @@ def server_env(database_url: str, **extra: str) -> dict[str, str]:
 
 
 @contextmanager
-def uvicorn_server(env: dict[str, str], *options: str) -> Iterator[str]:
-    """Start `cafe_rt.py serve` as the Procfile does; yields host:port once /healthz answers."""
-    port = free_port()
+def uvicorn_server(env: dict[str, str], *options: str, port: int | None = None) -> Iterator[str]:
+    """Start `cafe_rt.py serve` as the Procfile does; yields host:port once /healthz answers.
+
+    A given `port` lets a test start the server again where its clients (a browser page) left it.
+    """
+    port = port or free_port()
     log = tempfile.TemporaryFile()
     process = subprocess.Popen(
         [
@@ -129,6 +132,7 @@ def furnish(http: httpx2.Client, owner_email: str) -> dict[str, str]:
         "branch": branch["id"],
         "table": table.json()["id"],
         "menu_item": item.json()["id"],
+        "waiter_email": waiter_email,
         "waiter_token": token_for(http, waiter_email),
     }
 
