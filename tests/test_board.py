@@ -216,13 +216,15 @@ def test_board_follows_the_floor_and_the_kitchen_live(browser, tmp_path):
 
 
 def test_owner_picks_a_branch(browser, tmp_path):
-    """An owner sees every branch of the company: the board asks which one and follows that one."""
+    """An owner sees every branch of the company: the board asks which one and follows that one. CORS_ORIGINS
+    lists other sites only: the board's own sockets are same-origin and pass."""
     from playwright.sync_api import expect
 
     database_url = f"sqlite:///{tmp_path}/board.db"
     owner_email = create_company_by_command(database_url)
     traffic = Traffic()
-    with uvicorn_server(server_env(database_url)) as host, httpx2.Client(base_url=f"http://{host}") as http:
+    env = server_env(database_url, CORS_ORIGINS="https://app.example")
+    with uvicorn_server(env) as host, httpx2.Client(base_url=f"http://{host}") as http:
         cafe = furnish(http, owner_email)
         owner = {"Authorization": f"Bearer {token_for(http, owner_email)}"}
         http.post("/api/branches/", json={"name": "Riverside", "city_id": 2}, headers=owner).raise_for_status()
