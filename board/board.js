@@ -219,7 +219,7 @@ class Feed {
     if (this.stopped) return;
     this.setState("offline");
     this.failures += 1;
-    const delay = Math.min(RETRY_MAX_MS, 500 * 2 ** Math.min(this.failures, 5)) * (0.75 + Math.random() / 2);
+    const delay = Math.min(RETRY_MAX_MS, 500 * 2 ** Math.min(this.failures, 5) * (0.75 + Math.random() / 2));
     this.timers.push(setTimeout(() => this.connect(), delay));
   }
 
@@ -271,6 +271,7 @@ class Board {
 
   stop() {
     clearInterval(this.ticker);
+    clearTimeout(this.bannerTimer);
     for (const feed of this.feeds) feed.stop();
   }
 
@@ -342,17 +343,17 @@ class Board {
       if (frame.type === "table_status_changed") {
         this.tables.set(data.table_id, { ...this.tables.get(data.table_id), ...data.table, status: data.status });
         this.flash(`[data-table-id="${data.table_id}"]`);
-      } else if (frame.type === "table_created" || frame.type === "table_updated") {
+      } else if ((frame.type === "table_created" || frame.type === "table_updated") && data.table) {
         this.tables.set(data.table.id, data.table);
       }
     } else if (feedName === "orders") {
-      if (frame.type === "order_created" || frame.type === "order_updated") {
+      if ((frame.type === "order_created" || frame.type === "order_updated") && data.order) {
         if (OPEN_ORDER_STATUSES.includes(data.order.status)) this.orders.set(data.order.id, data.order);
         else this.forgetOrder(data.order.id);
       } else if (frame.type === "order_deleted") {
         this.forgetOrder(data.order_id);
       }
-    } else if (frame.type.startsWith("kitchen_task_")) {
+    } else if (frame.type?.startsWith("kitchen_task_") && data.task) {
       if (QUEUE_STATUSES.includes(data.task.status)) this.tasks.set(data.task.id, data.task);
       else this.tasks.delete(data.task.id);
     }
@@ -527,11 +528,16 @@ class Board {
     for (const feed of this.feeds || []) {
       document.querySelector(`.feed[data-feed="${feed.name}"]`)?.setAttribute("data-state", feed.state || "");
     }
-    const down = (this.feeds || []).some((feed) => feed.state === "offline");
-    clearTimeout(this.bannerTimer);
-    if (!down) $("banner").hidden = true;
-    // A short blip is not worth a banner on the wall.
-    else this.bannerTimer = setTimeout(() => showBanner("Connection lost: reconnecting…"), 3000);
+    const down = (this.feeds || []).some((feed) => feed.state !== "live");
+    if (!down) {
+      clearTimeout(this.bannerTimer);
+      this.bannerTimer = null;
+      $("banner").hidden = true;
+      $("board-view").classList.remove("stale");
+    } else if (!this.bannerTimer) {
+      // A short blip is not worth a banner on the wall.
+      this.bannerTimer = setTimeout(() => showBanner("Connection lost: reconnecting…"), 3000);
+    }
   }
 
   signOut(message) {
@@ -546,9 +552,11 @@ function formatDuration(ms) {
   return `${minutes}:${String(seconds % 60).padStart(2, "0")}`;
 }
 
+// While the feeds are down what the wall shows may be old: it says so and dims.
 function showBanner(text) {
   $("banner").textContent = text;
   $("banner").hidden = false;
+  $("board-view").classList.add("stale");
 }
 
 // ---------------------------------------------------------------------------------------------------

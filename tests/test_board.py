@@ -190,6 +190,7 @@ def test_board_follows_the_floor_and_the_kitchen_live(browser, tmp_path):
     page.route("**/api/auth/ws-ticket", tickets)
     with uvicorn_server(env, port=port) as host, httpx2.Client(base_url=f"http://{host}") as http:
         expect(page.locator('.feed[data-state="live"]')).to_have_count(0)
+        expect(page.locator("#banner")).to_be_visible()
         http.patch(f"/api/cafe/orders/{order_id}/", json={"status": "closed"}, headers=waiter).raise_for_status()
         resumed = traffic.mark()
         held["tickets"] = False
@@ -198,6 +199,7 @@ def test_board_follows_the_floor_and_the_kitchen_live(browser, tmp_path):
         expect(page.locator(f'[data-order-id="{order_id}"]')).to_have_count(0)
         expect(portion).to_have_count(0)
         feeds_live(page)
+        expect(page.locator("#banner")).to_be_hidden()
 
     assert page.evaluate("window.sameDocument") is True, "the page was reloaded"
     reconnects = traffic.sockets_since(resumed)
