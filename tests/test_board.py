@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import re
+import sqlite3
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -247,4 +249,54 @@ def test_owner_picks_a_branch(browser, tmp_path):
     for url in traffic.sockets:
         assert parse_qs(urlsplit(url).query)["branch_id"] == [cafe["branch"]], url
     assert_no_token_in_urls(traffic, stored_tokens(page))
+    assert errors == []
+
+
+def test_board_refetches_when_its_position_is_pruned(browser, tmp_path):
+    """Away longer than the outbox keeps events, the board is told resync_required and reads the floor again."""
+    from playwright.sync_api import expect
+
+    database_url = f"sqlite:///{tmp_path}/board.db"
+    env = server_env(database_url)
+    owner_email = create_company_by_command(database_url)
+    port = free_port()
+    traffic = Traffic()
+    with uvicorn_server(env, port=port) as host, httpx2.Client(base_url=f"http://{host}") as http:
+        cafe = furnish(http, owner_email)
+        waiter = {"Authorization": f"Bearer {cafe['waiter_token']}"}
+        page, errors = open_page(browser, f"http://{host}", traffic)
+        sign_in(page, cafe["waiter_email"])
+        feeds_live(page)
+        body = {"table": cafe["table"], "items": [{"menu_item": cafe["menu_item"], "quantity": 1}]}
+        order = http.post("/api/cafe/orders/", json=body, headers=waiter)
+        order.raise_for_status()
+        table = page.locator(f'[data-table-id="{cafe["table"]}"]')
+        expect(table).to_have_class(re.compile(r"\bbusy\b"))
+        expect(page.locator("#tasks [data-task-id]")).to_have_count(1)
+
+    held = {"tickets": True}
+    page.route("**/api/auth/ws-ticket", lambda route: route.abort() if held["tickets"] else route.continue_())
+    forgetful = {**env, "OUTBOX_RETENTION": "0.5", "RELAY_INTERVAL": "0.2"}
+    with uvicorn_server(forgetful, port=port) as host, httpx2.Client(base_url=f"http://{host}") as http:
+        order_id = order.json()["id"]
+        http.patch(f"/api/cafe/orders/{order_id}/", json={"status": "closed"}, headers=waiter).raise_for_status()
+        with sqlite3.connect(f"{tmp_path}/board.db") as db:
+            for _ in range(100):
+                last, pruned = db.execute("SELECT last_position, pruned_through FROM event_counters").fetchone()
+                if pruned == last:
+                    break
+                time.sleep(0.1)
+        assert pruned == last, "the relay did not prune the outbox"
+        refetch = traffic.mark()
+        held["tickets"] = False
+
+        expect(table).to_have_class(re.compile(r"\bfree\b"), timeout=LIVE_TIMEOUT)
+        expect(page.locator(f'[data-order-id="{order_id}"]')).to_have_count(0)
+        expect(page.locator("[data-task-id]")).to_have_count(0)
+        feeds_live(page)
+
+    fetched = {urlsplit(url).path for method, url in traffic.rest_since(refetch) if method == "GET"}
+    assert {"/api/cafe/tables/", "/api/cafe/orders/", "/api/cafe/kitchen/tasks/"} <= fetched
+    for url in traffic.sockets_since(refetch):
+        assert "last_event_id" in parse_qs(urlsplit(url).query), url
     assert errors == []
