@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit
 
 import httpx2
@@ -22,6 +23,9 @@ import pytest
 from tests.conftest import SERVICES_REQUIRED
 from tests.factory import PASSWORD
 from tests.servers import create_company_by_command, free_port, furnish, server_env, token_for, uvicorn_server
+
+if TYPE_CHECKING:  # imported where used: without playwright the tests skip, or fail under CI=true
+    from playwright.sync_api import Browser, Page, Request, Route, WebSocket
 
 CHROMIUM = Path("/usr/bin/chromium")
 FEEDS = ("tables", "orders", "kitchen")
@@ -62,7 +66,7 @@ class Traffic:
 
 
 @pytest.fixture
-def browser() -> Iterator[object]:
+def browser() -> Iterator[Browser]:
     require_chromium()
     from playwright.sync_api import sync_playwright
 
@@ -74,7 +78,7 @@ def browser() -> Iterator[object]:
             chromium.close()
 
 
-def open_page(browser, base: str, traffic: Traffic, path: str = "/board/"):
+def open_page(browser: Browser, base: str, traffic: Traffic, path: str = "/board/") -> tuple[Page, list[str]]:
     from playwright.sync_api import expect
 
     expect.set_options(timeout=10_000)
@@ -82,11 +86,11 @@ def open_page(browser, base: str, traffic: Traffic, path: str = "/board/"):
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
 
-    def on_request(request) -> None:
+    def on_request(request: Request) -> None:
         traffic.urls.append(request.url)
         traffic.requests.append((request.method, request.url))
 
-    def on_websocket(socket) -> None:
+    def on_websocket(socket: WebSocket) -> None:
         traffic.urls.append(socket.url)
         traffic.sockets.append(socket.url)
 
@@ -96,20 +100,20 @@ def open_page(browser, base: str, traffic: Traffic, path: str = "/board/"):
     return page, errors
 
 
-def sign_in(page, email: str) -> None:
+def sign_in(page: Page, email: str) -> None:
     page.fill("input[name=email]", email)
     page.fill("input[name=password]", PASSWORD)
     page.click("#login-form button[type=submit]")
 
 
-def feeds_live(page) -> None:
+def feeds_live(page: Page) -> None:
     from playwright.sync_api import expect
 
     for feed in FEEDS:
         expect(page.locator(f'.feed[data-feed="{feed}"]')).to_have_attribute("data-state", "live", timeout=LIVE_TIMEOUT)
 
 
-def stored_tokens(page) -> set[str]:
+def stored_tokens(page: Page) -> set[str]:
     stored = page.evaluate("JSON.parse(sessionStorage.getItem('cafe_rt.board') || '{}')")
     return {stored[name] for name in ("access", "refresh") if stored.get(name)}
 
@@ -122,7 +126,7 @@ def assert_no_token_in_urls(traffic: Traffic, tokens: set[str]) -> None:
         assert not any(token in url for token in tokens), f"a token in a request to {where}"
 
 
-def test_board_follows_the_floor_and_the_kitchen_live(browser, tmp_path):
+def test_board_follows_the_floor_and_the_kitchen_live(browser: Browser, tmp_path: Path) -> None:
     """Sign in as a waiter; orders, portions and tables change on the wall with no reload and no polling,
     and after the server restarts the board resumes with last_event_id instead of refetching."""
     from playwright.sync_api import expect
@@ -180,7 +184,7 @@ def test_board_follows_the_floor_and_the_kitchen_live(browser, tmp_path):
     # request with 401, as for an expired access token.
     held = {"tickets": True, "unauthorized": 1}
 
-    def tickets(route) -> None:
+    def tickets(route: Route) -> None:
         if held["tickets"]:
             route.abort()
         elif held["unauthorized"]:
@@ -219,7 +223,7 @@ def test_board_follows_the_floor_and_the_kitchen_live(browser, tmp_path):
     assert errors == []
 
 
-def test_owner_picks_a_branch(browser, tmp_path):
+def test_owner_picks_a_branch(browser: Browser, tmp_path: Path) -> None:
     """An owner sees every branch of the company: the board asks which one and follows that one. CORS_ORIGINS
     lists other sites only: the board's own sockets are same-origin and pass."""
     from playwright.sync_api import expect
@@ -252,7 +256,7 @@ def test_owner_picks_a_branch(browser, tmp_path):
     assert errors == []
 
 
-def test_board_refetches_when_its_position_is_pruned(browser, tmp_path):
+def test_board_refetches_when_its_position_is_pruned(browser: Browser, tmp_path: Path) -> None:
     """Away longer than the outbox keeps events, the board is told resync_required and reads the floor again."""
     from playwright.sync_api import expect
 
