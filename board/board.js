@@ -590,6 +590,8 @@ async function start() {
   } catch (error) {
     return signOut(error instanceof SignedOut ? error.message : `The service did not answer: ${error.message}`);
   }
+  // The cafe feeds refuse customer accounts (4003): say so rather than reconnect forever.
+  if (user.role === "client") return signOut("The board is for staff accounts.");
   const companyWide = COMPANY_WIDE.includes(user.role);
   if (!companyWide && !user.branch) return signOut("This account has no branch to show.");
   const chosen = companyWide ? branches.find((branch) => branch.id === session.branchId) : null;
