@@ -176,7 +176,7 @@ class Feed {
         return;
       }
       if (frame.type === "pong") {
-        this.pongDue = null;
+        clearTimeout(this.pongTimer);
         return;
       }
       if (frame.type === "resync_required") {
@@ -201,14 +201,20 @@ class Feed {
     this.clearTimers();
     this.timers.push(
       setInterval(() => {
-        if (this.pongDue && Date.now() > this.pongDue) {
-          socket.close(4000, "no pong");
-          return;
-        }
-        this.pongDue ??= Date.now() + PONG_WITHIN_MS;
+        clearTimeout(this.pongTimer);
+        this.pongTimer = setTimeout(() => this.abandon(socket), PONG_WITHIN_MS);
         this.send({ action: "ping" });
       }, PING_EVERY_MS),
     );
+  }
+
+  // A connection that died without a close may take minutes to report it: do not wait for its close event.
+  abandon(socket) {
+    if (this.socket !== socket) return;
+    this.socket = null;
+    this.clearTimers();
+    socket.close(4000, "no answer to ping");
+    this.retryLater();
   }
 
   send(frame) {
@@ -229,7 +235,7 @@ class Feed {
       clearInterval(timer);
     }
     this.timers = [];
-    this.pongDue = null;
+    clearTimeout(this.pongTimer);
   }
 
   stop() {
