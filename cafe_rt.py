@@ -18,6 +18,7 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import uvicorn
 from broadcaster import Broadcast
@@ -27,7 +28,8 @@ from starlette.datastructures import CommaSeparatedStrings
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
 from uvicorn.supervisors import Multiprocess
 
 from domain import accounts, demo, sync
@@ -252,6 +254,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *bonuses.routes,
         *documents.routes,
         *metrics.routes,
+        Mount("/board", StaticFiles(directory=Path(__file__).parent / "board", html=True), name="board"),
     ]
     return Starlette(
         routes=routes,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from urllib.parse import urlsplit
 
 from starlette.datastructures import Headers
 from starlette.middleware import Middleware
@@ -16,7 +17,9 @@ class WebSocketOrigins:
     """Refuses (HTTP 403) a WebSocket handshake whose `Origin` is not listed; one without `Origin` passes.
 
     Browsers send no preflight for a WebSocket and CORSMiddleware leaves them alone, so without this a
-    page of any site could open a socket with a ticket or token it got hold of.
+    page of any site could open a socket with a ticket or token it got hold of. A page the service serves
+    itself (the board, /board/) is same-origin: its `Origin` names the host it connects to, which no page
+    of another site can send.
     """
 
     def __init__(self, app: ASGIApp, allow_origins: Sequence[str]) -> None:
@@ -26,8 +29,10 @@ class WebSocketOrigins:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
-            origin = Headers(scope=scope).get("origin")
-            if origin is not None and not self.allow_all and origin not in self.allow_origins:
+            headers = Headers(scope=scope)
+            origin = headers.get("origin")
+            same_origin = origin is not None and urlsplit(origin).netloc == headers.get("host")
+            if origin is not None and not self.allow_all and not same_origin and origin not in self.allow_origins:
                 websocket = WebSocket(scope, receive, send)
                 refusal = JSONResponse({"detail": "This origin may not open sockets here."}, status_code=403)
                 if "websocket.http.response" in scope.get("extensions", {}):

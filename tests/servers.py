@@ -39,12 +39,17 @@ def server_env(database_url: str, **extra: str) -> dict[str, str]:
 
 @contextmanager
 def uvicorn_server(
-    env: dict[str, str], *options: str, log_level: str = "warning", log_path: Path | None = None
+    env: dict[str, str],
+    *options: str,
+    log_level: str = "warning",
+    log_path: Path | None = None,
+    port: int | None = None,
 ) -> Iterator[str]:
     """Start `cafe_rt.py serve` as the Procfile does (with extra `options`); yields host:port once /healthz answers.
 
-    Its output goes to `log_path` when given (for tests that read the log), else to a temporary file."""
-    port = free_port()
+    Its output goes to `log_path` when given (for tests that read the log), else to a temporary file. A given
+    `port` lets a test start the server again where its clients (a browser page) left it."""
+    port = port or free_port()
     log = log_path.open("w+b") if log_path else tempfile.TemporaryFile()
     process = subprocess.Popen(
         [
@@ -133,6 +138,7 @@ def furnish(http: httpx2.Client, owner_email: str) -> dict[str, str]:
         "branch": branch["id"],
         "table": table.json()["id"],
         "menu_item": item.json()["id"],
+        "waiter_email": waiter_email,
         "waiter_token": token_for(http, waiter_email),
     }
 

@@ -57,6 +57,9 @@ def test_a_socket_from_an_unlisted_origin_is_refused(settings):
                 assert "type" in ws.receive_json()
             with client.websocket_connect(url) as ws:  # apps and curl send no Origin
                 assert "type" in ws.receive_json()
+            # A page the service serves itself (the board) connects from the host it connects to.
+            with client.websocket_connect(url, headers={"Origin": "http://testserver"}) as ws:
+                assert "type" in ws.receive_json()
             with pytest.raises(WebSocketDenialResponse) as refused:
                 with client.websocket_connect(url, headers={"Origin": ELSEWHERE}):
                     pass

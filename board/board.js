@@ -1,0 +1,693 @@
+// The live board: one branch's floor, open orders and kitchen queue, kept current by the cafe feeds.
+//
+// Each feed owns one part of the state (tables <- /ws/cafe/tables/, orders <- /ws/cafe/orders/,
+// portions <- /ws/cafe/kitchen/): the orders feed also carries table and ready events, but taking them
+// from two sockets would let a late copy on one undo a newer state from the other.
+
+const OPEN_ORDER_STATUSES = ["open", "pending", "confirmed", "preparing", "ready", "delivered"];
+const QUEUE_STATUSES = ["pending", "in_progress", "ready"];
+const FEEDS = ["tables", "orders", "kitchen"];
+const COMPANY_WIDE = ["owner", "admin"];
+const STORE = "cafe_rt.board";
+const params = new URLSearchParams(location.search);
+// A portion waiting longer than this turns red: ?late=<minutes> on the board's URL, 10 by default.
+const LATE_AFTER_MS = (Number(params.get("late")) > 0 ? Number(params.get("late")) : 10) * 60_000;
+const RETRY_MAX_MS = 15_000;
+// uvicorn pings us, but only our own ping notices a connection that died without a close.
+const PING_EVERY_MS = 25_000;
+const PONG_WITHIN_MS = 10_000;
+
+const TASK_STATUS_TEXT = { pending: "waiting", in_progress: "cooking", ready: "ready" };
+
+class SignedOut extends Error {}
+
+class ApiError extends Error {
+  constructor(status, detail) {
+    super(typeof detail === "string" ? detail : `HTTP ${status}`);
+    this.status = status;
+  }
+}
+
+const $ = (id) => document.getElementById(id);
+
+function h(tag, attributes = {}, ...children) {
+  const element = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) {
+    if (value === null || value === undefined || value === false) continue;
+    if (name === "class") element.className = value;
+    else if (name.startsWith("on")) element.addEventListener(name.slice(2), value);
+    else element.setAttribute(name, value === true ? "" : String(value));
+  }
+  for (const child of children.flat()) {
+    if (child !== null && child !== undefined && child !== false) element.append(child);
+  }
+  return element;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Session: tokens live in sessionStorage (this tab only), never in a URL.
+
+const session = {
+  access: null,
+  refresh: null,
+  branchId: null,
+  load() {
+    try {
+      Object.assign(this, JSON.parse(sessionStorage.getItem(STORE) || "{}"));
+    } catch {
+      sessionStorage.removeItem(STORE);
+    }
+  },
+  save() {
+    const { access, refresh, branchId } = this;
+    sessionStorage.setItem(STORE, JSON.stringify({ access, refresh, branchId }));
+  },
+  clear() {
+    this.access = this.refresh = this.branchId = null;
+    sessionStorage.removeItem(STORE);
+  },
+};
+
+// The server's clock, so waiting times are right on a screen whose own clock is off.
+let clockSkewMs = 0;
+
+function noteServerClock(response) {
+  const date = Date.parse(response.headers.get("date") || "");
+  if (!Number.isNaN(date)) clockSkewMs = date + 500 - Date.now();
+}
+
+const serverNow = () => Date.now() + clockSkewMs;
+
+let refreshing = null;
+
+// Refresh tokens rotate and a reused one revokes every token of the user: only one refresh at a time.
+function refreshTokens() {
+  refreshing ??= (async () => {
+    if (!session.refresh) return false;
+    const response = await fetch("/api/users/token/refresh/", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ refresh: session.refresh }),
+    });
+    if (!response.ok) return false;
+    const tokens = await response.json();
+    session.access = tokens.access;
+    session.refresh = tokens.refresh;
+    session.save();
+    board?.tokenRefreshed();
+    return true;
+  })()
+    .catch(() => false)
+    .finally(() => {
+      refreshing = null;
+    });
+  return refreshing;
+}
+
+async function api(path, { method = "GET", body, auth = true } = {}) {
+  for (let attempt = 0; ; attempt++) {
+    const used = session.access;
+    const headers = { Accept: "application/json" };
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    if (auth) headers.Authorization = `Bearer ${used}`;
+    const response = await fetch(path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      cache: "no-store",
+    });
+    noteServerClock(response);
+    if (response.status === 401 && auth) {
+      // Another request may have refreshed already while this one was on its way.
+      if (attempt === 0 && (session.access !== used || (await refreshTokens()))) continue;
+      throw new SignedOut("Your session has ended: sign in again.");
+    }
+    const data = response.status === 204 ? null : await response.json().catch(() => null);
+    if (!response.ok) throw new ApiError(response.status, data?.detail);
+    return data;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// One cafe feed: a fresh ticket per connect, resume from the last event_id seen, reconnect forever.
+
+class Feed {
+  constructor(name, board) {
+    this.name = name;
+    this.board = board;
+    this.lastEventId = null;
+    this.socket = null;
+    this.failures = 0;
+    this.stopped = false;
+    this.timers = [];
+  }
+
+  async connect() {
+    this.setState("connecting");
+    let ticket;
+    try {
+      ({ ticket } = await api("/api/auth/ws-ticket", { method: "POST" }));
+    } catch (error) {
+      if (error instanceof SignedOut) return this.board.signOut(error.message);
+      return this.retryLater();
+    }
+    if (this.stopped) return;
+    const query = new URLSearchParams({ ticket });
+    if (this.board.branchQuery) query.set("branch_id", this.board.branchQuery);
+    if (this.lastEventId !== null) query.set("last_event_id", String(this.lastEventId));
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    const socket = new WebSocket(`${scheme}://${location.host}/ws/cafe/${this.name}/?${query}`);
+    this.socket = socket;
+    let established = false;
+    socket.addEventListener("message", (message) => {
+      let frame;
+      try {
+        frame = JSON.parse(message.data);
+      } catch {
+        return;
+      }
+      if (frame.type === "connection_established") {
+        established = true;
+        this.failures = 0;
+        this.setState("live");
+        this.keepAlive(socket);
+        // Without a position to resume from, what happened while we were away is only in REST.
+        if (this.lastEventId === null) this.board.resync(this);
+        return;
+      }
+      if (frame.type === "pong") {
+        clearTimeout(this.pongTimer);
+        return;
+      }
+      if (frame.type === "resync_required") {
+        this.board.resync(this);
+        return;
+      }
+      if (typeof frame.event_id === "number") this.lastEventId = frame.event_id;
+      this.board.receive(this, frame);
+    });
+    socket.addEventListener("close", (event) => {
+      if (this.socket !== socket) return;
+      this.socket = null;
+      this.clearTimers();
+      if (this.stopped) return;
+      // 4003: the token behind the ticket is no longer good; the next ticket request refreshes it or signs out.
+      if (event.code === 4003 && !established) this.failures += 2;
+      this.retryLater();
+    });
+  }
+
+  keepAlive(socket) {
+    this.clearTimers();
+    this.timers.push(
+      setInterval(() => {
+        clearTimeout(this.pongTimer);
+        this.pongTimer = setTimeout(() => this.abandon(socket), PONG_WITHIN_MS);
+        this.send({ action: "ping" });
+      }, PING_EVERY_MS),
+    );
+  }
+
+  // A connection that died without a close may take minutes to report it: do not wait for its close event.
+  abandon(socket) {
+    if (this.socket !== socket) return;
+    this.socket = null;
+    this.clearTimers();
+    socket.close(4000, "no answer to ping");
+    this.retryLater();
+  }
+
+  send(frame) {
+    if (this.socket?.readyState === WebSocket.OPEN) this.socket.send(JSON.stringify(frame));
+  }
+
+  retryLater() {
+    if (this.stopped) return;
+    this.setState("offline");
+    this.failures += 1;
+    const delay = Math.min(RETRY_MAX_MS, 500 * 2 ** Math.min(this.failures, 5) * (0.75 + Math.random() / 2));
+    this.timers.push(setTimeout(() => this.connect(), delay));
+  }
+
+  clearTimers() {
+    for (const timer of this.timers) {
+      clearTimeout(timer);
+      clearInterval(timer);
+    }
+    this.timers = [];
+    clearTimeout(this.pongTimer);
+  }
+
+  stop() {
+    this.stopped = true;
+    this.clearTimers();
+    this.socket?.close(1000, "board closed");
+    this.socket = null;
+  }
+
+  setState(state) {
+    this.state = state;
+    this.board.feedStateChanged();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The board of one branch.
+
+class Board {
+  constructor(user, branch) {
+    this.user = user;
+    this.branch = branch;
+    this.branchQuery = COMPANY_WIDE.includes(user.role) ? branch.id : null;
+    this.zones = new Map();
+    this.tables = new Map();
+    this.orders = new Map();
+    this.tasks = new Map();
+    // Events that arrive while a feed's part is refetched wait here, then apply on top of the snapshot.
+    this.held = new Map();
+    this.feeds = FEEDS.map((name) => new Feed(name, this));
+    this.renderQueued = false;
+    this.ticker = setInterval(() => this.tick(), 1000);
+  }
+
+  start() {
+    for (const feed of this.feeds) feed.connect();
+    this.render();
+  }
+
+  stop() {
+    clearInterval(this.ticker);
+    clearTimeout(this.bannerTimer);
+    for (const feed of this.feeds) feed.stop();
+  }
+
+  tokenRefreshed() {
+    // With SOCKET_TOKEN_EXPIRY=close the server closes a socket at its token's expiry unless told this.
+    for (const feed of this.feeds) feed.send({ action: "refresh_token", token: session.access });
+  }
+
+  withBranch(path) {
+    if (!this.branchQuery) return path;
+    return `${path}${path.includes("?") ? "&" : "?"}branch_id=${encodeURIComponent(this.branchQuery)}`;
+  }
+
+  async resync(feed) {
+    if (this.held.has(feed.name)) return;
+    this.held.set(feed.name, []);
+    try {
+      for (;;) {
+        try {
+          await this.refetch(feed.name);
+          break;
+        } catch (error) {
+          if (error instanceof SignedOut) return this.signOut(error.message);
+          await new Promise((resolve) => setTimeout(resolve, 2000));
+          if (feed.stopped) return;
+        }
+      }
+      for (const frame of this.held.get(feed.name)) this.apply(feed.name, frame);
+    } finally {
+      this.held.delete(feed.name);
+      this.queueRender();
+    }
+  }
+
+  async refetch(name) {
+    if (name === "tables") {
+      const [zones, tables] = await Promise.all([
+        api(this.withBranch("/api/cafe/zones/")),
+        api(this.withBranch("/api/cafe/tables/")),
+      ]);
+      this.zones = new Map(zones.map((zone) => [zone.id, zone]));
+      this.tables = new Map(tables.map((table) => [table.id, table]));
+    } else if (name === "orders") {
+      const lists = await Promise.all(
+        OPEN_ORDER_STATUSES.map((status) => api(this.withBranch(`/api/cafe/orders/?status=${status}`))),
+      );
+      this.orders = new Map(lists.flat().map((order) => [order.id, order]));
+    } else {
+      const lists = await Promise.all(
+        QUEUE_STATUSES.map((status) => api(this.withBranch(`/api/cafe/kitchen/tasks/?status=${status}`))),
+      );
+      this.tasks = new Map(lists.flat().map((task) => [task.id, task]));
+    }
+  }
+
+  receive(feed, frame) {
+    const held = this.held.get(feed.name);
+    if (held) held.push(frame);
+    else {
+      this.apply(feed.name, frame);
+      this.queueRender();
+    }
+  }
+
+  apply(feedName, frame) {
+    const data = frame.data || {};
+    if (data.branch_id && data.branch_id !== this.branch.id) return;
+    if (feedName === "tables") {
+      if (frame.type === "table_status_changed") {
+        this.tables.set(data.table_id, { ...this.tables.get(data.table_id), ...data.table, status: data.status });
+        this.flash(`[data-table-id="${data.table_id}"]`);
+      } else if ((frame.type === "table_created" || frame.type === "table_updated") && data.table) {
+        this.tables.set(data.table.id, data.table);
+      }
+    } else if (feedName === "orders") {
+      if ((frame.type === "order_created" || frame.type === "order_updated") && data.order) {
+        if (OPEN_ORDER_STATUSES.includes(data.order.status)) this.orders.set(data.order.id, data.order);
+        else this.forgetOrder(data.order.id);
+      } else if (frame.type === "order_deleted") {
+        this.forgetOrder(data.order_id);
+      }
+    } else if (frame.type?.startsWith("kitchen_task_") && data.task) {
+      if (QUEUE_STATUSES.includes(data.task.status)) this.tasks.set(data.task.id, data.task);
+      else this.tasks.delete(data.task.id);
+    }
+  }
+
+  forgetOrder(orderId) {
+    this.orders.delete(orderId);
+    for (const [id, task] of this.tasks) if (task.order === orderId) this.tasks.delete(id);
+  }
+
+  // ------------------------------------------------------------------------------------------------
+  // Drawing: whole panels at most once a frame; the lists are a branch's worth, a few hundred at most.
+
+  queueRender() {
+    if (this.renderQueued) return;
+    this.renderQueued = true;
+    requestAnimationFrame(() => {
+      this.renderQueued = false;
+      this.render();
+    });
+  }
+
+  render() {
+    this.renderFloor();
+    this.renderOrders();
+    this.renderKitchen();
+    this.tick();
+  }
+
+  ordersByTable() {
+    const byTable = new Map();
+    for (const order of this.orders.values()) {
+      if (order.table) byTable.set(order.table, [...(byTable.get(order.table) || []), order]);
+    }
+    return byTable;
+  }
+
+  renderFloor() {
+    const byTable = this.ordersByTable();
+    const groups = new Map();
+    const tables = [...this.tables.values()].sort((a, b) => a.number - b.number);
+    for (const table of tables) {
+      const zone = this.zones.get(table.zone)?.title || (table.zone ? "Zone" : "Floor");
+      groups.set(zone, [...(groups.get(zone) || []), table]);
+    }
+    const busy = tables.filter((table) => table.status === "busy").length;
+    $("floor-count").textContent = tables.length ? `${busy} busy · ${tables.length - busy} free` : "";
+    $("floor").replaceChildren(
+      ...[...groups].map(([zone, zoneTables]) =>
+        h(
+          "div",
+          { class: "zone" },
+          groups.size > 1 || zone !== "Floor" ? h("h3", {}, zone) : null,
+          h(
+            "div",
+            { class: "tables" },
+            zoneTables.map((table) => {
+              const orders = byTable.get(table.id) || [];
+              const since = orders.length ? Math.min(...orders.map((order) => Date.parse(order.created_at))) : null;
+              return h(
+                "div",
+                { class: `table ${table.status === "busy" ? "busy" : "free"}`, "data-table-id": table.id },
+                h("div", { class: "number" }, String(table.number)),
+                h("div", { class: "places" }, `${table.places} seats`),
+                h("div", { class: "state" }, table.status === "busy" ? "busy" : "free"),
+                orders.length
+                  ? h(
+                      "div",
+                      { class: "table-orders" },
+                      orders.map((order) => `#${order.number}`).join(" "),
+                      " · ",
+                      h("span", { class: "elapsed", "data-since": since }),
+                    )
+                  : null,
+              );
+            }),
+          ),
+        ),
+      ),
+    );
+    if (!tables.length) $("floor").replaceChildren(h("p", { class: "empty" }, "No tables in this branch yet."));
+  }
+
+  renderOrders() {
+    const orders = [...this.orders.values()].sort((a, b) => a.created_at.localeCompare(b.created_at));
+    const portions = new Map();
+    for (const task of this.tasks.values()) {
+      const count = portions.get(task.order) || { ready: 0, all: 0 };
+      count.all += 1;
+      if (task.status === "ready") count.ready += 1;
+      portions.set(task.order, count);
+    }
+    $("orders-count").textContent = orders.length ? String(orders.length) : "";
+    $("orders").replaceChildren(
+      ...orders.map((order) => {
+        const count = portions.get(order.id);
+        return h(
+          "li",
+          { class: `order status-${order.status}`, "data-order-id": order.id, "data-status": order.status },
+          h(
+            "div",
+            { class: "order-head" },
+            h("span", { class: "order-number" }, `#${order.number}`),
+            h("span", { class: "order-table" }, order.table_number ? `table ${order.table_number}` : "takeaway"),
+            h("span", { class: "pill" }, order.status),
+          ),
+          h(
+            "div",
+            { class: "order-items" },
+            order.items.map((item) => `${item.quantity}× ${item.menu_item_title}`).join(", ") || "no items yet",
+          ),
+          h(
+            "div",
+            { class: "order-foot" },
+            h("span", {}, `${order.guests} guest${order.guests === 1 ? "" : "s"}`),
+            count ? h("span", {}, `${count.ready}/${count.all} ready`) : null,
+            h("span", {}, order.total_amount),
+            h("span", { class: "elapsed", "data-since": Date.parse(order.created_at) }),
+          ),
+        );
+      }),
+    );
+    if (!orders.length) $("orders").replaceChildren(h("li", { class: "empty" }, "No open orders."));
+  }
+
+  renderKitchen() {
+    // A portion shows while its order is open: ready ones of served orders stay in REST, not on the wall.
+    const tasks = [...this.tasks.values()].filter((task) => this.orders.has(task.order));
+    const byAge = (a, b) => a.created_at.localeCompare(b.created_at) || a.unit_index - b.unit_index;
+    const queue = tasks.filter((task) => task.status !== "ready").sort(byAge);
+    const ready = tasks.filter((task) => task.status === "ready").sort(byAge);
+    const row = (task) =>
+      h(
+        "li",
+        { class: `task ${task.status}`, "data-task-id": task.id, "data-status": task.status },
+        h("span", { class: "task-title" }, task.menu_item_title),
+        h("span", { class: "task-table" }, task.table_number ? `table ${task.table_number}` : "takeaway"),
+        h("span", { class: "task-status" }, TASK_STATUS_TEXT[task.status] || task.status),
+        h("span", {
+          class: "waited",
+          "data-since": Date.parse(task.created_at),
+          "data-until": task.ready_at ? Date.parse(task.ready_at) : null,
+        }),
+      );
+    $("kitchen-count").textContent = queue.length ? `${queue.length} in queue` : "";
+    $("tasks").replaceChildren(...queue.map(row));
+    if (!queue.length) $("tasks").replaceChildren(h("li", { class: "empty" }, "Nothing to cook."));
+    $("ready-tasks").replaceChildren(...ready.map(row));
+  }
+
+  // Once a second: the clock and every waiting time; nothing is fetched.
+  tick() {
+    const now = serverNow();
+    for (const element of document.querySelectorAll("[data-since]")) {
+      const until = Number(element.dataset.until) || now;
+      const waited = Math.max(0, until - Number(element.dataset.since));
+      element.textContent = formatDuration(waited);
+      if (element.classList.contains("waited")) {
+        element.closest(".task").classList.toggle("late", !element.dataset.until && waited > LATE_AFTER_MS);
+      }
+    }
+  }
+
+  flash(selector) {
+    requestAnimationFrame(() => document.querySelector(selector)?.animate?.(
+      [{ transform: "scale(1.06)" }, { transform: "scale(1)" }],
+      { duration: 400 },
+    ));
+  }
+
+  feedStateChanged() {
+    for (const feed of this.feeds || []) {
+      document.querySelector(`.feed[data-feed="${feed.name}"]`)?.setAttribute("data-state", feed.state || "");
+    }
+    const down = (this.feeds || []).some((feed) => feed.state !== "live");
+    if (!down) {
+      clearTimeout(this.bannerTimer);
+      this.bannerTimer = null;
+      $("banner").hidden = true;
+      $("board-view").classList.remove("stale");
+    } else if (!this.bannerTimer) {
+      // A short blip is not worth a banner on the wall.
+      this.bannerTimer = setTimeout(() => showBanner("Connection lost: reconnecting…"), 3000);
+    }
+  }
+
+  signOut(message) {
+    signOut(message);
+  }
+}
+
+function formatDuration(ms) {
+  const seconds = Math.floor(ms / 1000);
+  const minutes = Math.floor(seconds / 60);
+  if (minutes >= 60) return `${Math.floor(minutes / 60)}h ${String(minutes % 60).padStart(2, "0")}m`;
+  return `${minutes}:${String(seconds % 60).padStart(2, "0")}`;
+}
+
+// While the feeds are down what the wall shows may be old: it says so and dims.
+function showBanner(text) {
+  $("banner").textContent = text;
+  $("banner").hidden = false;
+  $("board-view").classList.add("stale");
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Views: sign in, pick a branch, the board.
+
+let board = null;
+
+function show(view) {
+  for (const id of ["login-view", "branch-view", "board-view"]) $(id).hidden = id !== view;
+  $("feeds").hidden = view !== "board-view";
+  $("sign-out").hidden = view === "login-view";
+}
+
+function signOut(message = "") {
+  board?.stop();
+  board = null;
+  // Only this screen forgets its tokens: POST /api/users/logout/ would sign the user out everywhere.
+  session.clear();
+  $("where").textContent = "";
+  $("switch-branch").hidden = true;
+  $("login-error").textContent = message;
+  show("login-view");
+  document.querySelector("#login-form input[name=email]").focus();
+}
+
+async function start() {
+  let user;
+  let branches;
+  try {
+    [user, branches] = await Promise.all([api("/api/users/me/"), api("/api/branches/")]);
+  } catch (error) {
+    return signOut(error instanceof SignedOut ? error.message : `The service did not answer: ${error.message}`);
+  }
+  // The cafe feeds refuse customer accounts (4003): say so rather than reconnect forever.
+  if (user.role === "client") return signOut("The board is for staff accounts.");
+  const companyWide = COMPANY_WIDE.includes(user.role);
+  if (!companyWide && !user.branch) return signOut("This account has no branch to show.");
+  const chosen = companyWide ? branches.find((branch) => branch.id === session.branchId) : null;
+  if (companyWide && !chosen && branches.length !== 1) return pickBranch(user, branches);
+  const branch = companyWide
+    ? chosen || branches[0]
+    : branches.find((branch) => branch.id === user.branch) || { id: user.branch, name: "" };
+  openBoard(user, branch, companyWide && branches.length > 1);
+}
+
+function pickBranch(user, branches) {
+  show("branch-view");
+  $("branch-list").replaceChildren(
+    ...branches.map((branch) =>
+      h(
+        "li",
+        {},
+        h(
+          "button",
+          {
+            type: "button",
+            "data-branch-id": branch.id,
+            onclick: () => {
+              session.branchId = branch.id;
+              session.save();
+              openBoard(user, branch, true);
+            },
+          },
+          branch.name,
+        ),
+      ),
+    ),
+  );
+  if (!branches.length) $("branch-list").replaceChildren(h("li", { class: "empty" }, "The company has no branch yet."));
+}
+
+function openBoard(user, branch, canSwitch) {
+  board?.stop();
+  $("where").replaceChildren(
+    h("strong", {}, branch.name || "Your branch"),
+    h("span", { class: "muted" }, ` · ${user.email} (${user.role})`),
+  );
+  $("switch-branch").hidden = !canSwitch;
+  show("board-view");
+  board = new Board(user, branch);
+  board.start();
+}
+
+$("login-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const form = event.currentTarget;
+  const button = form.querySelector("button");
+  $("login-error").textContent = "";
+  button.disabled = true;
+  try {
+    const tokens = await api("/api/users/login/", {
+      method: "POST",
+      auth: false,
+      body: { email: form.email.value.trim(), password: form.password.value },
+    });
+    session.access = tokens.access;
+    session.refresh = tokens.refresh;
+    session.save();
+    form.password.value = "";
+    await start();
+  } catch (error) {
+    $("login-error").textContent =
+      error.status === 429
+        ? "Too many attempts: wait a few minutes."
+        : error.status === 400 || error.status === 401
+          ? "Wrong email or password."
+          : `Could not sign in: ${error.message}`;
+  } finally {
+    button.disabled = false;
+  }
+});
+
+$("sign-out").addEventListener("click", () => signOut());
+$("switch-branch").addEventListener("click", async () => {
+  board?.stop();
+  board = null;
+  session.branchId = null;
+  session.save();
+  await start();
+});
+
+setInterval(() => {
+  $("clock").textContent = new Date(serverNow()).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+}, 1000);
+
+session.load();
+if (session.access) start();
+else show("login-view");

@@ -1,0 +1,306 @@
+"""The live board (/board/) in a real headless Chromium against a real `cafe_rt.py serve`.
+
+Debian's chromium at /usr/bin/chromium, driven by Playwright (never a browser Playwright downloads):
+missing, the tests skip, or fail when CI=true. BOARD_SCREENSHOT=<path> keeps a picture of the board.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sqlite3
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import parse_qs, urlsplit
+
+import httpx2
+import pytest
+
+from tests.conftest import SERVICES_REQUIRED
+from tests.factory import PASSWORD
+from tests.servers import create_company_by_command, free_port, furnish, server_env, token_for, uvicorn_server
+
+if TYPE_CHECKING:  # imported where used: without playwright the tests skip, or fail under CI=true
+    from playwright.sync_api import Browser, Page, Request, Route, WebSocket
+
+CHROMIUM = Path("/usr/bin/chromium")
+FEEDS = ("tables", "orders", "kitchen")
+# Long enough for a reconnect's backoff on a loaded 2-core machine.
+LIVE_TIMEOUT = 30_000
+
+
+def require_chromium() -> None:
+    problem = None
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        problem = "the playwright package is not installed (requirements-dev.txt)"
+    if problem is None and not CHROMIUM.exists():
+        problem = f"{CHROMIUM} is missing (apt-get install chromium)"
+    if problem:
+        if SERVICES_REQUIRED:
+            pytest.fail(f"{problem}, and CI=true requires it")
+        pytest.skip(problem)
+
+
+@dataclass
+class Traffic:
+    """Every URL the page asked for (documents, scripts, fetches, sockets), in order."""
+
+    urls: list[str] = field(default_factory=list)
+    requests: list[tuple[str, str]] = field(default_factory=list)
+    sockets: list[str] = field(default_factory=list)
+
+    def mark(self) -> tuple[int, int]:
+        return len(self.requests), len(self.sockets)
+
+    def rest_since(self, mark: tuple[int, int]) -> list[tuple[str, str]]:
+        return [(method, url) for method, url in self.requests[mark[0] :] if "/api/" in url]
+
+    def sockets_since(self, mark: tuple[int, int]) -> list[str]:
+        return self.sockets[mark[1] :]
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM))
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def open_page(browser: Browser, base: str, traffic: Traffic, path: str = "/board/") -> tuple[Page, list[str]]:
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=10_000)
+    page = browser.new_page(viewport={"width": 1600, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+
+    def on_request(request: Request) -> None:
+        traffic.urls.append(request.url)
+        traffic.requests.append((request.method, request.url))
+
+    def on_websocket(socket: WebSocket) -> None:
+        traffic.urls.append(socket.url)
+        traffic.sockets.append(socket.url)
+
+    page.on("request", on_request)
+    page.on("websocket", on_websocket)
+    page.goto(base + path)
+    return page, errors
+
+
+def sign_in(page: Page, email: str) -> None:
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("#login-form button[type=submit]")
+
+
+def feeds_live(page: Page) -> None:
+    from playwright.sync_api import expect
+
+    for feed in FEEDS:
+        expect(page.locator(f'.feed[data-feed="{feed}"]')).to_have_attribute("data-state", "live", timeout=LIVE_TIMEOUT)
+
+
+def stored_tokens(page: Page) -> set[str]:
+    stored = page.evaluate("JSON.parse(sessionStorage.getItem('cafe_rt.board') || '{}')")
+    return {stored[name] for name in ("access", "refresh") if stored.get(name)}
+
+
+def assert_no_token_in_urls(traffic: Traffic, tokens: set[str]) -> None:
+    assert tokens, "the board keeps no token"
+    for url in traffic.urls:
+        where = url.partition("?")[0]
+        assert "token" not in parse_qs(urlsplit(url).query), f"a token parameter in a request to {where}"
+        assert not any(token in url for token in tokens), f"a token in a request to {where}"
+
+
+def test_board_follows_the_floor_and_the_kitchen_live(browser: Browser, tmp_path: Path) -> None:
+    """Sign in as a waiter; orders, portions and tables change on the wall with no reload and no polling,
+    and after the server restarts the board resumes with last_event_id instead of refetching."""
+    from playwright.sync_api import expect
+
+    database_url = f"sqlite:///{tmp_path}/board.db"
+    env = server_env(database_url)
+    owner_email = create_company_by_command(database_url)
+    port = free_port()
+    traffic = Traffic()
+    tokens: set[str] = set()
+
+    with uvicorn_server(env, port=port) as host, httpx2.Client(base_url=f"http://{host}") as http:
+        cafe = furnish(http, owner_email)
+        owner = {"Authorization": f"Bearer {token_for(http, owner_email)}"}
+        cook_email = f"cook-{uuid.uuid4().hex[:8]}@test.cafe"
+        cook_body = {"email": cook_email, "password": PASSWORD, "role": "cook", "branch": cafe["branch"]}
+        http.post("/api/users/", json=cook_body, headers=owner).raise_for_status()
+        cook = {"Authorization": f"Bearer {token_for(http, cook_email)}"}
+        waiter = {"Authorization": f"Bearer {cafe['waiter_token']}"}
+
+        # Portions turn red after 3 s here instead of the default 10 minutes.
+        page, errors = open_page(browser, f"http://{host}", traffic, "/board/?late=0.05")
+        sign_in(page, cafe["waiter_email"])
+        table = page.locator(f'[data-table-id="{cafe["table"]}"]')
+        expect(table).to_have_class(re.compile(r"\bfree\b"))
+        feeds_live(page)
+        page.evaluate("window.sameDocument = true")
+        live = traffic.mark()
+
+        body = {"table": cafe["table"], "guests": 2, "items": [{"menu_item": cafe["menu_item"], "quantity": 1}]}
+        order = http.post("/api/cafe/orders/", json=body, headers=waiter)
+        order.raise_for_status()
+        order_id = order.json()["id"]
+        expect(table).to_have_class(re.compile(r"\bbusy\b"))
+        expect(page.locator(f'[data-order-id="{order_id}"]')).to_be_visible()
+
+        (task,) = http.get("/api/cafe/kitchen/tasks/", headers=cook).json()
+        portion = page.locator(f'[data-task-id="{task["id"]}"]')
+        expect(portion).to_have_attribute("data-status", "pending")
+        expect(portion).to_have_class(re.compile(r"\blate\b"))
+        assert re.fullmatch(r"\d+:\d\d", portion.locator(".waited").inner_text())
+
+        http.post(f"/api/cafe/kitchen/tasks/{task['id']}/claim/", headers=cook).raise_for_status()
+        expect(portion).to_have_attribute("data-status", "in_progress")
+        http.post(f"/api/cafe/kitchen/tasks/{task['id']}/ready/", headers=cook).raise_for_status()
+        expect(portion).to_have_attribute("data-status", "ready")
+        expect(page.locator(f'[data-order-id="{order_id}"]')).to_have_attribute("data-status", "ready")
+        assert traffic.rest_since(live) == [], "the board asked the REST API again instead of following the feeds"
+        tokens |= stored_tokens(page)
+        if os.environ.get("BOARD_SCREENSHOT"):
+            page.screenshot(path=os.environ["BOARD_SCREENSHOT"])
+
+    # The server is gone: the board's sockets dropped. Hold its tickets back until the order has closed
+    # on the restarted server, so the close can only reach it as a replay, and answer the first ticket
+    # request with 401, as for an expired access token.
+    held = {"tickets": True, "unauthorized": 1}
+
+    def tickets(route: Route) -> None:
+        if held["tickets"]:
+            route.abort()
+        elif held["unauthorized"]:
+            held["unauthorized"] -= 1
+            route.fulfill(status=401, json={"detail": "Given token not valid for any token type"})
+        else:
+            route.continue_()
+
+    page.route("**/api/auth/ws-ticket", tickets)
+    with uvicorn_server(env, port=port) as host, httpx2.Client(base_url=f"http://{host}") as http:
+        expect(page.locator('.feed[data-state="live"]')).to_have_count(0)
+        expect(page.locator("#banner")).to_be_visible()
+        http.patch(f"/api/cafe/orders/{order_id}/", json={"status": "closed"}, headers=waiter).raise_for_status()
+        resumed = traffic.mark()
+        held["tickets"] = False
+
+        expect(table).to_have_class(re.compile(r"\bfree\b"), timeout=LIVE_TIMEOUT)
+        expect(page.locator(f'[data-order-id="{order_id}"]')).to_have_count(0)
+        expect(portion).to_have_count(0)
+        feeds_live(page)
+        expect(page.locator("#banner")).to_be_hidden()
+
+    assert page.evaluate("window.sameDocument") is True, "the page was reloaded"
+    reconnects = traffic.sockets_since(resumed)
+    for feed in FEEDS:
+        urls = [url for url in reconnects if f"/ws/cafe/{feed}/" in url]
+        assert urls and all("last_event_id" in parse_qs(urlsplit(url).query) for url in urls), (feed, reconnects)
+    after = traffic.rest_since(resumed)
+    assert ("POST", f"http://{host}/api/users/token/refresh/") in after, "the 401 did not make it refresh"
+    assert {url for method, url in after if method == "GET"} == set(), "it refetched instead of resuming"
+    tickets_per_socket = [parse_qs(urlsplit(url).query)["ticket"][0] for url in traffic.sockets]
+    assert len(set(tickets_per_socket)) == len(traffic.sockets), "a ticket was used twice"
+    tokens |= stored_tokens(page)
+    assert len(tokens) == 4, "the refresh did not rotate the tokens"
+    assert_no_token_in_urls(traffic, tokens)
+    assert errors == []
+
+
+def test_owner_picks_a_branch(browser: Browser, tmp_path: Path) -> None:
+    """An owner sees every branch of the company: the board asks which one and follows that one. CORS_ORIGINS
+    lists other sites only: the board's own sockets are same-origin and pass."""
+    from playwright.sync_api import expect
+
+    database_url = f"sqlite:///{tmp_path}/board.db"
+    owner_email = create_company_by_command(database_url)
+    traffic = Traffic()
+    env = server_env(database_url, CORS_ORIGINS="https://app.example")
+    with uvicorn_server(env) as host, httpx2.Client(base_url=f"http://{host}") as http:
+        cafe = furnish(http, owner_email)
+        owner = {"Authorization": f"Bearer {token_for(http, owner_email)}"}
+        http.post("/api/branches/", json={"name": "Riverside", "city_id": 2}, headers=owner).raise_for_status()
+
+        page, errors = open_page(browser, f"http://{host}", traffic)
+        sign_in(page, owner_email)
+        expect(page.locator("#branch-list button")).to_have_count(2)
+        page.click(f'#branch-list button[data-branch-id="{cafe["branch"]}"]')
+        table = page.locator(f'[data-table-id="{cafe["table"]}"]')
+        expect(table).to_have_class(re.compile(r"\bfree\b"))
+        feeds_live(page)
+
+        body = {"table": cafe["table"], "items": [{"menu_item": cafe["menu_item"], "quantity": 2}]}
+        http.post("/api/cafe/orders/", json=body, headers=owner).raise_for_status()
+        expect(table).to_have_class(re.compile(r"\bbusy\b"))
+        expect(page.locator("#tasks [data-task-id]")).to_have_count(2)
+
+    for url in traffic.sockets:
+        assert parse_qs(urlsplit(url).query)["branch_id"] == [cafe["branch"]], url
+    assert_no_token_in_urls(traffic, stored_tokens(page))
+    assert errors == []
+
+
+def test_board_refetches_when_its_position_is_pruned(browser: Browser, tmp_path: Path) -> None:
+    """Away longer than the outbox keeps events, the board is told resync_required and reads the floor again."""
+    from playwright.sync_api import expect
+
+    database_url = f"sqlite:///{tmp_path}/board.db"
+    env = server_env(database_url)
+    owner_email = create_company_by_command(database_url)
+    port = free_port()
+    traffic = Traffic()
+    with uvicorn_server(env, port=port) as host, httpx2.Client(base_url=f"http://{host}") as http:
+        cafe = furnish(http, owner_email)
+        waiter = {"Authorization": f"Bearer {cafe['waiter_token']}"}
+        page, errors = open_page(browser, f"http://{host}", traffic)
+        sign_in(page, cafe["waiter_email"])
+        feeds_live(page)
+        body = {"table": cafe["table"], "items": [{"menu_item": cafe["menu_item"], "quantity": 1}]}
+        order = http.post("/api/cafe/orders/", json=body, headers=waiter)
+        order.raise_for_status()
+        table = page.locator(f'[data-table-id="{cafe["table"]}"]')
+        expect(table).to_have_class(re.compile(r"\bbusy\b"))
+        expect(page.locator("#tasks [data-task-id]")).to_have_count(1)
+
+    held = {"tickets": True}
+    page.route("**/api/auth/ws-ticket", lambda route: route.abort() if held["tickets"] else route.continue_())
+    forgetful = {**env, "OUTBOX_RETENTION": "0.5", "RELAY_INTERVAL": "0.2"}
+    with uvicorn_server(forgetful, port=port) as host, httpx2.Client(base_url=f"http://{host}") as http:
+        order_id = order.json()["id"]
+        http.patch(f"/api/cafe/orders/{order_id}/", json={"status": "closed"}, headers=waiter).raise_for_status()
+        with sqlite3.connect(f"{tmp_path}/board.db") as db:
+            for _ in range(100):
+                last, pruned = db.execute("SELECT last_position, pruned_through FROM event_counters").fetchone()
+                if pruned == last:
+                    break
+                time.sleep(0.1)
+        assert pruned == last, "the relay did not prune the outbox"
+        refetch = traffic.mark()
+        held["tickets"] = False
+
+        expect(table).to_have_class(re.compile(r"\bfree\b"), timeout=LIVE_TIMEOUT)
+        expect(page.locator(f'[data-order-id="{order_id}"]')).to_have_count(0)
+        expect(page.locator("[data-task-id]")).to_have_count(0)
+        feeds_live(page)
+
+    fetched = {urlsplit(url).path for method, url in traffic.rest_since(refetch) if method == "GET"}
+    assert {"/api/cafe/tables/", "/api/cafe/orders/", "/api/cafe/kitchen/tasks/"} <= fetched
+    for url in traffic.sockets_since(refetch):
+        assert "last_event_id" in parse_qs(urlsplit(url).query), url
+    assert errors == []
