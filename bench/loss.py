@@ -165,7 +165,13 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as folder:
         database_url = args.database_url or f"sqlite:///{folder}/bench.db"
         redis_port = free_port() if args.broker == "redis" else None
-        extra = {"SOCKET_RATE": "1000", "SEND_QUEUE_SIZE": "1000", "BROKER_CHECK_INTERVAL": "0.5"}
+        # Every socket is the one waiter's: lift the per-user cap on live sockets (50 by default).
+        extra = {
+            "SOCKET_RATE": "1000",
+            "SEND_QUEUE_SIZE": "1000",
+            "BROKER_CHECK_INTERVAL": "0.5",
+            "MAX_SOCKETS_PER_USER": str(args.sockets * 2),
+        }
         if redis_port is not None:
             stack = ExitStack()
             stack.enter_context(private_redis(redis_port))

@@ -106,7 +106,9 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as folder:
         database_url = f"sqlite:///{folder}/stalled.db"
         owner_email = create_company_by_command(database_url)
-        env = server_env(database_url, SEND_QUEUE_SIZE=str(args.queue), SOCKET_RATE="1000")
+        # Every socket is the one waiter's: lift the per-user cap on live sockets (50 by default).
+        cap = str(2 * (args.sockets + args.stalled))
+        env = server_env(database_url, SEND_QUEUE_SIZE=str(args.queue), SOCKET_RATE="1000", MAX_SOCKETS_PER_USER=cap)
         with uvicorn_server(env) as host, httpx2.Client(base_url=f"http://{host}") as http:
             cafe = furnish(http, owner_email)
             owner = {"Authorization": f"Bearer {token_for(http, owner_email)}"}
