@@ -44,8 +44,8 @@ import tempfile
 import time
 import uuid
 from array import array
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -129,16 +129,16 @@ class Meter:
 def child_pid(port: int) -> int:
     """The pid of the server this process started on `port` (uvicorn_server yields only host:port)."""
     me = os.getpid()
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
             continue
         with contextlib.suppress(OSError):
-            with open(f"/proc/{entry.name}/stat") as stat:
+            with open(f"/proc/{name}/stat") as stat:
                 parent = int(stat.read().rsplit(")", 1)[1].split()[1])
-            with open(f"/proc/{entry.name}/cmdline", "rb") as cmdline:
+            with open(f"/proc/{name}/cmdline", "rb") as cmdline:
                 words = cmdline.read().split(b"\0")
             if parent == me and str(port).encode() in words:
-                return int(entry.name)
+                return int(name)
     raise RuntimeError(f"no child process serves port {port}")
 
 
@@ -232,6 +232,7 @@ class Feed(asyncio.Protocol):
     """
 
     def __init__(self, uri: WebSocketURI, tally: Tally) -> None:
+        self.host = f"{uri.host}:{uri.port}"
         self.protocol = ClientProtocol(uri, max_size=None)
         self.tally = tally
         self.greeted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -277,7 +278,6 @@ class Feed(asyncio.Protocol):
 
     def close(self) -> None:
         if self.transport is not None and not self.transport.is_closing():
-            self.closed_early = False
             self.greeted.cancel()
             self.transport.close()
 
@@ -386,6 +386,9 @@ class OrderWriter:
             started = time.monotonic()
             status, answer = await connection.post(ORDERS_PATH, self.body)
             self.request_s.append(time.monotonic() - started)
+        except (OSError, asyncio.IncompleteReadError) as error:
+            connection.close()
+            status, answer = 0, repr(error).encode()
         finally:
             self.pool.put_nowait(connection)
         if status == 201:
@@ -447,13 +450,15 @@ class Deliveries:
     closed_early: int
     latencies_ms: list[float]
     last_arrival: float
+    lost_by_host: dict[str, int]
 
 
 def deliveries(feeds: list[Feed], sent: dict[str, float]) -> Deliveries:
     """Per socket: which of the sent orders it got (lost, duplicated) and each one's write-to-push latency."""
     latencies = array("d")
-    lost = duplicated = delivered = 0
+    duplicated = delivered = 0
     last = 0.0
+    lost_by_host = dict.fromkeys((feed.host for feed in feeds), 0)
     for feed in feeds:
         seen: set[str] = set()
         for key, arrived in zip(feed.keys, feed.times, strict=True):
@@ -465,15 +470,19 @@ def deliveries(feeds: list[Feed], sent: dict[str, float]) -> Deliveries:
                 delivered += 1
                 latencies.append((arrived - sent[key]) * 1000)
                 last = max(last, arrived)
-        lost += len(sent) - len(seen.intersection(sent))
+        lost_by_host[feed.host] += len(sent) - len(seen.intersection(sent))
+    codes = [feed.close_code for feed in feeds if feed.closed_early]
+    if codes:
+        log(f"{len(codes)} sockets were closed early, close codes {sorted(set(codes), key=str)}")
     return Deliveries(
         frames=sum(feed.frames for feed in feeds),
         delivered=delivered,
-        lost=lost,
+        lost=sum(lost_by_host.values()),
         duplicated=duplicated,
-        closed_early=sum(feed.closed_early for feed in feeds),
+        closed_early=len(codes),
         latencies_ms=sorted(latencies),
         last_arrival=last,
+        lost_by_host=lost_by_host,
     )
 
 
@@ -524,6 +533,7 @@ class RateResult:
     writes_per_s: float
     deliveries: int
     lost: int
+    lost_by_process: list[int]
     p50_ms: float
     p99_ms: float
     max_ms: float
@@ -643,6 +653,7 @@ async def rate_section(
         writes_per_s=round(len(writer.sent) / write_s, 1),
         deliveries=got.delivered,
         lost=got.lost + got.duplicated,
+        lost_by_process=[got.lost_by_host.get(host, 0) for host in target.hosts],
         p50_ms=percentile(got.latencies_ms, 0.50),
         p99_ms=percentile(got.latencies_ms, 0.99),
         max_ms=percentile(got.latencies_ms, 1.0),
@@ -788,29 +799,21 @@ async def sqlite_runs(args: argparse.Namespace, folder: str, logs: list[str]) ->
     return results
 
 
-@contextmanager
-def postgres_database(admin_url: str) -> Iterator[str]:
+@asynccontextmanager
+async def postgres_database(admin_url: str) -> AsyncIterator[str]:
     """A throwaway database next to the admin URL's, dropped afterwards."""
     import asyncpg
 
     name = f"cafe_rt_speed_{uuid.uuid4().hex[:8]}"
-
-    def run(statement: str) -> None:
-        async def go() -> None:
-            connection = await asyncpg.connect(admin_url)
-            try:
-                await connection.execute(statement)
-            finally:
-                await connection.close()
-
-        with asyncio.Runner() as runner:  # its own loop: the caller's loop is busy running this
-            runner.run(go())
-
-    run(f"CREATE DATABASE {name}")
+    admin = await asyncpg.connect(admin_url)
     try:
-        yield f"{admin_url.rpartition('/')[0]}/{name}"
+        await admin.execute(f"CREATE DATABASE {name}")
+        try:
+            yield f"{admin_url.rpartition('/')[0]}/{name}"
+        finally:
+            await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
     finally:
-        run(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        await admin.close()
 
 
 @contextmanager
@@ -827,24 +830,21 @@ def redis_broker(url: str | None) -> Iterator[str]:
 
 async def postgres_runs(args: argparse.Namespace, logs: list[str]) -> list:
     """Writes and the rate section on PostgreSQL + Redis: one process, then two on one database and broker."""
-    results: list = []
-    with postgres_database(args.postgres) as database_url, redis_broker(args.redis) as redis_url:
-        env = server_env(database_url, BROADCAST_URL=redis_url)
-        with cafe_rt(env, logs) as server:
-            token, body = company(database_url, server.hosts[0])
-            first = replace(server.with_token(token), kind="cafe_rt pg")
-            log(f"cafe_rt on PostgreSQL: writes, {args.orders} orders")
-            writes = await writes_section(first, token, body, args.orders, args.settle)
-            emit(writes)
-            results.append(writes)
-            writer = OrderWriter([Http(first.hosts[0], token) for _ in range(RATE_CONNECTIONS)], body)
-            try:
-                results.append(await split_rate(first, writer, args))
-                with cafe_rt(env, logs) as other:
-                    both = replace(first, hosts=first.hosts + other.hosts, pids=first.pids + other.pids)
-                    results.append(await split_rate(both, writer, args))
-            finally:
-                writer.close()
+    async with contextlib.AsyncExitStack() as stack:
+        database_url = await stack.enter_async_context(postgres_database(args.postgres))
+        env = server_env(database_url, BROADCAST_URL=stack.enter_context(redis_broker(args.redis)))
+        server = stack.enter_context(cafe_rt(env, logs))
+        token, body = company(database_url, server.hosts[0])
+        first = replace(server.with_token(token), kind="cafe_rt pg")
+        log(f"cafe_rt on PostgreSQL: writes, {args.orders} orders")
+        results: list = [await writes_section(first, token, body, args.orders, args.settle)]
+        emit(results[0])
+        writer = OrderWriter([Http(first.hosts[0], token) for _ in range(RATE_CONNECTIONS)], body)
+        stack.callback(writer.close)
+        results.append(await split_rate(first, writer, args))
+        other = stack.enter_context(cafe_rt(env, logs))
+        both = replace(first, hosts=first.hosts + other.hosts, pids=first.pids + other.pids)
+        results.append(await split_rate(both, writer, args))
     return results
 
 
@@ -871,68 +871,77 @@ def find(results: list, section: str, target: str):
     return next((result for result in results if result.section == section and result.target == target), None)
 
 
+def value(results: list, section: str, target: str, attribute: str):
+    result = find(results, section, target)
+    return None if result is None else getattr(result, attribute)
+
+
 def ratio(a: float | None, b: float | None) -> str:
-    if a is None or b is None or not b:
-        return "-"
-    return f"{a / b:.2f}x"
+    return "-" if a is None or not b else f"{a / b:.2f}x"
+
+
+# (label, section, attribute) of each row with both servers; {n} is the section's socket count
+COMPARED = [
+    ("rate {n}x{rate}/s: writes/s achieved", "rate", "writes_per_s"),
+    ("rate {n}x{rate}/s: p50 ms", "rate", "p50_ms"),
+    ("rate {n}x{rate}/s: p99 ms", "rate", "p99_ms"),
+    ("rate {n}x{rate}/s: max ms", "rate", "max_ms"),
+    ("rate {n}x{rate}/s: server CPU µs/frame", "rate", "server_cpu_us_per_frame"),
+    ("rate {n}x{rate}/s: client CPU s", "rate", "client_cpu_s"),
+    ("rate {n}x{rate}/s: lost", "rate", "lost"),
+    ("saturation {n}: writes", "saturation", "writes"),
+    ("saturation {n}: frames/s", "saturation", "frames_per_s"),
+    ("saturation {n}: server CPU µs/frame", "saturation", "server_cpu_us_per_frame"),
+    ("saturation {n}: client CPU µs/frame", "saturation", "client_cpu_us_per_frame"),
+    ("saturation {n}: lost", "saturation", "lost"),
+    ("connect {n}: seconds for all", "connect", "connect_s"),
+    ("connect {n}: server CPU ms/socket", "connect", "server_cpu_ms_per_connect"),
+    ("connect {n}: client CPU ms/socket", "connect", "client_cpu_ms_per_connect"),
+    ("connect {n}: idle RSS KiB/socket", "connect", "rss_kib_per_socket"),
+    ("connect {n}: failed", "connect", "failed"),
+]
 
 
 def table(results: list) -> list[str]:
     lines = ["| measurement | cafe_rt | limit | cafe_rt / limit |", "|---|---|---|---|"]
-
-    def row(name: str, section: str, attribute: str) -> None:
-        mine, limit = find(results, section, "cafe_rt"), find(results, section, "limit")
-        a = getattr(mine, attribute) if mine else None
-        b = getattr(limit, attribute) if limit else None
-        lines.append(f"| {name} | {'-' if a is None else a} | {'-' if b is None else b} | {ratio(a, b)} |")
-
     writes = find(results, "writes", "cafe_rt")
     if writes:
+        head = f"writes ({writes.sockets} sockets, {writes.clients} clients)"
         lines += [
-            f"| writes: orders/s ({writes.sockets} sockets, {writes.clients} clients) | {writes.orders_per_s} | - | - |",
-            f"| writes: request p50 / p99 ms | {writes.request_p50_ms} / {writes.request_p99_ms} | - | - |",
-            f"| writes: server CPU ms/order (client) | {writes.server_cpu_ms_per_order} "
+            f"| {head}: orders/s | {writes.orders_per_s} | - | - |",
+            f"| {head}: request p50 / p99 ms | {writes.request_p50_ms} / {writes.request_p99_ms} | - | - |",
+            f"| {head}: server (client) CPU ms/order | {writes.server_cpu_ms_per_order} "
             f"({writes.client_cpu_ms_per_order}) | - | - |",
-            f"| writes: lost / errors | {writes.lost} / {writes.errors} | - | - |",
+            f"| {head}: lost | {writes.lost} | - | - |",
         ]
-    rate = find(results, "rate", "cafe_rt")
-    label = f"rate {rate.sockets}x{rate.rate:g}/s" if rate else "rate"
-    row(f"{label}: writes/s achieved", "rate", "writes_per_s")
-    row(f"{label}: p50 ms", "rate", "p50_ms")
-    row(f"{label}: p99 ms", "rate", "p99_ms")
-    row(f"{label}: max ms", "rate", "max_ms")
-    row(f"{label}: server CPU µs/frame", "rate", "server_cpu_us_per_frame")
-    row(f"{label}: client CPU s", "rate", "client_cpu_s")
-    row(f"{label}: lost", "rate", "lost")
-    row("saturation: writes", "saturation", "writes")
-    row("saturation: frames/s", "saturation", "frames_per_s")
-    row("saturation: server CPU µs/frame", "saturation", "server_cpu_us_per_frame")
-    row("saturation: client CPU µs/frame", "saturation", "client_cpu_us_per_frame")
-    row("saturation: lost", "saturation", "lost")
-    idle = find(results, "connect", "cafe_rt")
-    label = f"connect {idle.sockets}" if idle else "connect"
-    row(f"{label}: seconds for all", "connect", "connect_s")
-    row(f"{label}: server CPU ms/socket", "connect", "server_cpu_ms_per_connect")
-    row(f"{label}: client CPU ms/socket", "connect", "client_cpu_ms_per_connect")
-    row(f"{label}: idle RSS KiB/socket", "connect", "rss_kib_per_socket")
-    row(f"{label}: failed", "connect", "failed")
-    postgres = [result for result in results if result.target.startswith("cafe_rt pg")]
+    for label, section, attribute in COMPARED:
+        mine = find(results, section, "cafe_rt")
+        if mine is None:
+            continue
+        a, b = getattr(mine, attribute), value(results, section, "limit", attribute)
+        name = label.format(n=mine.sockets, rate=f"{getattr(mine, 'rate', 0):g}")
+        lines.append(f"| {name} | {a} | {'-' if b is None else b} | {ratio(a, b)} |")
+    postgres = [result for result in results if result.target == "cafe_rt pg"]
     if postgres:
-        lines += ["", "| PostgreSQL + Redis | orders/s | server CPU ms/order | CPU µs/frame | p50 / p99 ms | lost |"]
+        lines += [
+            "",
+            "| PostgreSQL + Redis | writes/s | server CPU ms/write | server CPU µs/frame | p50 / p99 ms | lost |",
+        ]
         lines.append("|---|---|---|---|---|---|")
-        for result in postgres:
-            if isinstance(result, WritesResult):
-                lines.append(
-                    f"| writes, 1 process, {result.sockets} sockets | {result.orders_per_s} | "
-                    f"{result.server_cpu_ms_per_order} | - | {result.request_p50_ms} / {result.request_p99_ms} "
-                    f"(request) | {result.lost} |"
-                )
-            else:
-                lines.append(
-                    f"| {result.sockets} sockets at {result.rate:g}/s, {result.processes} process(es) | "
-                    f"{result.writes_per_s} | {result.server_cpu_ms_per_write} | {result.server_cpu_us_per_frame} | "
-                    f"{result.p50_ms} / {result.p99_ms} | {result.lost} |"
-                )
+    for result in postgres:
+        if isinstance(result, WritesResult):
+            lines.append(
+                f"| writes, 1 process, {result.sockets} sockets | {result.orders_per_s} | "
+                f"{result.server_cpu_ms_per_order} | - | {result.request_p50_ms} / {result.request_p99_ms} (request) | "
+                f"{result.lost} |"
+            )
+        else:
+            lines.append(
+                f"| {result.sockets} sockets at {result.rate:g}/s, {result.processes} process(es), writes to the "
+                f"first | {result.writes_per_s} | {result.server_cpu_ms_per_write} | "
+                f"{result.server_cpu_us_per_frame} | {result.p50_ms} / {result.p99_ms} | "
+                f"{result.lost} ({' + '.join(map(str, result.lost_by_process))}) |"
+            )
     return lines
 
 
@@ -941,24 +950,18 @@ def verdict(results: list) -> tuple[str, int, int]:
     lost = sum(result.lost for result in results)
     errors = sum(result.errors for result in results)
 
-    def get(section: str, target: str, attribute: str):
-        result = find(results, section, target)
-        return getattr(result, attribute) if result else None
+    def versus(section: str, attribute: str) -> str:
+        return ratio(value(results, section, "cafe_rt", attribute), value(results, section, "limit", attribute))
 
     writes = find(results, "writes", "cafe_rt")
     rate = find(results, "rate", "cafe_rt")
     parts = [
-        f"orders/s {writes.orders_per_s} (cpu {writes.server_cpu_ms_per_order} ms/order)" if writes else "orders/s -",
-        f"frames/s {ratio(get('saturation', 'cafe_rt', 'frames_per_s'), get('saturation', 'limit', 'frames_per_s'))}"
-        " limit",
-        "cpu/frame "
-        f"{ratio(get('saturation', 'cafe_rt', 'server_cpu_us_per_frame'), get('saturation', 'limit', 'server_cpu_us_per_frame'))}"
-        " limit",
-        f"p99@{rate.sockets}x{rate.rate:g}/s {rate.p99_ms} ms vs limit {get('rate', 'limit', 'p99_ms')} ms"
-        if rate
-        else "p99 -",
-        f"connect {get('connect', 'cafe_rt', 'server_cpu_ms_per_connect')} ms/socket",
-        f"idle {get('connect', 'cafe_rt', 'rss_kib_per_socket')} KiB/socket",
+        f"orders/s {writes.orders_per_s} (cpu {writes.server_cpu_ms_per_order} ms/order)",
+        f"frames/s {versus('saturation', 'frames_per_s')} limit",
+        f"cpu/frame {versus('saturation', 'server_cpu_us_per_frame')} limit",
+        f"p99@{rate.sockets}x{rate.rate:g}/s {rate.p99_ms} ms vs limit {value(results, 'rate', 'limit', 'p99_ms')} ms",
+        f"connect {value(results, 'connect', 'cafe_rt', 'server_cpu_ms_per_connect')} ms/socket",
+        f"idle {value(results, 'connect', 'cafe_rt', 'rss_kib_per_socket')} KiB/socket",
         f"lost {lost}",
     ]
     if errors:
