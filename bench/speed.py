@@ -16,16 +16,16 @@ measures, each a section with a JSON line per measurement:
               sections on PostgreSQL + Redis with one process, then two `serve` processes on one database,
               sockets split over both, writes to the first: CPU summed over both
 
-    .venv/bin/python bench/speed.py                      # about 6 minutes on 2 cores
+    .venv/bin/python bench/speed.py                      # about 4 minutes on 2 cores (6 with --postgres)
     .venv/bin/python bench/speed.py --quick              # about a minute
     .venv/bin/python bench/speed.py --postgres postgresql://root@127.0.0.1:5432/test
 
 The client is this process on uvloop: sockets are websockets' sans-I/O ClientProtocol over asyncio.Protocol,
-REST writes are raw HTTP/1.1 over asyncio streams (httpx2 costs several times more client CPU per request on
-a machine the client shares with the server); its CPU is reported too. All cafe_rt sockets use one owner
-token, so the bench raises MAX_SOCKETS_PER_USER (the service caps live sockets per user at 50 by default).
-Prints a Markdown table and a final `speed: ...` line; exits 1 if any delivery was lost (or any write
-failed, socket closed early or connect failed).
+REST writes raw HTTP/1.1 keep-alive over asyncio streams (httpx2's AsyncClient took 0.85 ms of client CPU a
+request here, these 0.13 ms, and the client shares the CPUs with the server); the client's CPU is reported.
+All cafe_rt sockets use one owner token, so the bench raises MAX_SOCKETS_PER_USER (the service caps live
+sockets per user at 50 by default). Prints a Markdown table and a final `speed: ...` line; exits 1 if any
+delivery was lost (or any write failed, socket closed early or connect failed).
 """
 
 from __future__ import annotations
@@ -336,11 +336,16 @@ class Http:
         self.writer: asyncio.StreamWriter | None = None
         self.used = 0.0
 
-    async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
+    async def ready(self) -> None:
+        """Connected, and not about to be closed for idling."""
         if self.writer is None or time.monotonic() - self.used > 4:
             self.close()
             address, port = self.host.split(":")
             self.reader, self.writer = await asyncio.open_connection(address, int(port))
+            self.used = time.monotonic()
+
+    async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
+        await self.ready()
         self.writer.write(
             b"POST %s HTTP/1.1\r\n%sContent-Length: %d\r\n\r\n" % (path.encode(), self.head, len(body)) + body
         )
@@ -383,6 +388,7 @@ class OrderWriter:
     async def write(self) -> None:
         connection = await self.pool.get()
         try:
+            await connection.ready()  # a connect is not part of the write's latency
             started = time.monotonic()
             status, answer = await connection.post(ORDERS_PATH, self.body)
             self.request_s.append(time.monotonic() - started)
