@@ -948,6 +948,13 @@ def table(results: list) -> list[str]:
                 f"{result.server_cpu_us_per_frame} | {result.p50_ms} / {result.p99_ms} | "
                 f"{result.lost} ({' + '.join(map(str, result.lost_by_process))}) |"
             )
+    split = {result.processes: result for result in postgres if isinstance(result, RateResult)}
+    if len(split) == 2:
+        one, two = split[1], split[2]
+        lines.append(
+            f"| 2 processes / 1 process | - | {ratio(two.server_cpu_ms_per_write, one.server_cpu_ms_per_write)} | "
+            f"{ratio(two.server_cpu_us_per_frame, one.server_cpu_us_per_frame)} | - | - |"
+        )
     return lines
 
 
