@@ -1,7 +1,9 @@
-"""The benchmarks, small: nothing lost under load and reconnects; stalled sockets closed, readers unharmed."""
+"""The benchmarks, small: nothing lost under load and reconnects; stalled sockets closed, readers unharmed;
+the speed benchmark runs every section against cafe_rt and the limit server."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 from pathlib import Path
@@ -14,6 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 
 import loss  # noqa: E402  (bench/ is not a package)
 import revocation  # noqa: E402
+import speed  # noqa: E402
 import stalled  # noqa: E402
 
 
@@ -34,3 +37,13 @@ def test_the_revocation_check_is_measured(capsys):
     assert revocation.main(["--rounds", "20"]) == 0
     out = capsys.readouterr().out
     assert "SQLite: decode only" in out and "the check alone adds" in out
+
+
+def test_speed_runs_every_section_and_loses_nothing(capsys):
+    argv = ["--orders", "40", "--sockets", "20", "--rate", "20", "--seconds", "1", "--sat-seconds", "1"]
+    assert speed.main([*argv, "--idle", "30", "--settle", "30"]) == 0
+    out = capsys.readouterr().out
+    sections = [json.loads(line)["section"] for line in out.splitlines() if line.startswith("{")]
+    assert sections == ["writes", "rate", "saturation", "rate", "saturation", "connect", "connect"]
+    assert out.splitlines()[-1].startswith("speed: orders/s ")
+    assert out.splitlines()[-1].endswith("| lost 0")
