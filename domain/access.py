@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from domain.auth import Actor
+from domain.auth import Actor, CompanyActor, company_bound
 from domain.errors import Forbidden, Invalid, NotFound
 from domain.validate import is_uuid
 
@@ -15,16 +15,19 @@ MANAGERS = ("owner", "admin", "manager")
 CUSTOMER_ENTITY_SOCKETS = ("order", "order_items")
 
 
-def require_role(actor: Actor, roles: tuple[str, ...]) -> None:
-    require_company(actor)
-    if actor.role not in roles:
+def require_role(actor: Actor, roles: tuple[str, ...]) -> CompanyActor:
+    """The actor, of a company and in one of `roles`; else 403."""
+    bound = require_company(actor)
+    if bound.role not in roles:
         raise Forbidden("You do not have permission to perform this action.")
+    return bound
 
 
-def require_company(actor: Actor) -> str:
-    if actor.company_id is None:
+def require_company(actor: Actor) -> CompanyActor:
+    bound = company_bound(actor)
+    if bound is None:
         raise Forbidden("The user has no company.")
-    return actor.company_id
+    return bound
 
 
 def may_open_entity_socket(actor: Actor, kind: str) -> bool:
@@ -41,7 +44,7 @@ async def company_branch(db: Any, actor: Actor, branch_id: object) -> dict:
     """A branch of the actor's company, or 404 (another company's id looks like a missing one)."""
     if not is_uuid(branch_id):
         raise NotFound("Branch not found.")
-    row = await db.fetch_one(SELECT_BRANCH, {"id": branch_id, "company_id": require_company(actor)})
+    row = await db.fetch_one(SELECT_BRANCH, {"id": branch_id, "company_id": require_company(actor).company_id})
     if row is None:
         raise NotFound("Branch not found.")
     return dict(row)

@@ -119,7 +119,7 @@ async def create_company(services: Services, name: str, owner_email: str, owner_
 
 
 async def create_branch(services: Services, actor: Actor, data: Any) -> dict:
-    require_role(actor, ("owner", "admin"))
+    actor = require_role(actor, ("owner", "admin"))
     body = Body(data, {"name", "city_id"})
     name = body.text("name")
     city_id = body.integer("city_id", low=1)
@@ -131,12 +131,12 @@ async def create_branch(services: Services, actor: Actor, data: Any) -> dict:
 
 
 async def list_branches(services: Services, actor: Actor) -> list[dict]:
-    rows = await services.database.fetch_all(SELECT_BRANCHES, {"company_id": require_company(actor)})
+    rows = await services.database.fetch_all(SELECT_BRANCHES, {"company_id": require_company(actor).company_id})
     return [branch_json(row) for row in rows]
 
 
 async def create_user(services: Services, actor: Actor, data: Any) -> dict:
-    require_role(actor, ("owner", "admin"))
+    actor = require_role(actor, ("owner", "admin"))
     db = services.database
     body = Body(data, {"email", "password", "role", "branch", "city_ids"})
     email = body.text("email", max_length=254)
@@ -152,6 +152,7 @@ async def create_user(services: Services, actor: Actor, data: Any) -> dict:
         # A null branch would let the role read every branch, as only owners and admins may.
         body.fail("branch", f"A {role} works in one branch: give its id.")
     body.check()
+    assert email is not None and password is not None and role is not None  # required: check() refused their absence
     if role == "owner" and actor.role != "owner":
         raise Forbidden("Only an owner can add an owner.")
     branch = await company_branch(db, actor, branch_id) if branch_id else None
@@ -183,7 +184,7 @@ async def watchable_waiter(db: Any, actor: Actor, user_id: object) -> dict:
 
 
 async def list_users(services: Services, actor: Actor) -> list[dict]:
-    require_role(actor, MANAGERS)
+    actor = require_role(actor, MANAGERS)
     db = services.database
     rows = await db.fetch_all(SELECT_USERS, {"company_id": actor.company_id})
     return [await user_json(db, row) for row in rows]
@@ -194,6 +195,7 @@ async def login(services: Services, data: Any, address: str | None = None) -> di
     email = body.text("email", max_length=254)
     password = body.text("password", max_length=128)
     body.check()
+    assert email is not None and password is not None  # required: check() refused their absence
     async with throttle.login_attempt(services, _normalize_email(email), address):
         row = await services.database.fetch_one(SELECT_USER_BY_EMAIL, {"email": _normalize_email(email)})
         stored = row["password_hash"] if row is not None else DUMMY_HASH

@@ -13,6 +13,7 @@ from domain import entities, feeds, rooms
 from domain.db import new_id, parse_cents, utc_now
 from domain.entities import message
 from domain.outbox import Change
+from domain.sql import one
 
 SELECT_BRANCH_WAITERS = (
     "SELECT id FROM users WHERE company_id = :company_id AND branch_id = :branch_id AND role = 'waiter'"
@@ -247,7 +248,7 @@ async def task_saved(change: Change, task: dict[str, Any]) -> None:
         await feeds.emit_kitchen_task(change, "kitchen_task_updated", task)
         return
     await feeds.emit_kitchen_task(change, "kitchen_task_ready", task)
-    order = await change.db.fetch_one(SELECT_ORDER_WAITER, {"id": task["order"]})
+    order = one(await change.db.fetch_one(SELECT_ORDER_WAITER, {"id": task["order"]}))
     if order["waiter_id"]:
         data = {
             "task_id": task["id"],

@@ -7,7 +7,7 @@ import hashlib
 import hmac
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import jwt
 
@@ -59,6 +59,22 @@ class Actor:
     @property
     def is_staff(self) -> bool:
         return self.role in STAFF_ROLES
+
+
+@dataclass(frozen=True)
+class CompanyActor(Actor):
+    """An actor whose company is known: what every company-scoped action works with."""
+
+    company_id: str
+
+
+def company_bound(actor: Actor) -> CompanyActor | None:
+    """The actor as a CompanyActor, or None for a user of no company."""
+    if isinstance(actor, CompanyActor):
+        return actor
+    if actor.company_id is None:
+        return None
+    return CompanyActor(**{item.name: getattr(actor, item.name) for item in fields(actor)})
 
 
 @dataclass(frozen=True)

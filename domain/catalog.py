@@ -53,7 +53,7 @@ def client_json(row: Any) -> dict:
 
 
 async def create_menu_item(services: Services, actor: Actor, data: Any) -> dict:
-    require_role(actor, MANAGERS)
+    actor = require_role(actor, MANAGERS)
     body = Body(data, {"title", "price", "branch", "is_active"})
     title = body.text("title")
     price = body.money("price")
@@ -85,7 +85,7 @@ async def create_menu_item(services: Services, actor: Actor, data: Any) -> dict:
 
 
 async def update_menu_item(services: Services, actor: Actor, item_id: str, data: Any) -> dict:
-    require_role(actor, MANAGERS)
+    actor = require_role(actor, MANAGERS)
     body = Body(data, {"title", "price", "is_active"})
     title = body.text("title", required=False)
     price = body.money("price", required=False)
@@ -114,14 +114,14 @@ async def visible_menu_item(db: Any, actor: Actor, item_id: object) -> dict:
 
 
 async def list_menu_items(services: Services, actor: Actor, branch_param: str | None) -> list[dict]:
-    require_company(actor)
+    actor = require_company(actor)
     branch_id = await read_branch(services.database, actor, branch_param)
     rows = await services.database.fetch_all(SELECT_MENU_ITEMS, {"company_id": actor.company_id})
     return [menu_item_json(row) for row in rows if branch_id is None or row["branch_id"] in (None, branch_id)]
 
 
 async def create_client(services: Services, actor: Actor, data: Any) -> dict:
-    require_role(actor, ("owner", "admin", "manager", "waiter", "cashier"))
+    actor = require_role(actor, ("owner", "admin", "manager", "waiter", "cashier"))
     body = Body(data, {"name", "phone"})
     name = body.text("name")
     phone = body.text("phone", max_length=32)
@@ -139,7 +139,7 @@ async def visible_client(db: Any, actor: Actor, client_id: object) -> dict:
 
 
 async def list_clients(services: Services, actor: Actor, search: str | None) -> list[dict]:
-    require_role(actor, ("owner", "admin", "manager", "waiter", "cashier"))
+    actor = require_role(actor, ("owner", "admin", "manager", "waiter", "cashier"))
     rows = await services.database.fetch_all(SELECT_CLIENTS, {"company_id": actor.company_id})
     needle = (search or "").strip().lower()
     return [client_json(row) for row in rows if not needle or needle in row["name"].lower() or needle in row["phone"]]

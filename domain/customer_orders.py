@@ -15,7 +15,7 @@ ORDER_TYPES = ("pickup", "delivery")
 
 
 async def create_order(services: Services, actor: Actor, data: Any) -> dict:
-    require_role(actor, ("client",))
+    actor = require_role(actor, ("client",))
     body = Body(data, {"branch", "items", "guests", "bonuses_used", "type"})
     # DESIGN: a table-less order defaults to the user's home branch.
     branch_id = body.ident("branch", required=False) or actor.branch_id

@@ -58,7 +58,7 @@ def table_json(row: Any) -> dict:
 
 
 async def create_zone(services: Services, actor: Actor, data: Any) -> dict:
-    require_role(actor, MANAGERS)
+    actor = require_role(actor, MANAGERS)
     body = Body(data, {"title", "branch"})
     title = body.text("title")
     branch_given = body.ident("branch", required=False)
@@ -77,7 +77,7 @@ async def create_zone(services: Services, actor: Actor, data: Any) -> dict:
 
 
 async def list_zones(services: Services, actor: Actor, branch_param: str | None) -> list[dict]:
-    require_company(actor)
+    actor = require_company(actor)
     branch_id = await read_branch(services.database, actor, branch_param)
     scope = {"company_id": actor.company_id, "branch_id": branch_id or ""}
     rows = await services.database.fetch_all(SELECT_ZONES, scope)
@@ -102,13 +102,14 @@ async def _number_free(db: Any, branch_id: str, number: int, table_id: str | Non
 
 
 async def create_table(services: Services, actor: Actor, data: Any) -> dict:
-    require_role(actor, MANAGERS)
+    actor = require_role(actor, MANAGERS)
     body = Body(data, {"number", "places", "zone", "branch"})
     number = body.integer("number", low=1, high=100_000)
     places = body.integer("places", low=1, high=1000)
     zone_id = body.ident("zone", required=False)
     branch_given = body.ident("branch", required=False)
     body.check()
+    assert number is not None and places is not None  # required: check() refused their absence
     branch_id = await write_branch(services.database, actor, branch_given)
     async with services.change(actor.company_id) as change:
         zone_id = await _zone_in_branch(change.db, actor, zone_id, branch_id)
@@ -135,12 +136,12 @@ async def visible_table(db: Any, actor: Actor, table_id: object) -> dict:
 
 
 async def get_table(services: Services, actor: Actor, table_id: str) -> dict:
-    require_company(actor)
+    actor = require_company(actor)
     return table_json(await visible_table(services.database, actor, table_id))
 
 
 async def list_tables(services: Services, actor: Actor, branch_param: str | None) -> list[dict]:
-    require_company(actor)
+    actor = require_company(actor)
     branch_id = await read_branch(services.database, actor, branch_param)
     scope = {"company_id": actor.company_id, "branch_id": branch_id or ""}
     rows = await services.database.fetch_all(SELECT_TABLES, scope)
@@ -148,7 +149,7 @@ async def list_tables(services: Services, actor: Actor, branch_param: str | None
 
 
 async def update_table(services: Services, actor: Actor, table_id: str, data: Any) -> dict:
-    require_role(actor, MANAGERS)
+    actor = require_role(actor, MANAGERS)
     body = Body(data, {"number", "places", "zone"})
     number = body.integer("number", low=1, high=100_000, required=False)
     places = body.integer("places", low=1, high=1000, required=False)

@@ -11,6 +11,7 @@ from domain.errors import Conflict, Invalid, NotFound
 from domain.orders import SELECT_ORDER, save_order
 from domain.outbox import Change
 from domain.services import Services
+from domain.sql import one
 from domain.tasks import OPEN_STATUSES, SELECT_TASK, TASK_COLUMNS, order_tasks, save_task, task_json
 from domain.validate import Body, is_uuid
 
@@ -32,7 +33,7 @@ BECOMES_READY_FROM = ("open", "pending", "confirmed", "preparing")
 
 
 async def list_tasks(services: Services, actor: Actor, query: dict[str, str]) -> list[dict]:
-    require_role(actor, STAFF_ROLES)
+    actor = require_role(actor, STAFF_ROLES)
     branch_id = await read_branch(services.database, actor, query.get("branch_id"))
     status = query.get("status", "")
     if status and status not in TASK_STATUSES:
@@ -58,7 +59,7 @@ async def _visible_task(db: Any, actor: Actor, task_id: object) -> dict:
 
 
 async def get_task(services: Services, actor: Actor, task_id: str) -> dict:
-    require_role(actor, STAFF_ROLES)
+    actor = require_role(actor, STAFF_ROLES)
     return await _visible_task(services.database, actor, task_id)
 
 
@@ -79,7 +80,7 @@ async def _finish(change: Change, actor: Actor, task: dict) -> dict:
         task,
         {"status": "ready", "cook": task["cook"] or actor.id, "started_at": task["started_at"] or now, "ready_at": now},
     )
-    order = dict(await change.db.fetch_one(SELECT_ORDER, {"id": task["order"]}))
+    order = one(await change.db.fetch_one(SELECT_ORDER, {"id": task["order"]}))
     portions = await order_tasks(change.db, order["id"])
     all_done = all(portion["status"] in ("ready", "cancelled") for portion in portions)
     if all_done and order["status"] in BECOMES_READY_FROM:
@@ -100,19 +101,19 @@ async def _cancel(change: Change, task: dict) -> dict:
 
 
 async def claim_task(services: Services, actor: Actor, task_id: str) -> dict:
-    require_role(actor, KITCHEN_ROLES)
+    actor = require_role(actor, KITCHEN_ROLES)
     async with services.change(actor.company_id) as change:
         return await _claim(change, actor, await _visible_task(change.db, actor, task_id))
 
 
 async def mark_ready(services: Services, actor: Actor, task_id: str) -> dict:
-    require_role(actor, KITCHEN_ROLES)
+    actor = require_role(actor, KITCHEN_ROLES)
     async with services.change(actor.company_id) as change:
         return await _finish(change, actor, await _visible_task(change.db, actor, task_id))
 
 
 async def update_task(services: Services, actor: Actor, task_id: str, data: Any) -> dict:
-    require_role(actor, KITCHEN_ROLES)
+    actor = require_role(actor, KITCHEN_ROLES)
     body = Body(data, {"status"})
     status = body.choice("status", TASK_STATUSES)
     body.check()

@@ -33,7 +33,7 @@ def notification_json(row: Any) -> dict:
 
 
 async def list_notifications(services: Services, actor: Actor, unread_only: bool) -> list[dict]:
-    require_company(actor)
+    actor = require_company(actor)
     rows = await services.database.fetch_all(
         SELECT_NOTIFICATIONS, {"recipient_id": actor.id, "company_id": actor.company_id, "unread": int(unread_only)}
     )
@@ -42,7 +42,7 @@ async def list_notifications(services: Services, actor: Actor, unread_only: bool
 
 async def waiting_for(services: Services, actor: Actor, waiter_id: str) -> list[dict]:
     """A waiter's unacknowledged notifications (its socket checked who may see them)."""
-    require_company(actor)
+    actor = require_company(actor)
     rows = await services.database.fetch_all(
         SELECT_NOTIFICATIONS, {"recipient_id": waiter_id, "company_id": actor.company_id, "unread": 1}
     )
@@ -51,7 +51,7 @@ async def waiting_for(services: Services, actor: Actor, waiter_id: str) -> list[
 
 async def acknowledge(services: Services, actor: Actor, notification_id: object) -> dict:
     """Marks one of the actor's notifications read, once; every socket of the actor is told."""
-    require_company(actor)
+    actor = require_company(actor)
     if not is_uuid(notification_id):
         raise NotFound("Notification not found.")
     async with services.change(actor.company_id) as change:

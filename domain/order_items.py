@@ -23,6 +23,7 @@ from domain.orders import (
 )
 from domain.outbox import Change
 from domain.services import Services
+from domain.sql import one
 from domain.validate import Body, is_uuid
 
 SELECT_ITEM = "SELECT * FROM order_items WHERE id = :id"
@@ -73,7 +74,7 @@ async def _item_tasks(db: Any, item_id: str) -> list[dict]:
 async def _finish(change: Change, order_id: str, new_task_ids: list[str]) -> dict:
     """Recompute the total, announce the items, then the new portions."""
     await change.db.execute(UPDATE_TOTAL, {"order_id": order_id, "updated_at": utc_now()})
-    current = dict(await change.db.fetch_one(SELECT_ORDER, {"id": order_id}))
+    current = one(await change.db.fetch_one(SELECT_ORDER, {"id": order_id}))
     if new_task_ids and current["status"] == "ready":
         # DESIGN: new portions send a ready order back to preparing (ready_at is stamped anew when it is ready).
         order = await save_order(change, current, {"status": "preparing", "ready_at": None})
@@ -87,21 +88,22 @@ async def _finish(change: Change, order_id: str, new_task_ids: list[str]) -> dic
 
 async def add_item(services: Services, actor: Actor, data: Any) -> dict:
     """A new line on an open order; answers the created item (PATCH and DELETE answer the whole order)."""
-    require_role(actor, ORDER_WRITERS)
+    actor = require_role(actor, ORDER_WRITERS)
     body = Body(data, {"order", "menu_item", "quantity"})
     order_id = body.ident("order")
     menu_item_id = body.ident("menu_item")
     quantity = body.integer("quantity", low=1, high=MAX_QUANTITY, required=False) or 1
     body.check()
+    assert menu_item_id is not None  # required: check() refused their absence
     async with services.change(actor.company_id) as change:
         order = await _open_order(change.db, actor, order_id)
         await _check_portions(services, change.db, order["id"], quantity)
         menu_item = await available_menu_item(change.db, actor, menu_item_id, order["branch_id"], "menu_item")
-        line = (await change.db.fetch_one(SELECT_NEXT_LINE, {"order_id": order["id"]}))["next"]
+        line = one(await change.db.fetch_one(SELECT_NEXT_LINE, {"order_id": order["id"]}))["next"]
         task_ids = await insert_line(
             change.db, actor.company_id, order["branch_id"], order["id"], line, menu_item, quantity
         )
-        item_id = (await change.db.fetch_one(SELECT_LINE_ID, {"order_id": order["id"], "line": line}))["id"]
+        item_id = one(await change.db.fetch_one(SELECT_LINE_ID, {"order_id": order["id"], "line": line}))["id"]
         saved = await _finish(change, order["id"], task_ids)
     return added_item_json(saved, item_id)
 
@@ -114,10 +116,11 @@ def added_item_json(order: dict, item_id: str) -> dict:
 
 async def change_item(services: Services, actor: Actor, item_id: str, data: Any) -> dict:
     """A new quantity: more portions go to the kitchen; fewer cancel pending ones, never cooked ones."""
-    require_role(actor, ORDER_WRITERS)
+    actor = require_role(actor, ORDER_WRITERS)
     body = Body(data, {"quantity"})
     quantity = body.integer("quantity", low=1, high=MAX_QUANTITY)
     body.check()
+    assert quantity is not None  # required: check() refused their absence
     async with services.change(actor.company_id) as change:
         item, order = await _item_of_open_order(change.db, actor, item_id)
         await _check_portions(services, change.db, order["id"], quantity - item["quantity"])
@@ -139,7 +142,7 @@ async def change_item(services: Services, actor: Actor, item_id: str, data: Any)
 
 
 async def remove_item(services: Services, actor: Actor, item_id: str) -> dict:
-    require_role(actor, ORDER_WRITERS)
+    actor = require_role(actor, ORDER_WRITERS)
     async with services.change(actor.company_id) as change:
         item, order = await _item_of_open_order(change.db, actor, item_id)
         portions = await _item_tasks(change.db, item["id"])

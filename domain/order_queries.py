@@ -30,18 +30,18 @@ COUNT_ORDERS = "SELECT COUNT(*) AS n FROM orders" + ORDER_FILTERS
 
 
 async def get_order(services: Services, actor: Actor, order_id: str) -> dict:
-    require_role(actor, ORDER_READERS)
+    actor = require_role(actor, ORDER_READERS)
     db = services.database
     return await order_json(db, await visible_order(db, actor, order_id))
 
 
 async def list_orders(services: Services, actor: Actor, query: dict[str, str]) -> dict | list:
-    require_role(actor, ORDER_READERS)
+    actor = require_role(actor, ORDER_READERS)
     branch_id = await read_branch(services.database, actor, query.get("branch_id"))
     status = query.get("status", "")
     if status and status not in STATUSES:
         raise Invalid({"status": [f"Must be one of: {', '.join(STATUSES)}."]})
-    filters = {
+    filters: dict[str, str | None] = {
         "company_id": actor.company_id,
         "branch_id": branch_id or "",
         "status": status,
@@ -55,7 +55,7 @@ async def list_orders(services: Services, actor: Actor, query: dict[str, str]) -
     return await _order_page(services.database, filters, query.get("page"))
 
 
-async def _order_page(db: Any, filters: dict[str, str], page_param: str | None) -> dict | list:
+async def _order_page(db: Any, filters: dict[str, str | None], page_param: str | None) -> dict | list:
     """The newest LIST_LIMIT orders as a list, or {count, next, previous, results} when ?page= is given."""
     if page_param is None:
         rows = await db.fetch_all(SELECT_ORDERS, filters | {"limit": LIST_LIMIT, "offset": 0})
@@ -77,9 +77,9 @@ async def _order_page(db: Any, filters: dict[str, str], page_param: str | None) 
 
 
 async def client_orders(services: Services, actor: Actor, client_id: str, page_param: str | None) -> dict | list:
-    require_role(actor, ORDER_WRITERS)
+    actor = require_role(actor, ORDER_WRITERS)
     await visible_client(services.database, actor, client_id)
-    filters = {
+    filters: dict[str, str | None] = {
         "company_id": actor.company_id,
         "branch_id": "" if actor.company_wide else actor.branch_id,
         "status": "",

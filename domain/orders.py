@@ -13,6 +13,7 @@ from domain.errors import Conflict, Invalid, NotFound
 from domain.floor import refresh_table_status, visible_table
 from domain.outbox import Change
 from domain.services import Services
+from domain.sql import one
 from domain.validate import Body, is_uuid
 
 STATUSES = ("open", "pending", "confirmed", "preparing", "ready", "delivered", "closed", "cancelled")
@@ -128,7 +129,7 @@ def order_document(row: Any, items: list[Any], table_number: int | None) -> dict
 
 
 def read_items(body: Body, max_portions: int) -> list[tuple[str, int]]:
-    lines = []
+    lines: list[tuple[str, int]] = []
     for index, entry in enumerate(body.items("items", required=False)):
         field = f"items[{index}]"
         if not isinstance(entry, dict) or set(entry) - {"menu_item", "quantity"}:
@@ -165,7 +166,7 @@ async def _staff_member(db: Any, actor: Actor, user_id: str | None, branch_id: s
 
 
 async def create_order(services: Services, actor: Actor, data: Any) -> dict:
-    require_role(actor, ORDER_WRITERS)
+    actor = require_role(actor, ORDER_WRITERS)
     body = Body(data, {"table", "guests", "client", "waiter", "items", "branch"})
     table_id = body.ident("table", required=False)
     guests = body.integer("guests", low=1, high=1000, required=False) or 1
@@ -333,7 +334,7 @@ def _check_not_final(order: dict) -> None:
 
 
 async def update_order(services: Services, actor: Actor, order_id: str, data: Any) -> dict:
-    require_role(actor, ORDER_WRITERS)
+    actor = require_role(actor, ORDER_WRITERS)
     body = Body(data, {"status", "guests", "waiter", "client", "table"})
     status = body.choice("status", STATUSES, required=False)
     guests = body.integer("guests", low=1, high=1000, required=False)
@@ -365,12 +366,12 @@ async def update_order(services: Services, actor: Actor, order_id: str, data: An
 
 async def set_status(services: Services, actor: Actor, order_id: str, status: object) -> dict:
     """The order socket's update_status: managers, owners and admins only."""
-    require_role(actor, MANAGERS)
+    actor = require_role(actor, MANAGERS)
     return await update_order(services, actor, order_id, {"status": status})
 
 
 async def pay_order(services: Services, actor: Actor, order_id: str, data: Any) -> dict:
-    require_role(actor, ORDER_WRITERS)
+    actor = require_role(actor, ORDER_WRITERS)
     body = Body(data if data is not None else {}, {"method", "amount", "close"})
     method = body.choice("method", PAYMENT_METHODS, required=False) or "cash"
     amount = body.money("amount", required=False, low=1)
@@ -422,11 +423,11 @@ async def pay_order(services: Services, actor: Actor, order_id: str, data: Any) 
 
 
 async def delete_order(services: Services, actor: Actor, order_id: str) -> None:
-    require_role(actor, MANAGERS)
+    actor = require_role(actor, MANAGERS)
     async with services.change(actor.company_id) as change:
         db = change.db
         current = await visible_order(db, actor, order_id)
-        if (await db.fetch_one(COUNT_PAYMENTS, {"order_id": current["id"]}))["n"]:
+        if one(await db.fetch_one(COUNT_PAYMENTS, {"order_id": current["id"]}))["n"]:
             raise Conflict("A paid order cannot be deleted; cancel it instead.")
         order = await order_json(db, current)
         await tasks.cancel_open_tasks(change, current["id"])

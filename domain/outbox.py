@@ -12,7 +12,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from domain.db import utc_now
 from domain.errors import NotFound
@@ -160,7 +160,8 @@ class Change:
         self._events.append(OutboxEvent(self.company_id, self._position, tuple(channels), text))
         self._types.append(event_type)
 
-    async def __aexit__(self, exc_type: object, exc: BaseException | None, tb: object) -> bool:
+    async def __aexit__(self, exc_type: object, exc: BaseException | None, tb: object) -> Literal[False]:
+        """Commits and publishes, or rolls back; never swallows the exception."""
         if exc is not None:
             await self._abandon(exc)
             return False

@@ -20,7 +20,7 @@ SELECT
 
 async def visible_restaurant(db: Any, actor: Actor, branch_id: object) -> dict:
     """A branch of the actor's company that the actor works in (any branch for owners and admins)."""
-    require_role(actor, STAFF_ROLES)
+    actor = require_role(actor, STAFF_ROLES)
     branch = await company_branch(db, actor, branch_id)
     if not can_see_branch(actor, branch["id"]):
         raise NotFound("Branch not found.")

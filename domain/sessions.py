@@ -14,6 +14,7 @@ from domain.floor import refresh_table_status, visible_table
 from domain.orders import FINAL_STATUSES
 from domain.outbox import Change
 from domain.services import Services
+from domain.sql import one
 from domain.validate import Body, is_uuid
 
 SESSION_WRITERS = ("owner", "admin", "manager", "waiter", "cashier")
@@ -44,7 +45,7 @@ async def visible_session(db: Any, actor: Actor, session_id: object) -> dict:
 
 
 async def get_session(services: Services, actor: Actor, session_id: str) -> dict:
-    require_role(actor, STAFF_ROLES)
+    actor = require_role(actor, STAFF_ROLES)
     return session_json(await visible_session(services.database, actor, session_id))
 
 
@@ -74,7 +75,7 @@ async def _open(change: Change, actor: Actor, table: dict, guests_count: int) ->
 
 
 async def open_session(services: Services, actor: Actor, data: Any) -> dict:
-    require_role(actor, SESSION_WRITERS)
+    actor = require_role(actor, SESSION_WRITERS)
     body = Body(data, {"table", "guests_count"})
     table_id = body.ident("table")
     guests_count = body.integer("guests_count", low=1, high=1000, required=False) or 1
@@ -84,7 +85,7 @@ async def open_session(services: Services, actor: Actor, data: Any) -> dict:
 
 
 async def update_guests(services: Services, actor: Actor, session_id: str, data: Any) -> dict:
-    require_role(actor, SESSION_WRITERS)
+    actor = require_role(actor, SESSION_WRITERS)
     body = Body(data, {"guests_count"})
     guests_count = body.integer("guests_count", low=1, high=1000)
     body.check()
@@ -105,24 +106,24 @@ async def _close(change: Change, session: dict) -> dict:
 
 
 async def close_session(services: Services, actor: Actor, session_id: str) -> dict:
-    require_role(actor, SESSION_WRITERS)
+    actor = require_role(actor, SESSION_WRITERS)
     async with services.change(actor.company_id) as change:
         return await _close(change, await visible_session(change.db, actor, session_id))
 
 
 async def occupy_table(services: Services, actor: Actor, table_id: str, guests_count: int = 1) -> dict:
     """The table socket's `occupy`: seat guests, which opens a session and makes the table busy."""
-    require_role(actor, SESSION_WRITERS)
+    actor = require_role(actor, SESSION_WRITERS)
     async with services.change(actor.company_id) as change:
         return await _open(change, actor, await visible_table(change.db, actor, table_id), guests_count)
 
 
 async def release_table(services: Services, actor: Actor, table_id: str) -> None:
     """The table socket's `release`: close its open session, refused while an order still holds it."""
-    require_role(actor, SESSION_WRITERS)
+    actor = require_role(actor, SESSION_WRITERS)
     async with services.change(actor.company_id) as change:
         table = await visible_table(change.db, actor, table_id)
-        if (await change.db.fetch_one(COUNT_OPEN_ORDERS, {"table_id": table["id"]}))["n"]:
+        if one(await change.db.fetch_one(COUNT_OPEN_ORDERS, {"table_id": table["id"]}))["n"]:
             raise Conflict(f"An order that is not {' or '.join(FINAL_STATUSES)} still holds the table.")
         row = await change.db.fetch_one(SELECT_OPEN_SESSION_ID, {"table_id": table["id"]})
         if row is None:

@@ -28,6 +28,15 @@ from databases.core import Connection
 Row = dict[str, Any]
 Values = Mapping[str, Any]
 
+
+def one(row: Row | None) -> Row:
+    """The row of a statement that always answers one: an aggregate, or a row the same transaction wrote or holds
+    by a foreign key. None there is a broken invariant, not a client's error."""
+    if row is None:
+        raise LookupError("a statement that always answers one row answered none")
+    return row
+
+
 # `:name`, but not the second colon of a `::type` cast.
 _PARAMETER = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 _READS = ("select", "with")

@@ -57,7 +57,7 @@ async def update_user(services: Services, actor: Actor, user_id: object, data: A
 
     Admins cannot change owners nor make one; no change may leave the company without an active owner.
     """
-    require_role(actor, ("owner", "admin"))
+    actor = require_role(actor, ("owner", "admin"))
     company_id = actor.company_id
     assert company_id is not None
     body = Body(data, {"role", "branch", "city_ids", "is_active"})

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
 
 from domain.metrics import SLOW_CLIENT_CLOSES
@@ -35,7 +35,7 @@ class Replay:
 
 SendText = Callable[[str], Awaitable[None]]
 Close = Callable[[int], Awaitable[None]]
-ReadReplay = Callable[["Outlet", Replay], AsyncIterator[str]]
+ReadReplay = Callable[["Outlet", Replay], AsyncGenerator[str, None]]
 
 
 class Outlet:
