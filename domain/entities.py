@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
+
+from domain.shapes import OrderJSON
 
 ORDER_STATUS_DISPLAY = {
     "open": "Open",
@@ -53,15 +56,15 @@ def restaurant_notifications_channel(company_id: str, branch_id: str) -> str:
     return f"restaurant_notifications_{company_id}_{branch_id}"
 
 
-def message(event_type: str, data: dict[str, Any]) -> dict[str, Any]:
+def message(event_type: str, data: Mapping[str, Any]) -> dict[str, Any]:
     return {"type": event_type, "data": data}
 
 
-def items_count(order: dict[str, Any]) -> int:
+def items_count(order: OrderJSON) -> int:
     return sum(item["quantity"] for item in order["items"])
 
 
-def order_status_data(order: dict[str, Any]) -> dict[str, Any]:
+def order_status_data(order: OrderJSON) -> dict[str, Any]:
     """The seed's order_status example, field for field."""
     return {
         "id": order["id"],
@@ -76,7 +79,7 @@ def order_status_data(order: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def items_data(order: dict[str, Any]) -> dict[str, Any]:
+def items_data(order: OrderJSON) -> dict[str, Any]:
     return {"order_id": order["id"], "items": order["items"], "total_amount": order["total_amount"]}
 
 

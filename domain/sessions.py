@@ -14,6 +14,7 @@ from domain.floor import refresh_table_status, visible_table
 from domain.orders import FINAL_STATUSES
 from domain.outbox import Change
 from domain.services import Services
+from domain.shapes import TableRow
 from domain.sql import one
 from domain.validate import Body, is_uuid
 
@@ -55,7 +56,7 @@ async def _saved(change: Change, session_id: str, table_changed: bool, closed: b
     return session
 
 
-async def _open(change: Change, actor: Actor, table: dict, guests_count: int) -> dict:
+async def _open(change: Change, actor: Actor, table: TableRow, guests_count: int) -> dict:
     if await change.db.fetch_one(SELECT_OPEN_SESSION_ID, {"table_id": table["id"]}) is not None:
         raise Conflict("The table already has an open session.")
     session_id = new_id()

@@ -14,12 +14,12 @@ import logging
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
-from typing import Any
 
 from domain import announce
 from domain.db import new_id, utc_later, utc_now
 from domain.outbox import Change
 from domain.services import Services
+from domain.shapes import OrderJSON
 
 log = logging.getLogger("cafe_rt.sync")
 
@@ -57,7 +57,7 @@ class SyncSettings:
     timeout: float
 
 
-async def enqueue(change: Change, order: dict[str, Any], event: str) -> None:
+async def enqueue(change: Change, order: OrderJSON, event: str) -> None:
     """Queue an order's new state for the POS, when a webhook is configured."""
     if not change.services.sync_enabled:
         return
