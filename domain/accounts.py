@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, cast
 
 from domain import outbox, throttle, tokens
 from domain.access import MANAGERS, company_branch, require_company, require_role
@@ -19,6 +19,8 @@ from domain.db import new_id, utc_now
 from domain.errors import Conflict, Forbidden, NotAuthenticated, NotFound
 from domain.revocation import revoke_user
 from domain.services import Services
+from domain.shapes import UserJSON, UserRow
+from domain.sql import one
 from domain.validate import Body, is_uuid
 
 INSERT_COMPANY = "INSERT INTO companies (id, name, created_at) VALUES (:id, :name, :created_at)"
@@ -49,7 +51,7 @@ def branch_json(row: Any) -> dict:
     return {"id": row["id"], "name": row["name"], "city_id": row["city_id"], "company": row["company_id"]}
 
 
-async def user_json(db: Any, row: Any) -> dict:
+async def user_json(db: Any, row: UserRow) -> UserJSON:
     cities = await db.fetch_all(SELECT_USER_CITIES, {"user_id": row["id"]})
     return {
         "id": row["id"],
@@ -135,7 +137,7 @@ async def list_branches(services: Services, actor: Actor) -> list[dict]:
     return [branch_json(row) for row in rows]
 
 
-async def create_user(services: Services, actor: Actor, data: Any) -> dict:
+async def create_user(services: Services, actor: Actor, data: Any) -> UserJSON:
     actor = require_role(actor, ("owner", "admin"))
     db = services.database
     body = Body(data, {"email", "password", "role", "branch", "city_ids"})
@@ -168,7 +170,7 @@ async def create_user(services: Services, actor: Actor, data: Any) -> dict:
             branch_id=branch_id,
             city_ids=city_ids,
         )
-    return await user_json(db, await db.fetch_one(SELECT_USER, {"id": user_id}))
+    return await user_json(db, cast(UserRow, one(await db.fetch_one(SELECT_USER, {"id": user_id}))))
 
 
 async def watchable_waiter(db: Any, actor: Actor, user_id: object) -> dict:
@@ -183,10 +185,10 @@ async def watchable_waiter(db: Any, actor: Actor, user_id: object) -> dict:
     return dict(row)
 
 
-async def list_users(services: Services, actor: Actor) -> list[dict]:
+async def list_users(services: Services, actor: Actor) -> list[UserJSON]:
     actor = require_role(actor, MANAGERS)
     db = services.database
-    rows = await db.fetch_all(SELECT_USERS, {"company_id": actor.company_id})
+    rows = cast(list[UserRow], await db.fetch_all(SELECT_USERS, {"company_id": actor.company_id}))
     return [await user_json(db, row) for row in rows]
 
 
@@ -197,14 +199,17 @@ async def login(services: Services, data: Any, address: str | None = None) -> di
     body.check()
     assert email is not None and password is not None  # required: check() refused their absence
     async with throttle.login_attempt(services, _normalize_email(email), address):
-        row = await services.database.fetch_one(SELECT_USER_BY_EMAIL, {"email": _normalize_email(email)})
+        row = cast(
+            "UserRow | None",
+            await services.database.fetch_one(SELECT_USER_BY_EMAIL, {"email": _normalize_email(email)}),
+        )
         stored = row["password_hash"] if row is not None else DUMMY_HASH
         if not await asyncio.to_thread(verify_password, password, stored) or row is None:
             raise NotAuthenticated("No active account found with the given credentials.")
     return await start_session(services, row)
 
 
-async def start_session(services: Services, row: Any) -> dict[str, str]:
+async def start_session(services: Services, row: UserRow) -> dict[str, str]:
     """Tokens for a user who has just proved who it is; the refresh token is remembered by its jti."""
     if not row["is_active"]:
         raise NotAuthenticated("No active account found with the given credentials.")
@@ -215,13 +220,13 @@ async def start_session(services: Services, row: Any) -> dict[str, str]:
     return issue_tokens(services.tokens, user, row["token_version"], jti)
 
 
-async def _refresh_claims(services: Services, data: Any) -> tuple[dict, Any]:
+async def _refresh_claims(services: Services, data: Any) -> tuple[dict[str, Any], UserRow]:
     """The claims of a refresh token whose user is active and has not been revoked since, and the user's row."""
     body = Body(data, {"refresh"})
     token = body.text("refresh", max_length=4096)
     body.check()
     claims = decode_token(services.tokens, token, kind="refresh")
-    row = await services.database.fetch_one(SELECT_USER, {"id": claims["sub"]})
+    row = cast("UserRow | None", await services.database.fetch_one(SELECT_USER, {"id": claims["sub"]}))
     if row is None or not row["is_active"] or row["token_version"] != claims["ver"]:
         raise NotAuthenticated("Token has been revoked.")
     return claims, row
@@ -253,8 +258,8 @@ async def logout(services: Services, data: Any) -> None:
     await revoke_user(services, row["id"], row["company_id"])
 
 
-async def me(services: Services, actor: Actor) -> dict:
-    row = await services.database.fetch_one(SELECT_USER, {"id": actor.id})
+async def me(services: Services, actor: Actor) -> UserJSON:
+    row = cast("UserRow | None", await services.database.fetch_one(SELECT_USER, {"id": actor.id}))
     if row is None:
         raise NotFound("User not found.")
     return await user_json(services.database, row)

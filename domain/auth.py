@@ -7,7 +7,9 @@ import hashlib
 import hmac
 import os
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
+from typing import Any
 
 import jwt
 
@@ -84,7 +86,9 @@ class TokenSettings:
     refresh_ttl: int
 
 
-def issue_tokens(settings: TokenSettings, user: dict, version: int = 0, jti: str | None = None) -> dict[str, str]:
+def issue_tokens(
+    settings: TokenSettings, user: Mapping[str, Any], version: int = 0, jti: str | None = None
+) -> dict[str, str]:
     """An access and a refresh token of the user's token `version`; `jti` names the refresh token."""
     return {
         "access": _encode(settings, user, "access", settings.access_ttl, version),
@@ -92,7 +96,9 @@ def issue_tokens(settings: TokenSettings, user: dict, version: int = 0, jti: str
     }
 
 
-def _encode(settings: TokenSettings, user: dict, kind: str, ttl: int, version: int, jti: str | None = None) -> str:
+def _encode(
+    settings: TokenSettings, user: Mapping[str, Any], kind: str, ttl: int, version: int, jti: str | None = None
+) -> str:
     now = int(time.time())
     claims: dict[str, object] = {
         "sub": user["id"],

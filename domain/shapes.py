@@ -75,6 +75,18 @@ class TaskRow(TypedDict):
     table_number: int | None
 
 
+class UserRow(TypedDict):
+    id: str
+    email: str
+    password_hash: str
+    role: str
+    company_id: str | None
+    branch_id: str | None
+    created_at: str
+    is_active: int
+    token_version: int
+
+
 class MenuItemRow(TypedDict):
     id: str
     company_id: str
