@@ -18,6 +18,7 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
+from typing import Any
 
 import uvicorn
 from broadcaster import Broadcast
@@ -35,6 +36,7 @@ from domain.auth import TokenSettings
 from domain.db import WriteGate, connect_database, is_sqlite, normalize_database_url, utc_now
 from domain.outbox import MAX_NOTIFY_TEXT, prune, relay_unpublished
 from domain.services import Services
+from domain.shapes import CreatedCompany
 from domain.throttle import LoginLimits
 from realtime.broker import BrokerSupervisor
 from realtime.http_guard import guarded_protocol
@@ -197,7 +199,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         settings = replace(settings, jwt_secret=secrets.token_urlsafe(32))
 
     @asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[dict]:
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         if random_secret:
             log.warning(
                 "JWT_SECRET is not set: using a random secret, so tokens die with this process "
@@ -273,7 +275,7 @@ async def healthz(request: Request) -> JSONResponse:
     return JSONResponse({"database": database, "broker": broker}, status_code=status)
 
 
-async def _create_company(settings: Settings, name: str, email: str, password: str) -> dict:
+async def _create_company(settings: Settings, name: str, email: str, password: str) -> CreatedCompany:
     async with running_services(settings) as services:
         return await accounts.create_company(services, name, email, password)
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from domain.auth import Actor, CompanyActor, company_bound
 from domain.errors import Forbidden, Invalid, NotFound
+from domain.sql import Row
 from domain.validate import is_uuid
 
 SELECT_BRANCH = "SELECT id, company_id, name, city_id FROM branches WHERE id = :id AND company_id = :company_id"
@@ -40,7 +41,7 @@ def can_see_branch(actor: Actor, branch_id: str | None) -> bool:
     return actor.company_wide or actor.role == "client" or branch_id is None or branch_id == actor.branch_id
 
 
-async def company_branch(db: Any, actor: Actor, branch_id: object) -> dict:
+async def company_branch(db: Any, actor: Actor, branch_id: object) -> Row:
     """A branch of the actor's company, or 404 (another company's id looks like a missing one)."""
     if not is_uuid(branch_id):
         raise NotFound("Branch not found.")
@@ -71,7 +72,7 @@ async def write_branch(db: Any, actor: Actor, given: str | None) -> str:
     return actor.branch_id
 
 
-def ensure_visible(actor: Actor, row: Any, what: str) -> dict:
+def ensure_visible(actor: Actor, row: Row | None, what: str) -> Row:
     """A row of the actor's company and, for branch-bound staff, of its branch; else 404."""
     if row is None:
         raise NotFound(f"{what} not found.")

@@ -19,8 +19,8 @@ from domain.db import new_id, utc_now
 from domain.errors import Conflict, Forbidden, NotAuthenticated, NotFound
 from domain.revocation import revoke_user
 from domain.services import Services
-from domain.shapes import UserJSON, UserRow
-from domain.sql import one
+from domain.shapes import BranchJSON, CreatedCompany, UserJSON, UserRow
+from domain.sql import Row, one
 from domain.validate import Body, is_uuid
 
 INSERT_COMPANY = "INSERT INTO companies (id, name, created_at) VALUES (:id, :name, :created_at)"
@@ -47,7 +47,7 @@ MIN_PASSWORD = 8
 MAX_PASSWORD = 128
 
 
-def branch_json(row: Any) -> dict:
+def branch_json(row: Row) -> BranchJSON:
     return {"id": row["id"], "name": row["name"], "city_id": row["city_id"], "company": row["company_id"]}
 
 
@@ -101,7 +101,7 @@ async def _insert_user(
     return user_id
 
 
-async def create_company(services: Services, name: str, owner_email: str, owner_password: str) -> dict:
+async def create_company(services: Services, name: str, owner_email: str, owner_password: str) -> CreatedCompany:
     """The management command's job: a company and its owner (no branch yet)."""
     db = services.database
     company_id = new_id()
@@ -120,19 +120,25 @@ async def create_company(services: Services, name: str, owner_email: str, owner_
     return {"company_id": company_id, "owner_id": owner_id, "owner_email": _normalize_email(owner_email)}
 
 
-async def create_branch(services: Services, actor: Actor, data: Any) -> dict:
+async def create_branch(services: Services, actor: Actor, data: Any) -> BranchJSON:
     actor = require_role(actor, ("owner", "admin"))
     body = Body(data, {"name", "city_id"})
     name = body.text("name")
     city_id = body.integer("city_id", low=1)
     body.check()
-    branch = {"id": new_id(), "company_id": actor.company_id, "name": name, "city_id": city_id, "created_at": utc_now()}
+    branch: Row = {
+        "id": new_id(),
+        "company_id": actor.company_id,
+        "name": name,
+        "city_id": city_id,
+        "created_at": utc_now(),
+    }
     async with services.gate:
         await services.database.execute(INSERT_BRANCH, branch)
     return branch_json(branch)
 
 
-async def list_branches(services: Services, actor: Actor) -> list[dict]:
+async def list_branches(services: Services, actor: Actor) -> list[BranchJSON]:
     rows = await services.database.fetch_all(SELECT_BRANCHES, {"company_id": require_company(actor).company_id})
     return [branch_json(row) for row in rows]
 
@@ -173,7 +179,7 @@ async def create_user(services: Services, actor: Actor, data: Any) -> UserJSON:
     return await user_json(db, cast(UserRow, one(await db.fetch_one(SELECT_USER, {"id": user_id}))))
 
 
-async def watchable_waiter(db: Any, actor: Actor, user_id: object) -> dict:
+async def watchable_waiter(db: Any, actor: Actor, user_id: object) -> Row:
     """A staff member whose notifications the actor may follow: itself, or as its owner/admin/manager."""
     row = await db.fetch_one(SELECT_USER, {"id": user_id}) if is_uuid(user_id) else None
     if row is None or row["company_id"] != actor.company_id or row["role"] == "client":
@@ -192,7 +198,7 @@ async def list_users(services: Services, actor: Actor) -> list[UserJSON]:
     return [await user_json(db, row) for row in rows]
 
 
-async def login(services: Services, data: Any, address: str | None = None) -> dict:
+async def login(services: Services, data: Any, address: str | None = None) -> dict[str, str]:
     body = Body(data, {"email", "password"})
     email = body.text("email", max_length=254)
     password = body.text("password", max_length=128)
@@ -232,7 +238,7 @@ async def _refresh_claims(services: Services, data: Any) -> tuple[dict[str, Any]
     return claims, row
 
 
-async def refresh(services: Services, data: Any) -> dict:
+async def refresh(services: Services, data: Any) -> dict[str, str]:
     """Rotate: a new access and refresh token; the presented refresh token is used up."""
     claims, row = await _refresh_claims(services, data)
     jti = claims.get("jti")

@@ -13,7 +13,7 @@ from domain import entities, feeds, rooms
 from domain.db import new_id, parse_cents, utc_now
 from domain.entities import message
 from domain.outbox import Change
-from domain.shapes import MenuItemJSON, OrderJSON, OrderRow, TableJSON, TaskJSON
+from domain.shapes import MenuItemJSON, OrderJSON, OrderRow, SessionJSON, TableJSON, TaskJSON
 from domain.sql import one
 
 SELECT_BRANCH_WAITERS = (
@@ -229,7 +229,7 @@ async def table_status_changed(change: Change, table: TableJSON) -> None:
     await change.emit("table_update", channel, message("table_update", data))
 
 
-async def session_saved(change: Change, session: dict[str, Any], table_status_changed: bool, closed: bool) -> None:
+async def session_saved(change: Change, session: SessionJSON, table_status_changed: bool, closed: bool) -> None:
     """session_update (and session_status when it closes); table_update unless the status change sent one."""
     channel = [entities.session_channel(change.company_id, session["id"])]
     await change.emit("session_update", channel, message("session_update", session))

@@ -118,11 +118,11 @@ def _encode(
 
 # Verified tokens by (secret, token, kind): a device's token is checked on every request and socket
 # connect, and its signature can only be verified the same way again. Expiry is still checked each time.
-_verified: dict[tuple[str, str, str], dict] = {}
+_verified: dict[tuple[str, str, str], dict[str, Any]] = {}
 VERIFIED_CACHE_SIZE = 10_000
 
 
-def decode_token(settings: TokenSettings, token: str | None, kind: str = "access") -> dict:
+def decode_token(settings: TokenSettings, token: str | None, kind: str = "access") -> dict[str, Any]:
     if not token:
         raise NotAuthenticated("Authentication credentials were not provided.")
     key = (settings.secret, token, kind)
@@ -139,7 +139,7 @@ def decode_token(settings: TokenSettings, token: str | None, kind: str = "access
     return dict(claims)
 
 
-def _verify(settings: TokenSettings, token: str, kind: str) -> dict:
+def _verify(settings: TokenSettings, token: str, kind: str) -> dict[str, Any]:
     try:
         claims = jwt.decode(
             token, settings.secret, algorithms=[JWT_ALGORITHM], options={"require": ["exp", "sub", "type"]}
@@ -161,7 +161,7 @@ def actor_from_token(settings: TokenSettings, token: str | None) -> Actor:
     return actor_from_claims(decode_token(settings, token))
 
 
-def actor_from_claims(claims: dict) -> Actor:
+def actor_from_claims(claims: Mapping[str, Any]) -> Actor:
     return Actor(
         id=claims["sub"],
         role=claims.get("role", ""),

@@ -80,7 +80,7 @@ async def earn(change: Change, user_id: str, order_id: str, amount: int) -> None
     await _record(change, user_id, order_id, "earned", amount, row["balance_cents"])
 
 
-async def my_bonuses(services: Services, actor: Actor) -> dict:
+async def my_bonuses(services: Services, actor: Actor) -> dict[str, Any]:
     actor = require_company(actor)
     db = services.database
     operations = await db.fetch_all(SELECT_OPERATIONS, {"user_id": actor.id})

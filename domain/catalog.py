@@ -18,7 +18,8 @@ from domain.auth import Actor
 from domain.db import format_cents, new_id, utc_now
 from domain.errors import Forbidden, NotFound
 from domain.services import Services
-from domain.shapes import MenuItemJSON, MenuItemRow
+from domain.shapes import ClientJSON, MenuItemJSON, MenuItemRow
+from domain.sql import Row
 from domain.validate import Body, is_uuid
 
 INSERT_MENU_ITEM = """
@@ -49,7 +50,7 @@ def menu_item_json(row: MenuItemRow) -> MenuItemJSON:
     }
 
 
-def client_json(row: Any) -> dict:
+def client_json(row: Row) -> ClientJSON:
     return {"id": row["id"], "name": row["name"], "phone": row["phone"], "created_at": row["created_at"]}
 
 
@@ -124,25 +125,25 @@ async def list_menu_items(services: Services, actor: Actor, branch_param: str | 
     return [menu_item_json(row) for row in rows if branch_id is None or row["branch_id"] in (None, branch_id)]
 
 
-async def create_client(services: Services, actor: Actor, data: Any) -> dict:
+async def create_client(services: Services, actor: Actor, data: Any) -> ClientJSON:
     actor = require_role(actor, ("owner", "admin", "manager", "waiter", "cashier"))
     body = Body(data, {"name", "phone"})
     name = body.text("name")
     phone = body.text("phone", max_length=32)
     body.check()
-    row = {"id": new_id(), "company_id": actor.company_id, "name": name, "phone": phone, "created_at": utc_now()}
+    row: Row = {"id": new_id(), "company_id": actor.company_id, "name": name, "phone": phone, "created_at": utc_now()}
     async with services.gate:
         await services.database.execute(INSERT_CLIENT, row)
     return client_json(row)
 
 
-async def visible_client(db: Any, actor: Actor, client_id: object) -> dict:
+async def visible_client(db: Any, actor: Actor, client_id: object) -> Row:
     if not is_uuid(client_id):
         raise NotFound("Client not found.")
     return ensure_visible(actor, await db.fetch_one(SELECT_CLIENT, {"id": client_id}), "Client")
 
 
-async def list_clients(services: Services, actor: Actor, search: str | None) -> list[dict]:
+async def list_clients(services: Services, actor: Actor, search: str | None) -> list[ClientJSON]:
     actor = require_role(actor, ("owner", "admin", "manager", "waiter", "cashier"))
     rows = await services.database.fetch_all(SELECT_CLIENTS, {"company_id": actor.company_id})
     needle = (search or "").strip().lower()

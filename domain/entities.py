@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from domain.shapes import OrderJSON
+from domain.shapes import OrderJSON, SessionJSON
 
 ORDER_STATUS_DISPLAY = {
     "open": "Open",
@@ -83,7 +83,7 @@ def items_data(order: OrderJSON) -> dict[str, Any]:
     return {"order_id": order["id"], "items": order["items"], "total_amount": order["total_amount"]}
 
 
-def session_data(row: Any, table_number: int) -> dict[str, Any]:
+def session_data(row: Mapping[str, Any], table_number: int) -> SessionJSON:
     return {
         "id": row["id"],
         "table_id": row["table_id"],

@@ -11,8 +11,8 @@ from domain.db import new_id, utc_now
 from domain.errors import Conflict, Invalid, NotFound
 from domain.outbox import Change
 from domain.services import Services
-from domain.shapes import TableJSON, TableRow
-from domain.sql import one
+from domain.shapes import TableJSON, TableRow, ZoneJSON
+from domain.sql import Row, one
 from domain.validate import Body, is_uuid
 
 INSERT_ZONE = """
@@ -43,7 +43,7 @@ FROM cafe_tables t WHERE t.id = :id
 """
 
 
-def zone_json(row: Any) -> dict:
+def zone_json(row: Row) -> ZoneJSON:
     return {"id": row["id"], "title": row["title"], "branch": row["branch_id"]}
 
 
@@ -59,14 +59,14 @@ def table_json(row: TableRow) -> TableJSON:
     }
 
 
-async def create_zone(services: Services, actor: Actor, data: Any) -> dict:
+async def create_zone(services: Services, actor: Actor, data: Any) -> ZoneJSON:
     actor = require_role(actor, MANAGERS)
     body = Body(data, {"title", "branch"})
     title = body.text("title")
     branch_given = body.ident("branch", required=False)
     body.check()
     branch_id = await write_branch(services.database, actor, branch_given)
-    zone = {
+    zone: Row = {
         "id": new_id(),
         "company_id": actor.company_id,
         "branch_id": branch_id,
@@ -78,7 +78,7 @@ async def create_zone(services: Services, actor: Actor, data: Any) -> dict:
     return zone_json(zone)
 
 
-async def list_zones(services: Services, actor: Actor, branch_param: str | None) -> list[dict]:
+async def list_zones(services: Services, actor: Actor, branch_param: str | None) -> list[ZoneJSON]:
     actor = require_company(actor)
     branch_id = await read_branch(services.database, actor, branch_param)
     scope = {"company_id": actor.company_id, "branch_id": branch_id or ""}

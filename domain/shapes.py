@@ -7,7 +7,7 @@ and are given their shape where they are read (`cast`): the SQL beside that read
 
 from __future__ import annotations
 
-from typing import TypedDict
+from typing import Any, TypedDict
 
 # Rows (SELECT * FROM the table, or the named columns).
 
@@ -85,6 +85,20 @@ class UserRow(TypedDict):
     created_at: str
     is_active: int
     token_version: int
+
+
+class SessionRow(TypedDict):
+    """A table session with its table's number (sessions.SELECT_SESSION)."""
+
+    id: str
+    company_id: str
+    branch_id: str
+    table_id: str
+    session_code: str
+    guests_count: int
+    opened_at: str
+    closed_at: str | None
+    table_number: int
 
 
 class MenuItemRow(TypedDict):
@@ -175,6 +189,19 @@ class TaskJSON(TypedDict):
     ready_at: str | None
 
 
+class SessionJSON(TypedDict):
+    """A table session as seed 003's session socket shows it."""
+
+    id: str
+    table_id: str
+    table_number: str
+    session_code: str
+    guests_count: int
+    started_at: str
+    closed_at: str | None
+    is_active: bool
+
+
 class UserJSON(TypedDict):
     id: str
     email: str
@@ -184,6 +211,40 @@ class UserJSON(TypedDict):
     city_ids: list[int]
     is_active: bool
     created_at: str
+
+
+class CreatedCompany(TypedDict):
+    company_id: str
+    owner_id: str
+    owner_email: str
+
+
+class BranchJSON(TypedDict):
+    id: str
+    name: str
+    city_id: int
+    company: str
+
+
+class ZoneJSON(TypedDict):
+    id: str
+    title: str
+    branch: str
+
+
+class ClientJSON(TypedDict):
+    id: str
+    name: str
+    phone: str
+    created_at: str
+
+
+class NotificationJSON(TypedDict):
+    id: str
+    type: str
+    data: Any
+    created_at: str
+    acknowledged_at: str | None
 
 
 class MenuItemJSON(TypedDict):

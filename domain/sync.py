@@ -20,6 +20,7 @@ from domain.db import new_id, utc_later, utc_now
 from domain.outbox import Change
 from domain.services import Services
 from domain.shapes import OrderJSON
+from domain.sql import Row
 
 log = logging.getLogger("cafe_rt.sync")
 
@@ -118,7 +119,7 @@ async def run_due_jobs(services: Services, settings: SyncSettings, stopping: asy
     return attempted
 
 
-async def _record(services: Services, settings: SyncSettings, job: dict, error: str | None) -> None:
+async def _record(services: Services, settings: SyncSettings, job: Row, error: str | None) -> None:
     attempts = job["attempts"] + 1
     retry = error is not None and attempts < settings.max_attempts
     outcome = {

@@ -8,7 +8,7 @@ from domain import announce
 from domain.db import new_id, utc_now
 from domain.outbox import Change
 from domain.shapes import TaskJSON, TaskRow
-from domain.sql import one
+from domain.sql import Row, one
 
 INSERT_TASK = """
 INSERT INTO kitchen_tasks
@@ -50,7 +50,7 @@ def task_json(row: TaskRow) -> TaskJSON:
     }
 
 
-def _portion_rows(item: dict, branch_id: str, units: range) -> list[dict[str, Any]]:
+def _portion_rows(item: Row, branch_id: str, units: range) -> list[Row]:
     now = utc_now()
     return [
         {
@@ -67,7 +67,7 @@ def _portion_rows(item: dict, branch_id: str, units: range) -> list[dict[str, An
     ]
 
 
-async def create_tasks(db: Any, item: dict, branch_id: str, units: range) -> list[str]:
+async def create_tasks(db: Any, item: Row, branch_id: str, units: range) -> list[str]:
     """One pending task per portion of an order item, numbered by `units` (unit_index 1..quantity at first)."""
     rows = _portion_rows(item, branch_id, units)
     await db.execute_many(INSERT_TASK, rows)
@@ -75,7 +75,7 @@ async def create_tasks(db: Any, item: dict, branch_id: str, units: range) -> lis
 
 
 async def insert_portions(
-    db: Any, item: dict[str, Any], branch_id: str, units: range, menu_item_title: str, table_number: int | None
+    db: Any, item: Row, branch_id: str, units: range, menu_item_title: str, table_number: int | None
 ) -> list[TaskJSON]:
     """As create_tasks, answering the new tasks' JSON from what was written (nothing is read back)."""
     rows = _portion_rows(item, branch_id, units)
