@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from domain.auth import Actor, CompanyActor, company_bound
 from domain.errors import Forbidden, Invalid, NotFound
-from domain.sql import Row
+from domain.sql import Row, Statements
 from domain.validate import is_uuid
 
 SELECT_BRANCH = "SELECT id, company_id, name, city_id FROM branches WHERE id = :id AND company_id = :company_id"
@@ -41,7 +39,7 @@ def can_see_branch(actor: Actor, branch_id: str | None) -> bool:
     return actor.company_wide or actor.role == "client" or branch_id is None or branch_id == actor.branch_id
 
 
-async def company_branch(db: Any, actor: Actor, branch_id: object) -> Row:
+async def company_branch(db: Statements, actor: Actor, branch_id: object) -> Row:
     """A branch of the actor's company, or 404 (another company's id looks like a missing one)."""
     if not is_uuid(branch_id):
         raise NotFound("Branch not found.")
@@ -51,7 +49,7 @@ async def company_branch(db: Any, actor: Actor, branch_id: object) -> Row:
     return dict(row)
 
 
-async def read_branch(db: Any, actor: Actor, requested: str | None) -> str | None:
+async def read_branch(db: Statements, actor: Actor, requested: str | None) -> str | None:
     """The branch a listing or feed is about; None means the whole company (owners/admins only)."""
     if not actor.company_wide:
         return actor.branch_id
@@ -60,7 +58,7 @@ async def read_branch(db: Any, actor: Actor, requested: str | None) -> str | Non
     return None
 
 
-async def write_branch(db: Any, actor: Actor, given: str | None) -> str:
+async def write_branch(db: Statements, actor: Actor, given: str | None) -> str:
     """The branch a new zone, table or order belongs to."""
     if given is not None:
         branch = await company_branch(db, actor, given)

@@ -20,7 +20,7 @@ from domain.errors import Conflict, Forbidden, NotAuthenticated, NotFound
 from domain.revocation import revoke_user
 from domain.services import Services
 from domain.shapes import BranchJSON, CreatedCompany, UserJSON, UserRow
-from domain.sql import Row, one
+from domain.sql import Row, Statements, one
 from domain.validate import Body, is_uuid
 
 INSERT_COMPANY = "INSERT INTO companies (id, name, created_at) VALUES (:id, :name, :created_at)"
@@ -51,7 +51,7 @@ def branch_json(row: Row) -> BranchJSON:
     return {"id": row["id"], "name": row["name"], "city_id": row["city_id"], "company": row["company_id"]}
 
 
-async def user_json(db: Any, row: UserRow) -> UserJSON:
+async def user_json(db: Statements, row: UserRow) -> UserJSON:
     cities = await db.fetch_all(SELECT_USER_CITIES, {"user_id": row["id"]})
     return {
         "id": row["id"],
@@ -78,7 +78,14 @@ def new_password(body: Body, field: str) -> str | None:
 
 
 async def _insert_user(
-    db: Any, *, email: str, password: str, role: str, company_id: str | None, branch_id: str | None, city_ids: list[int]
+    db: Statements,
+    *,
+    email: str,
+    password: str,
+    role: str,
+    company_id: str | None,
+    branch_id: str | None,
+    city_ids: list[int],
 ) -> str:
     if await db.fetch_one(SELECT_USER_BY_EMAIL, {"email": email}) is not None:
         raise Conflict({"email": ["A user with this email already exists."]})
@@ -179,7 +186,7 @@ async def create_user(services: Services, actor: Actor, data: Any) -> UserJSON:
     return await user_json(db, cast(UserRow, one(await db.fetch_one(SELECT_USER, {"id": user_id}))))
 
 
-async def watchable_waiter(db: Any, actor: Actor, user_id: object) -> Row:
+async def watchable_waiter(db: Statements, actor: Actor, user_id: object) -> Row:
     """A staff member whose notifications the actor may follow: itself, or as its owner/admin/manager."""
     row = await db.fetch_one(SELECT_USER, {"id": user_id}) if is_uuid(user_id) else None
     if row is None or row["company_id"] != actor.company_id or row["role"] == "client":

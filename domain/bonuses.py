@@ -11,7 +11,7 @@ from domain.db import format_cents, new_id, utc_now
 from domain.errors import Conflict
 from domain.outbox import Change
 from domain.services import Services
-from domain.sql import one
+from domain.sql import Statements, one
 
 SELECT_ACCOUNT = "SELECT balance_cents FROM bonus_accounts WHERE user_id = :user_id"
 INSERT_ACCOUNT = """
@@ -36,7 +36,7 @@ SELECT * FROM bonus_operations WHERE user_id = :user_id ORDER BY created_at DESC
 """
 
 
-async def balance_of(db: Any, user_id: str) -> int:
+async def balance_of(db: Statements, user_id: str) -> int:
     row = await db.fetch_one(SELECT_ACCOUNT, {"user_id": user_id})
     return row["balance_cents"] if row else 0
 

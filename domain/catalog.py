@@ -19,7 +19,7 @@ from domain.db import format_cents, new_id, utc_now
 from domain.errors import Forbidden, NotFound
 from domain.services import Services
 from domain.shapes import ClientJSON, MenuItemJSON, MenuItemRow
-from domain.sql import Row
+from domain.sql import Row, Statements
 from domain.validate import Body, is_uuid
 
 INSERT_MENU_ITEM = """
@@ -110,7 +110,7 @@ async def update_menu_item(services: Services, actor: Actor, item_id: str, data:
     return item
 
 
-async def visible_menu_item(db: Any, actor: Actor, item_id: object) -> MenuItemRow:
+async def visible_menu_item(db: Statements, actor: Actor, item_id: object) -> MenuItemRow:
     if not is_uuid(item_id):
         raise NotFound("Menu item not found.")
     return cast(MenuItemRow, ensure_visible(actor, await db.fetch_one(SELECT_MENU_ITEM, {"id": item_id}), "Menu item"))
@@ -137,7 +137,7 @@ async def create_client(services: Services, actor: Actor, data: Any) -> ClientJS
     return client_json(row)
 
 
-async def visible_client(db: Any, actor: Actor, client_id: object) -> Row:
+async def visible_client(db: Statements, actor: Actor, client_id: object) -> Row:
     if not is_uuid(client_id):
         raise NotFound("Client not found.")
     return ensure_visible(actor, await db.fetch_one(SELECT_CLIENT, {"id": client_id}), "Client")

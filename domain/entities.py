@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from domain.shapes import OrderJSON, SessionJSON
+from domain.sql import Statements, one
 
 ORDER_STATUS_DISPLAY = {
     "open": "Open",
@@ -96,9 +97,11 @@ def session_data(row: Mapping[str, Any], table_number: int) -> SessionJSON:
     }
 
 
-async def table_data(db: Any, table_id: str) -> dict[str, Any]:
-    """The seed's table_update example: occupancy, zone and restaurant names, the open session."""
-    table = await db.fetch_one(SELECT_TABLE_STATE, {"id": table_id})
+async def table_data(db: Statements, table_id: str) -> dict[str, Any]:
+    """The seed's table_update example: occupancy, zone and restaurant names, the open session.
+
+    Of a table already read or written (tables are never deleted)."""
+    table = one(await db.fetch_one(SELECT_TABLE_STATE, {"id": table_id}))
     session = await db.fetch_one(SELECT_OPEN_SESSION, {"table_id": table_id})
     return {
         "table_id": table["id"],

@@ -12,7 +12,7 @@ from domain.errors import Conflict, Invalid, NotFound
 from domain.outbox import Change
 from domain.services import Services
 from domain.shapes import TableJSON, TableRow, ZoneJSON
-from domain.sql import Row, one
+from domain.sql import Row, Statements, one
 from domain.validate import Body, is_uuid
 
 INSERT_ZONE = """
@@ -86,7 +86,7 @@ async def list_zones(services: Services, actor: Actor, branch_param: str | None)
     return [zone_json(row) for row in rows]
 
 
-async def _zone_in_branch(db: Any, actor: Actor, zone_id: str | None, branch_id: str) -> str | None:
+async def _zone_in_branch(db: Statements, actor: Actor, zone_id: str | None, branch_id: str) -> str | None:
     if zone_id is None:
         return None
     zone = await db.fetch_one(SELECT_ZONE, {"id": zone_id, "company_id": actor.company_id})
@@ -97,7 +97,7 @@ async def _zone_in_branch(db: Any, actor: Actor, zone_id: str | None, branch_id:
     return zone_id
 
 
-async def _number_free(db: Any, branch_id: str, number: int, table_id: str | None = None) -> None:
+async def _number_free(db: Statements, branch_id: str, number: int, table_id: str | None = None) -> None:
     row = await db.fetch_one(SELECT_TABLE_BY_NUMBER, {"branch_id": branch_id, "number": number})
     if row is not None and row["id"] != table_id:
         raise Conflict({"number": ["A table with this number already exists in the branch."]})
@@ -132,7 +132,7 @@ async def create_table(services: Services, actor: Actor, data: Any) -> TableJSON
     return table
 
 
-async def visible_table(db: Any, actor: Actor, table_id: object) -> TableRow:
+async def visible_table(db: Statements, actor: Actor, table_id: object) -> TableRow:
     if not is_uuid(table_id):
         raise NotFound("Table not found.")
     return cast(TableRow, ensure_visible(actor, await db.fetch_one(SELECT_TABLE, {"id": table_id}), "Table"))

@@ -12,6 +12,7 @@ from domain.orders import load_order, save_order
 from domain.outbox import Change
 from domain.services import Services
 from domain.shapes import TaskJSON, TaskRow
+from domain.sql import Statements
 from domain.tasks import OPEN_STATUSES, SELECT_TASK, TASK_COLUMNS, order_tasks, save_task, task_json
 from domain.validate import Body, is_uuid
 
@@ -51,7 +52,7 @@ async def list_tasks(services: Services, actor: Actor, query: dict[str, str]) ->
     return [task_json(row) for row in cast(list[TaskRow], rows)]
 
 
-async def _visible_task(db: Any, actor: Actor, task_id: object) -> TaskJSON:
+async def _visible_task(db: Statements, actor: Actor, task_id: object) -> TaskJSON:
     if not is_uuid(task_id):
         raise NotFound("Kitchen task not found.")
     row = ensure_visible(actor, await db.fetch_one(SELECT_TASK, {"id": task_id}), "Kitchen task")

@@ -24,7 +24,7 @@ from domain.orders import (
 from domain.outbox import Change
 from domain.services import Services
 from domain.shapes import AddedItemJSON, OrderJSON, OrderRow, TaskJSON, TaskRow
-from domain.sql import Row, one
+from domain.sql import Row, Statements, one
 from domain.validate import Body, is_uuid
 
 SELECT_ITEM = "SELECT * FROM order_items WHERE id = :id"
@@ -43,14 +43,14 @@ SELECT_ITEM_TASKS = tasks.TASK_COLUMNS + "WHERE kt.order_item_id = :order_item_i
 SELECT_PORTIONS = "SELECT COALESCE(SUM(quantity), 0) AS n FROM order_items WHERE order_id = :order_id"
 
 
-async def _open_order(db: Any, actor: Actor, order_id: object) -> OrderRow:
+async def _open_order(db: Statements, actor: Actor, order_id: object) -> OrderRow:
     order = await visible_order(db, actor, order_id)
     if order["status"] in FINAL_STATUSES:
         raise Conflict(f"The order is {order['status']} and can no longer change.")
     return order
 
 
-async def _item_of_open_order(db: Any, actor: Actor, item_id: object) -> tuple[Row, OrderRow]:
+async def _item_of_open_order(db: Statements, actor: Actor, item_id: object) -> tuple[Row, OrderRow]:
     if not is_uuid(item_id):
         raise NotFound("Order item not found.")
     row = await db.fetch_one(SELECT_ITEM, {"id": item_id})
@@ -59,16 +59,16 @@ async def _item_of_open_order(db: Any, actor: Actor, item_id: object) -> tuple[R
     return dict(row), await _open_order(db, actor, row["order_id"])
 
 
-async def _check_portions(services: Services, db: Any, order_id: str, added: int) -> None:
+async def _check_portions(services: Services, db: Statements, order_id: str, added: int) -> None:
     """An order keeps to MAX_PORTIONS_PER_ORDER also when it grows after it was placed."""
     if added <= 0:
         return
-    portions = (await db.fetch_one(SELECT_PORTIONS, {"order_id": order_id}))["n"] + added
+    portions = one(await db.fetch_one(SELECT_PORTIONS, {"order_id": order_id}))["n"] + added
     if portions > services.max_portions_per_order:
         raise Invalid({"quantity": [too_many_portions(services.max_portions_per_order, portions)]})
 
 
-async def _item_tasks(db: Any, item_id: str) -> list[TaskJSON]:
+async def _item_tasks(db: Statements, item_id: str) -> list[TaskJSON]:
     rows = cast(list[TaskRow], await db.fetch_all(SELECT_ITEM_TASKS, {"order_item_id": item_id}))
     return [tasks.task_json(row) for row in rows]
 

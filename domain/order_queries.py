@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import cast
 
 from domain.access import read_branch, require_role
 from domain.auth import Actor
@@ -11,6 +11,7 @@ from domain.errors import Invalid, NotFound
 from domain.orders import ORDER_READERS, ORDER_WRITERS, STATUSES, order_json, visible_order
 from domain.services import Services
 from domain.shapes import OrderJSON, OrderPage, OrderRow
+from domain.sql import Statements, one
 from domain.validate import is_uuid
 
 PAGE_SIZE = 50
@@ -56,7 +57,9 @@ async def list_orders(services: Services, actor: Actor, query: dict[str, str]) -
     return await _order_page(services.database, filters, query.get("page"))
 
 
-async def _order_page(db: Any, filters: dict[str, str | None], page_param: str | None) -> OrderPage | list[OrderJSON]:
+async def _order_page(
+    db: Statements, filters: dict[str, str | None], page_param: str | None
+) -> OrderPage | list[OrderJSON]:
     """The newest LIST_LIMIT orders as a list, or {count, next, previous, results} when ?page= is given."""
     if page_param is None:
         rows = cast(list[OrderRow], await db.fetch_all(SELECT_ORDERS, filters | {"limit": LIST_LIMIT, "offset": 0}))
@@ -64,7 +67,7 @@ async def _order_page(db: Any, filters: dict[str, str | None], page_param: str |
     if not (page_param.isascii() and page_param.isdigit()) or int(page_param) < 1:
         raise Invalid({"page": ["Must be a positive integer."]})
     page = int(page_param)
-    count = (await db.fetch_one(COUNT_ORDERS, filters))["n"]
+    count = one(await db.fetch_one(COUNT_ORDERS, filters))["n"]
     offset = (page - 1) * PAGE_SIZE
     if offset and offset >= count:
         raise NotFound("Invalid page.")

@@ -14,7 +14,7 @@ from domain.floor import refresh_table_status, visible_table
 from domain.outbox import Change
 from domain.services import Services
 from domain.shapes import MenuItemRow, OrderItemRow, OrderJSON, OrderRow, TaskJSON
-from domain.sql import one
+from domain.sql import Statements, one
 from domain.validate import Body, is_uuid
 
 STATUSES = ("open", "pending", "confirmed", "preparing", "ready", "delivered", "closed", "cancelled")
@@ -86,12 +86,12 @@ DELETE_ORDER_ITEMS = "DELETE FROM order_items WHERE order_id = :order_id"
 DELETE_ORDER = "DELETE FROM orders WHERE id = :id"
 
 
-async def load_order(db: Any, order_id: str) -> OrderRow:
+async def load_order(db: Statements, order_id: str) -> OrderRow:
     """An order this transaction wrote or holds by a foreign key."""
     return cast(OrderRow, one(await db.fetch_one(SELECT_ORDER, {"id": order_id})))
 
 
-async def order_json(db: Any, row: OrderRow) -> OrderJSON:
+async def order_json(db: Statements, row: OrderRow) -> OrderJSON:
     items = cast(list[OrderItemRow], await db.fetch_all(SELECT_ORDER_ITEMS, {"order_id": row["id"]}))
     table = await db.fetch_one(SELECT_TABLE_NUMBER, {"id": row["table_id"]}) if row["table_id"] else None
     return order_document(row, items, table["number"] if table else None)
@@ -158,7 +158,7 @@ def too_many_portions(max_portions: int, portions: int) -> str:
     return f"An order may hold at most {max_portions} portions (the sum of quantities); this makes {portions}."
 
 
-async def _staff_member(db: Any, actor: Actor, user_id: str | None, branch_id: str) -> str | None:
+async def _staff_member(db: Statements, actor: Actor, user_id: str | None, branch_id: str) -> str | None:
     if user_id is None:
         return None
     if user_id == actor.id and actor.role != "client" and actor.branch_id in (None, branch_id):
@@ -288,7 +288,7 @@ def _item_row(order: dict[str, Any], line: int, menu_item: MenuItemRow, quantity
 
 
 async def insert_line(
-    db: Any, company_id: str, branch_id: str, order_id: str, line: int, menu_item: MenuItemRow, quantity: int
+    db: Statements, company_id: str, branch_id: str, order_id: str, line: int, menu_item: MenuItemRow, quantity: int
 ) -> list[str]:
     """An order item at today's menu price, and its portions' kitchen tasks; returns the task ids."""
     item = _item_row({"company_id": company_id, "id": order_id, "created_at": utc_now()}, line, menu_item, quantity)
@@ -297,7 +297,7 @@ async def insert_line(
 
 
 async def price_lines(
-    db: Any, actor: Actor, lines: list[tuple[str, int]], branch_id: str
+    db: Statements, actor: Actor, lines: list[tuple[str, int]], branch_id: str
 ) -> list[tuple[MenuItemRow, int]]:
     """Each (menu item id, quantity) as (menu item available in the branch, quantity); 400 names the line."""
     priced = []
@@ -307,14 +307,16 @@ async def price_lines(
     return priced
 
 
-async def available_menu_item(db: Any, actor: Actor, menu_item_id: str, branch_id: str, field: str) -> MenuItemRow:
+async def available_menu_item(
+    db: Statements, actor: Actor, menu_item_id: str, branch_id: str, field: str
+) -> MenuItemRow:
     item = await visible_menu_item(db, actor, menu_item_id)
     if not item["is_active"] or item["branch_id"] not in (None, branch_id):
         raise Invalid({field: ["This menu item is not available in the branch."]})
     return item
 
 
-async def visible_order(db: Any, actor: Actor, order_id: object) -> OrderRow:
+async def visible_order(db: Statements, actor: Actor, order_id: object) -> OrderRow:
     """An order of the actor's company and branch; a customer sees only the orders it placed."""
     if not is_uuid(order_id):
         raise NotFound("Order not found.")

@@ -15,7 +15,7 @@ from domain.orders import FINAL_STATUSES
 from domain.outbox import Change
 from domain.services import Services
 from domain.shapes import SessionJSON, SessionRow, TableRow
-from domain.sql import one
+from domain.sql import Statements, one
 from domain.validate import Body, is_uuid
 
 SESSION_WRITERS = ("owner", "admin", "manager", "waiter", "cashier")
@@ -39,7 +39,7 @@ def session_json(row: SessionRow) -> SessionJSON:
     return entities.session_data(row, row["table_number"])
 
 
-async def visible_session(db: Any, actor: Actor, session_id: object) -> SessionRow:
+async def visible_session(db: Statements, actor: Actor, session_id: object) -> SessionRow:
     if not is_uuid(session_id):
         raise NotFound("Table session not found.")
     row = ensure_visible(actor, await db.fetch_one(SELECT_SESSION, {"id": session_id}), "Table session")

@@ -8,7 +8,7 @@ from domain import announce
 from domain.db import new_id, utc_now
 from domain.outbox import Change
 from domain.shapes import TaskJSON, TaskRow
-from domain.sql import Row, one
+from domain.sql import Row, Statements, one
 
 INSERT_TASK = """
 INSERT INTO kitchen_tasks
@@ -67,7 +67,7 @@ def _portion_rows(item: Row, branch_id: str, units: range) -> list[Row]:
     ]
 
 
-async def create_tasks(db: Any, item: Row, branch_id: str, units: range) -> list[str]:
+async def create_tasks(db: Statements, item: Row, branch_id: str, units: range) -> list[str]:
     """One pending task per portion of an order item, numbered by `units` (unit_index 1..quantity at first)."""
     rows = _portion_rows(item, branch_id, units)
     await db.execute_many(INSERT_TASK, rows)
@@ -75,7 +75,7 @@ async def create_tasks(db: Any, item: Row, branch_id: str, units: range) -> list
 
 
 async def insert_portions(
-    db: Any, item: Row, branch_id: str, units: range, menu_item_title: str, table_number: int | None
+    db: Statements, item: Row, branch_id: str, units: range, menu_item_title: str, table_number: int | None
 ) -> list[TaskJSON]:
     """As create_tasks, answering the new tasks' JSON from what was written (nothing is read back)."""
     rows = _portion_rows(item, branch_id, units)
@@ -103,12 +103,12 @@ async def insert_portions(
     ]
 
 
-async def load_task(db: Any, task_id: str) -> TaskJSON:
+async def load_task(db: Statements, task_id: str) -> TaskJSON:
     """A task this transaction wrote or holds by a foreign key."""
     return task_json(cast(TaskRow, one(await db.fetch_one(SELECT_TASK, {"id": task_id}))))
 
 
-async def order_tasks(db: Any, order_id: str) -> list[TaskJSON]:
+async def order_tasks(db: Statements, order_id: str) -> list[TaskJSON]:
     rows = cast(list[TaskRow], await db.fetch_all(SELECT_ORDER_TASKS, {"order_id": order_id}))
     return [task_json(row) for row in rows]
 
@@ -134,5 +134,5 @@ async def cancel_open_tasks(change: Change, order_id: str) -> None:
             await save_task(change, task, {"status": "cancelled"})
 
 
-async def delete_tasks(db: Any, order_id: str) -> None:
+async def delete_tasks(db: Statements, order_id: str) -> None:
     await db.execute(DELETE_TASKS, {"order_id": order_id})
