@@ -94,6 +94,8 @@ class Outlet:
         if self._direct:
             assert self._send_text is not None
             try:
+                # ASGI types `send` as returning an Awaitable; uvicorn's is a coroutine function, which
+                # run_eagerly steps by hand.
                 waiting = run_eagerly(self._send_text(text))  # type: ignore[arg-type]
             except Exception:
                 self._gone()

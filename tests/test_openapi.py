@@ -18,6 +18,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 from schemathesis.core.result import Err
+from starlette.applications import Starlette
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
@@ -48,9 +49,11 @@ def test_openapi_document_is_valid(client: TestClient):
 @SQLITE_ONLY
 def test_openapi_document_lists_every_rest_route(client: TestClient):
     document = ok(client.get("/openapi.json"))
+    app = client.app
+    assert isinstance(app, Starlette)
     served = {
         (route.path, method.lower())
-        for route in client.app.routes  # type: ignore[attr-defined]
+        for route in app.routes
         if isinstance(route, Route)
         for method in route.methods or ()
         if method != "HEAD"
