@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 from broadcaster import Broadcast
@@ -37,6 +38,7 @@ from domain.auth import TokenSettings
 from domain.db import WriteGate, connect_database, is_sqlite, normalize_database_url, utc_now
 from domain.outbox import MAX_NOTIFY_TEXT, prune, relay_unpublished
 from domain.services import Services
+from domain.shapes import CreatedCompany
 from domain.throttle import LoginLimits
 from realtime.broker import BrokerSupervisor
 from realtime.http_guard import GuardedHttpToolsProtocol
@@ -199,7 +201,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         settings = replace(settings, jwt_secret=secrets.token_urlsafe(32))
 
     @asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[dict]:
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         if random_secret:
             log.warning(
                 "JWT_SECRET is not set: using a random secret, so tokens die with this process "
@@ -276,7 +278,7 @@ async def healthz(request: Request) -> JSONResponse:
     return JSONResponse({"database": database, "broker": broker}, status_code=status)
 
 
-async def _create_company(settings: Settings, name: str, email: str, password: str) -> dict:
+async def _create_company(settings: Settings, name: str, email: str, password: str) -> CreatedCompany:
     async with running_services(settings) as services:
         return await accounts.create_company(services, name, email, password)
 

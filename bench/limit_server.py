@@ -21,7 +21,7 @@ GREETING = '{"type": "connection_established", "group": "limit"}'
 
 
 async def handler(websocket: ServerConnection) -> None:
-    if websocket.request.path.startswith("/pub"):
+    if websocket.request is not None and websocket.request.path.startswith("/pub"):
         async for message in websocket:
             broadcast(SUBSCRIBERS, message)
         return

@@ -346,6 +346,7 @@ class Http:
 
     async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
         await self.ready()
+        assert self.reader is not None and self.writer is not None  # ready() connected them
         self.writer.write(
             b"POST %s HTTP/1.1\r\n%sContent-Length: %d\r\n\r\n" % (path.encode(), self.head, len(body)) + body
         )
@@ -519,8 +520,8 @@ class WritesResult:
     orders: int
     seconds: float
     orders_per_s: float
-    request_p50_ms: float
-    request_p99_ms: float
+    request_p50_ms: float | None  # None: nothing arrived
+    request_p99_ms: float | None  # None: nothing arrived
     server_cpu_ms_per_order: float
     client_cpu_ms_per_order: float
     frame_bytes: int
@@ -540,9 +541,9 @@ class RateResult:
     deliveries: int
     lost: int
     lost_by_process: list[int]
-    p50_ms: float
-    p99_ms: float
-    max_ms: float
+    p50_ms: float | None  # None: nothing arrived
+    p99_ms: float | None  # None: nothing arrived
+    max_ms: float | None  # None: nothing arrived
     server_cpu_ms_per_write: float
     server_cpu_us_per_frame: float
     client_cpu_s: float

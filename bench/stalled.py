@@ -53,7 +53,7 @@ class Reader:
                     text = await asyncio.wait_for(ws.recv(), 0.5)
                 except TimeoutError:
                     continue
-                if text.startswith('{"type":"order_updated"'):
+                if isinstance(text, str) and text.startswith('{"type":"order_updated"'):
                     self.arrivals.append(time.monotonic())
 
 

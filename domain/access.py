@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from domain.auth import Actor
+from domain.auth import Actor, CompanyActor, company_bound
 from domain.errors import Forbidden, Invalid, NotFound
+from domain.sql import Row, Statements
 from domain.validate import is_uuid
 
 SELECT_BRANCH = "SELECT id, company_id, name, city_id FROM branches WHERE id = :id AND company_id = :company_id"
@@ -15,16 +14,19 @@ MANAGERS = ("owner", "admin", "manager")
 CUSTOMER_ENTITY_SOCKETS = ("order", "order_items")
 
 
-def require_role(actor: Actor, roles: tuple[str, ...]) -> None:
-    require_company(actor)
-    if actor.role not in roles:
+def require_role(actor: Actor, roles: tuple[str, ...]) -> CompanyActor:
+    """The actor, of a company and in one of `roles`; else 403."""
+    bound = require_company(actor)
+    if bound.role not in roles:
         raise Forbidden("You do not have permission to perform this action.")
+    return bound
 
 
-def require_company(actor: Actor) -> str:
-    if actor.company_id is None:
+def require_company(actor: Actor) -> CompanyActor:
+    bound = company_bound(actor)
+    if bound is None:
         raise Forbidden("The user has no company.")
-    return actor.company_id
+    return bound
 
 
 def may_open_entity_socket(actor: Actor, kind: str) -> bool:
@@ -37,17 +39,17 @@ def can_see_branch(actor: Actor, branch_id: str | None) -> bool:
     return actor.company_wide or actor.role == "client" or branch_id is None or branch_id == actor.branch_id
 
 
-async def company_branch(db: Any, actor: Actor, branch_id: object) -> dict:
+async def company_branch(db: Statements, actor: Actor, branch_id: object) -> Row:
     """A branch of the actor's company, or 404 (another company's id looks like a missing one)."""
     if not is_uuid(branch_id):
         raise NotFound("Branch not found.")
-    row = await db.fetch_one(SELECT_BRANCH, {"id": branch_id, "company_id": require_company(actor)})
+    row = await db.fetch_one(SELECT_BRANCH, {"id": branch_id, "company_id": require_company(actor).company_id})
     if row is None:
         raise NotFound("Branch not found.")
     return dict(row)
 
 
-async def read_branch(db: Any, actor: Actor, requested: str | None) -> str | None:
+async def read_branch(db: Statements, actor: Actor, requested: str | None) -> str | None:
     """The branch a listing or feed is about; None means the whole company (owners/admins only)."""
     if not actor.company_wide:
         return actor.branch_id
@@ -56,7 +58,7 @@ async def read_branch(db: Any, actor: Actor, requested: str | None) -> str | Non
     return None
 
 
-async def write_branch(db: Any, actor: Actor, given: str | None) -> str:
+async def write_branch(db: Statements, actor: Actor, given: str | None) -> str:
     """The branch a new zone, table or order belongs to."""
     if given is not None:
         branch = await company_branch(db, actor, given)
@@ -68,7 +70,7 @@ async def write_branch(db: Any, actor: Actor, given: str | None) -> str:
     return actor.branch_id
 
 
-def ensure_visible(actor: Actor, row: Any, what: str) -> dict:
+def ensure_visible(actor: Actor, row: Row | None, what: str) -> Row:
     """A row of the actor's company and, for branch-bound staff, of its branch; else 404."""
     if row is None:
         raise NotFound(f"{what} not found.")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, cast
 
 from domain import outbox, throttle, tokens
 from domain.access import MANAGERS, company_branch, require_company, require_role
@@ -19,6 +19,8 @@ from domain.db import new_id, utc_now
 from domain.errors import Conflict, Forbidden, NotAuthenticated, NotFound
 from domain.revocation import revoke_user
 from domain.services import Services
+from domain.shapes import BranchJSON, CreatedCompany, UserJSON, UserRow
+from domain.sql import Row, Statements, one
 from domain.validate import Body, is_uuid
 
 INSERT_COMPANY = "INSERT INTO companies (id, name, created_at) VALUES (:id, :name, :created_at)"
@@ -45,11 +47,11 @@ MIN_PASSWORD = 8
 MAX_PASSWORD = 128
 
 
-def branch_json(row: Any) -> dict:
+def branch_json(row: Row) -> BranchJSON:
     return {"id": row["id"], "name": row["name"], "city_id": row["city_id"], "company": row["company_id"]}
 
 
-async def user_json(db: Any, row: Any) -> dict:
+async def user_json(db: Statements, row: UserRow) -> UserJSON:
     cities = await db.fetch_all(SELECT_USER_CITIES, {"user_id": row["id"]})
     return {
         "id": row["id"],
@@ -76,7 +78,14 @@ def new_password(body: Body, field: str) -> str | None:
 
 
 async def _insert_user(
-    db: Any, *, email: str, password: str, role: str, company_id: str | None, branch_id: str | None, city_ids: list[int]
+    db: Statements,
+    *,
+    email: str,
+    password: str,
+    role: str,
+    company_id: str | None,
+    branch_id: str | None,
+    city_ids: list[int],
 ) -> str:
     if await db.fetch_one(SELECT_USER_BY_EMAIL, {"email": email}) is not None:
         raise Conflict({"email": ["A user with this email already exists."]})
@@ -99,7 +108,7 @@ async def _insert_user(
     return user_id
 
 
-async def create_company(services: Services, name: str, owner_email: str, owner_password: str) -> dict:
+async def create_company(services: Services, name: str, owner_email: str, owner_password: str) -> CreatedCompany:
     """The management command's job: a company and its owner (no branch yet)."""
     db = services.database
     company_id = new_id()
@@ -118,25 +127,31 @@ async def create_company(services: Services, name: str, owner_email: str, owner_
     return {"company_id": company_id, "owner_id": owner_id, "owner_email": _normalize_email(owner_email)}
 
 
-async def create_branch(services: Services, actor: Actor, data: Any) -> dict:
-    require_role(actor, ("owner", "admin"))
+async def create_branch(services: Services, actor: Actor, data: Any) -> BranchJSON:
+    actor = require_role(actor, ("owner", "admin"))
     body = Body(data, {"name", "city_id"})
     name = body.text("name")
     city_id = body.integer("city_id", low=1)
     body.check()
-    branch = {"id": new_id(), "company_id": actor.company_id, "name": name, "city_id": city_id, "created_at": utc_now()}
+    branch: Row = {
+        "id": new_id(),
+        "company_id": actor.company_id,
+        "name": name,
+        "city_id": city_id,
+        "created_at": utc_now(),
+    }
     async with services.gate:
         await services.database.execute(INSERT_BRANCH, branch)
     return branch_json(branch)
 
 
-async def list_branches(services: Services, actor: Actor) -> list[dict]:
-    rows = await services.database.fetch_all(SELECT_BRANCHES, {"company_id": require_company(actor)})
+async def list_branches(services: Services, actor: Actor) -> list[BranchJSON]:
+    rows = await services.database.fetch_all(SELECT_BRANCHES, {"company_id": require_company(actor).company_id})
     return [branch_json(row) for row in rows]
 
 
-async def create_user(services: Services, actor: Actor, data: Any) -> dict:
-    require_role(actor, ("owner", "admin"))
+async def create_user(services: Services, actor: Actor, data: Any) -> UserJSON:
+    actor = require_role(actor, ("owner", "admin"))
     db = services.database
     body = Body(data, {"email", "password", "role", "branch", "city_ids"})
     email = body.text("email", max_length=254)
@@ -152,6 +167,7 @@ async def create_user(services: Services, actor: Actor, data: Any) -> dict:
         # A null branch would let the role read every branch, as only owners and admins may.
         body.fail("branch", f"A {role} works in one branch: give its id.")
     body.check()
+    assert email is not None and password is not None and role is not None  # required: check() refused their absence
     if role == "owner" and actor.role != "owner":
         raise Forbidden("Only an owner can add an owner.")
     branch = await company_branch(db, actor, branch_id) if branch_id else None
@@ -167,10 +183,10 @@ async def create_user(services: Services, actor: Actor, data: Any) -> dict:
             branch_id=branch_id,
             city_ids=city_ids,
         )
-    return await user_json(db, await db.fetch_one(SELECT_USER, {"id": user_id}))
+    return await user_json(db, cast(UserRow, one(await db.fetch_one(SELECT_USER, {"id": user_id}))))
 
 
-async def watchable_waiter(db: Any, actor: Actor, user_id: object) -> dict:
+async def watchable_waiter(db: Statements, actor: Actor, user_id: object) -> Row:
     """A staff member whose notifications the actor may follow: itself, or as its owner/admin/manager."""
     row = await db.fetch_one(SELECT_USER, {"id": user_id}) if is_uuid(user_id) else None
     if row is None or row["company_id"] != actor.company_id or row["role"] == "client":
@@ -182,27 +198,31 @@ async def watchable_waiter(db: Any, actor: Actor, user_id: object) -> dict:
     return dict(row)
 
 
-async def list_users(services: Services, actor: Actor) -> list[dict]:
-    require_role(actor, MANAGERS)
+async def list_users(services: Services, actor: Actor) -> list[UserJSON]:
+    actor = require_role(actor, MANAGERS)
     db = services.database
-    rows = await db.fetch_all(SELECT_USERS, {"company_id": actor.company_id})
+    rows = cast(list[UserRow], await db.fetch_all(SELECT_USERS, {"company_id": actor.company_id}))
     return [await user_json(db, row) for row in rows]
 
 
-async def login(services: Services, data: Any, address: str | None = None) -> dict:
+async def login(services: Services, data: Any, address: str | None = None) -> dict[str, str]:
     body = Body(data, {"email", "password"})
     email = body.text("email", max_length=254)
     password = body.text("password", max_length=128)
     body.check()
+    assert email is not None and password is not None  # required: check() refused their absence
     async with throttle.login_attempt(services, _normalize_email(email), address):
-        row = await services.database.fetch_one(SELECT_USER_BY_EMAIL, {"email": _normalize_email(email)})
+        row = cast(
+            "UserRow | None",
+            await services.database.fetch_one(SELECT_USER_BY_EMAIL, {"email": _normalize_email(email)}),
+        )
         stored = row["password_hash"] if row is not None else DUMMY_HASH
         if not await asyncio.to_thread(verify_password, password, stored) or row is None:
             raise NotAuthenticated("No active account found with the given credentials.")
     return await start_session(services, row)
 
 
-async def start_session(services: Services, row: Any) -> dict[str, str]:
+async def start_session(services: Services, row: UserRow) -> dict[str, str]:
     """Tokens for a user who has just proved who it is; the refresh token is remembered by its jti."""
     if not row["is_active"]:
         raise NotAuthenticated("No active account found with the given credentials.")
@@ -213,19 +233,19 @@ async def start_session(services: Services, row: Any) -> dict[str, str]:
     return issue_tokens(services.tokens, user, row["token_version"], jti)
 
 
-async def _refresh_claims(services: Services, data: Any) -> tuple[dict, Any]:
+async def _refresh_claims(services: Services, data: Any) -> tuple[dict[str, Any], UserRow]:
     """The claims of a refresh token whose user is active and has not been revoked since, and the user's row."""
     body = Body(data, {"refresh"})
     token = body.text("refresh", max_length=4096)
     body.check()
     claims = decode_token(services.tokens, token, kind="refresh")
-    row = await services.database.fetch_one(SELECT_USER, {"id": claims["sub"]})
+    row = cast("UserRow | None", await services.database.fetch_one(SELECT_USER, {"id": claims["sub"]}))
     if row is None or not row["is_active"] or row["token_version"] != claims["ver"]:
         raise NotAuthenticated("Token has been revoked.")
     return claims, row
 
 
-async def refresh(services: Services, data: Any) -> dict:
+async def refresh(services: Services, data: Any) -> dict[str, str]:
     """Rotate: a new access and refresh token; the presented refresh token is used up."""
     claims, row = await _refresh_claims(services, data)
     jti = claims.get("jti")
@@ -251,8 +271,8 @@ async def logout(services: Services, data: Any) -> None:
     await revoke_user(services, row["id"], row["company_id"])
 
 
-async def me(services: Services, actor: Actor) -> dict:
-    row = await services.database.fetch_one(SELECT_USER, {"id": actor.id})
+async def me(services: Services, actor: Actor) -> UserJSON:
+    row = cast("UserRow | None", await services.database.fetch_one(SELECT_USER, {"id": actor.id}))
     if row is None:
         raise NotFound("User not found.")
     return await user_json(services.database, row)

@@ -13,6 +13,8 @@ from domain import entities, feeds, rooms
 from domain.db import new_id, parse_cents, utc_now
 from domain.entities import message
 from domain.outbox import Change
+from domain.shapes import MenuItemJSON, OrderJSON, OrderRow, SessionJSON, TableJSON, TaskJSON
+from domain.sql import one
 
 SELECT_BRANCH_WAITERS = (
     "SELECT id FROM users WHERE company_id = :company_id AND branch_id = :branch_id AND role = 'waiter'"
@@ -56,7 +58,7 @@ async def _order_rooms(change: Change, branch_id: str) -> list[str]:
     return [rooms.admin_channel(change.company_id), rooms.city_channel(change.company_id, city_id)]
 
 
-def _room_order(order: dict[str, Any], branch: Any, kind: str) -> dict[str, Any]:
+def _room_order(order: OrderJSON, branch: Any, kind: str) -> dict[str, Any]:
     """new-order / order-created: seed 004's fields, and what today's mini-app and admin panel read."""
     return {
         "id": order["id"],
@@ -105,7 +107,7 @@ async def _notify_waiter(change: Change, waiter_id: str, kind: str, data: dict[s
     await change.emit(kind, [channel], message(kind, {**data, "notification_id": notification_id}))
 
 
-async def order_created(change: Change, order: dict[str, Any], kind: str | None = None) -> None:
+async def order_created(change: Change, order: OrderJSON, kind: str | None = None) -> None:
     """`kind`: pickup or delivery for a customer's own order; otherwise dine_in at a table, else pickup."""
     await feeds.emit_order(change, "order_created", order)
     summary = {
@@ -136,7 +138,7 @@ async def order_created(change: Change, order: dict[str, Any], kind: str | None 
     await change.emit("order-created", creator, {"type": "order-created", "data": data})
 
 
-async def order_saved(change: Change, before: dict[str, Any], order: dict[str, Any]) -> None:
+async def order_saved(change: Change, before: OrderRow, order: OrderJSON) -> None:
     """Any change of an order's own fields (status, guests, payment, staff)."""
     await feeds.emit_order(change, "order_updated", order)
     channel = [entities.order_channel(change.company_id, order["id"])]
@@ -165,7 +167,7 @@ async def order_saved(change: Change, before: dict[str, Any], order: dict[str, A
         await change.emit("order_ready", [restaurant], message("order_ready", data))
 
 
-async def items_changed(change: Change, order: dict[str, Any]) -> None:
+async def items_changed(change: Change, order: OrderJSON) -> None:
     await feeds.emit_order(change, "order_updated", order)
     data = entities.items_data(order)
     await change.emit(
@@ -180,11 +182,11 @@ async def items_changed(change: Change, order: dict[str, Any]) -> None:
     )
 
 
-async def order_deleted(change: Change, order: dict[str, Any]) -> None:
+async def order_deleted(change: Change, order: OrderJSON) -> None:
     await feeds.emit_order_deleted(change, order)
 
 
-async def payment_made(change: Change, order: dict[str, Any], amount: str, method: str) -> None:
+async def payment_made(change: Change, order: OrderJSON, amount: str, method: str) -> None:
     data = {
         "order_id": order["id"],
         "table_number": _table_number(order["table_number"]),
@@ -205,7 +207,7 @@ async def payment_made(change: Change, order: dict[str, Any], amount: str, metho
     await change.emit("payment_completed", [restaurant], message("payment_completed", completed))
 
 
-async def table_saved(change: Change, event_type: str, table: dict[str, Any]) -> None:
+async def table_saved(change: Change, event_type: str, table: TableJSON) -> None:
     """table_created / table_updated, and the table's own socket."""
     await feeds.emit_table(change, event_type, table)
     await table_update(change, table["id"])
@@ -217,7 +219,7 @@ async def table_update(change: Change, table_id: str) -> None:
     await change.emit("table_update", channel, message("table_update", data))
 
 
-async def table_status_changed(change: Change, table: dict[str, Any]) -> None:
+async def table_status_changed(change: Change, table: TableJSON) -> None:
     await feeds.emit_table_status(change, table)
     data = await entities.table_data(change.db, table["id"])
     channel = [entities.table_channel(change.company_id, table["id"])]
@@ -227,7 +229,7 @@ async def table_status_changed(change: Change, table: dict[str, Any]) -> None:
     await change.emit("table_update", channel, message("table_update", data))
 
 
-async def session_saved(change: Change, session: dict[str, Any], table_status_changed: bool, closed: bool) -> None:
+async def session_saved(change: Change, session: SessionJSON, table_status_changed: bool, closed: bool) -> None:
     """session_update (and session_status when it closes); table_update unless the status change sent one."""
     channel = [entities.session_channel(change.company_id, session["id"])]
     await change.emit("session_update", channel, message("session_update", session))
@@ -237,17 +239,17 @@ async def session_saved(change: Change, session: dict[str, Any], table_status_ch
         await table_update(change, session["table_id"])
 
 
-async def task_created(change: Change, task: dict[str, Any]) -> None:
+async def task_created(change: Change, task: TaskJSON) -> None:
     await feeds.emit_kitchen_task(change, "kitchen_task_created", task)
 
 
-async def task_saved(change: Change, task: dict[str, Any]) -> None:
+async def task_saved(change: Change, task: TaskJSON) -> None:
     """kitchen_task_ready / _updated; a ready portion is also a task_notification for its order's waiter."""
     if task["status"] != "ready":
         await feeds.emit_kitchen_task(change, "kitchen_task_updated", task)
         return
     await feeds.emit_kitchen_task(change, "kitchen_task_ready", task)
-    order = await change.db.fetch_one(SELECT_ORDER_WAITER, {"id": task["order"]})
+    order = one(await change.db.fetch_one(SELECT_ORDER_WAITER, {"id": task["order"]}))
     if order["waiter_id"]:
         data = {
             "task_id": task["id"],
@@ -285,7 +287,7 @@ async def bonus_updated(change: Change, user_id: str, balance: int, kind: str, a
     await change.emit("bonus-updated", channel, {"type": "bonus-updated", "data": data})
 
 
-async def menu_item_saved(change: Change, item: dict[str, Any]) -> None:
+async def menu_item_saved(change: Change, item: MenuItemJSON) -> None:
     """menu-updated to every rooms socket of the company (created, changed or switched off): the mini-app
     reloads its menu."""
     data = {"branchId": item["branch"], "menuItemId": item["id"]}

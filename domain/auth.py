@@ -7,7 +7,9 @@ import hashlib
 import hmac
 import os
 import time
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any
 
 import jwt
 
@@ -62,13 +64,31 @@ class Actor:
 
 
 @dataclass(frozen=True)
+class CompanyActor(Actor):
+    """An actor whose company is known: what every company-scoped action works with."""
+
+    company_id: str
+
+
+def company_bound(actor: Actor) -> CompanyActor | None:
+    """The actor as a CompanyActor, or None for a user of no company."""
+    if isinstance(actor, CompanyActor):
+        return actor
+    if actor.company_id is None:
+        return None
+    return CompanyActor(**{item.name: getattr(actor, item.name) for item in fields(actor)})
+
+
+@dataclass(frozen=True)
 class TokenSettings:
     secret: str
     access_ttl: int
     refresh_ttl: int
 
 
-def issue_tokens(settings: TokenSettings, user: dict, version: int = 0, jti: str | None = None) -> dict[str, str]:
+def issue_tokens(
+    settings: TokenSettings, user: Mapping[str, Any], version: int = 0, jti: str | None = None
+) -> dict[str, str]:
     """An access and a refresh token of the user's token `version`; `jti` names the refresh token."""
     return {
         "access": _encode(settings, user, "access", settings.access_ttl, version),
@@ -76,7 +96,9 @@ def issue_tokens(settings: TokenSettings, user: dict, version: int = 0, jti: str
     }
 
 
-def _encode(settings: TokenSettings, user: dict, kind: str, ttl: int, version: int, jti: str | None = None) -> str:
+def _encode(
+    settings: TokenSettings, user: Mapping[str, Any], kind: str, ttl: int, version: int, jti: str | None = None
+) -> str:
     now = int(time.time())
     claims: dict[str, object] = {
         "sub": user["id"],
@@ -96,11 +118,11 @@ def _encode(settings: TokenSettings, user: dict, kind: str, ttl: int, version: i
 
 # Verified tokens by (secret, token, kind): a device's token is checked on every request and socket
 # connect, and its signature can only be verified the same way again. Expiry is still checked each time.
-_verified: dict[tuple[str, str, str], dict] = {}
+_verified: dict[tuple[str, str, str], dict[str, Any]] = {}
 VERIFIED_CACHE_SIZE = 10_000
 
 
-def decode_token(settings: TokenSettings, token: str | None, kind: str = "access") -> dict:
+def decode_token(settings: TokenSettings, token: str | None, kind: str = "access") -> dict[str, Any]:
     if not token:
         raise NotAuthenticated("Authentication credentials were not provided.")
     key = (settings.secret, token, kind)
@@ -117,7 +139,7 @@ def decode_token(settings: TokenSettings, token: str | None, kind: str = "access
     return dict(claims)
 
 
-def _verify(settings: TokenSettings, token: str, kind: str) -> dict:
+def _verify(settings: TokenSettings, token: str, kind: str) -> dict[str, Any]:
     try:
         claims = jwt.decode(
             token, settings.secret, algorithms=[JWT_ALGORITHM], options={"require": ["exp", "sub", "type"]}
@@ -139,7 +161,7 @@ def actor_from_token(settings: TokenSettings, token: str | None) -> Actor:
     return actor_from_claims(decode_token(settings, token))
 
 
-def actor_from_claims(claims: dict) -> Actor:
+def actor_from_claims(claims: Mapping[str, Any]) -> Actor:
     return Actor(
         id=claims["sub"],
         role=claims.get("role", ""),

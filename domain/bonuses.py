@@ -11,6 +11,7 @@ from domain.db import format_cents, new_id, utc_now
 from domain.errors import Conflict
 from domain.outbox import Change
 from domain.services import Services
+from domain.sql import Statements, one
 
 SELECT_ACCOUNT = "SELECT balance_cents FROM bonus_accounts WHERE user_id = :user_id"
 INSERT_ACCOUNT = """
@@ -35,7 +36,7 @@ SELECT * FROM bonus_operations WHERE user_id = :user_id ORDER BY created_at DESC
 """
 
 
-async def balance_of(db: Any, user_id: str) -> int:
+async def balance_of(db: Statements, user_id: str) -> int:
     row = await db.fetch_one(SELECT_ACCOUNT, {"user_id": user_id})
     return row["balance_cents"] if row else 0
 
@@ -75,12 +76,12 @@ async def earn(change: Change, user_id: str, order_id: str, amount: int) -> None
     if amount <= 0:
         return
     await _ensure_account(change, user_id)
-    row = await change.db.fetch_one(EARN, {"user_id": user_id, "amount": amount, "now": utc_now()})
+    row = one(await change.db.fetch_one(EARN, {"user_id": user_id, "amount": amount, "now": utc_now()}))
     await _record(change, user_id, order_id, "earned", amount, row["balance_cents"])
 
 
-async def my_bonuses(services: Services, actor: Actor) -> dict:
-    require_company(actor)
+async def my_bonuses(services: Services, actor: Actor) -> dict[str, Any]:
+    actor = require_company(actor)
     db = services.database
     operations = await db.fetch_all(SELECT_OPERATIONS, {"user_id": actor.id})
     return {

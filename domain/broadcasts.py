@@ -16,9 +16,9 @@ from domain.validate import Body
 LEVELS = ("info", "warning", "critical")
 
 
-async def send_broadcast(services: Services, actor: Actor, data: Any) -> dict:
+async def send_broadcast(services: Services, actor: Actor, data: Any) -> dict[str, Any]:
     """To the given branch, the sender's own, or (owner/admin with neither) every branch of the company."""
-    require_role(actor, MANAGERS)
+    actor = require_role(actor, MANAGERS)
     body = Body(data, {"message", "level", "branch"})
     text = body.text("message", max_length=1000)
     level = body.choice("level", LEVELS, required=False) or "info"

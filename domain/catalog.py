@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from domain import announce
 from domain.access import (
@@ -18,6 +18,8 @@ from domain.auth import Actor
 from domain.db import format_cents, new_id, utc_now
 from domain.errors import Forbidden, NotFound
 from domain.services import Services
+from domain.shapes import ClientJSON, MenuItemJSON, MenuItemRow
+from domain.sql import Row, Statements
 from domain.validate import Body, is_uuid
 
 INSERT_MENU_ITEM = """
@@ -38,7 +40,7 @@ SELECT_CLIENTS = "SELECT * FROM clients WHERE company_id = :company_id ORDER BY 
 COMPANY_WIDE_ONLY = "Company-wide menu items (no branch) are created and changed by owners and admins only."
 
 
-def menu_item_json(row: Any) -> dict:
+def menu_item_json(row: MenuItemRow) -> MenuItemJSON:
     return {
         "id": row["id"],
         "title": row["title"],
@@ -48,18 +50,19 @@ def menu_item_json(row: Any) -> dict:
     }
 
 
-def client_json(row: Any) -> dict:
+def client_json(row: Row) -> ClientJSON:
     return {"id": row["id"], "name": row["name"], "phone": row["phone"], "created_at": row["created_at"]}
 
 
-async def create_menu_item(services: Services, actor: Actor, data: Any) -> dict:
-    require_role(actor, MANAGERS)
+async def create_menu_item(services: Services, actor: Actor, data: Any) -> MenuItemJSON:
+    actor = require_role(actor, MANAGERS)
     body = Body(data, {"title", "price", "branch", "is_active"})
     title = body.text("title")
     price = body.money("price")
     branch_id = body.ident("branch", required=False)
     is_active = body.boolean("is_active", default=True)
     body.check()
+    assert title is not None and price is not None  # required: check() refused their absence
     if actor.company_wide:
         if branch_id is not None:
             await company_branch(services.database, actor, branch_id)
@@ -68,7 +71,7 @@ async def create_menu_item(services: Services, actor: Actor, data: Any) -> dict:
     else:
         # A manager's item belongs to its own branch: named, or by default.
         branch_id = await write_branch(services.database, actor, branch_id)
-    row = {
+    row: MenuItemRow = {
         "id": new_id(),
         "company_id": actor.company_id,
         "branch_id": branch_id,
@@ -84,8 +87,8 @@ async def create_menu_item(services: Services, actor: Actor, data: Any) -> dict:
     return item
 
 
-async def update_menu_item(services: Services, actor: Actor, item_id: str, data: Any) -> dict:
-    require_role(actor, MANAGERS)
+async def update_menu_item(services: Services, actor: Actor, item_id: str, data: Any) -> MenuItemJSON:
+    actor = require_role(actor, MANAGERS)
     body = Body(data, {"title", "price", "is_active"})
     title = body.text("title", required=False)
     price = body.money("price", required=False)
@@ -95,51 +98,53 @@ async def update_menu_item(services: Services, actor: Actor, item_id: str, data:
         current = await visible_menu_item(change.db, actor, item_id)
         if not actor.company_wide and current["branch_id"] != actor.branch_id:
             raise Forbidden(COMPANY_WIDE_ONLY)
-        values = {
-            "id": current["id"],
+        updated: MenuItemRow = {
+            **current,
             "title": title or current["title"],
             "price_cents": current["price_cents"] if price is None else price,
             "is_active": current["is_active"] if is_active is None else int(is_active),
         }
-        await change.db.execute(UPDATE_MENU_ITEM, values)
-        item = menu_item_json(current | values)
+        await change.db.execute(UPDATE_MENU_ITEM, updated)
+        item = menu_item_json(updated)
         await announce.menu_item_saved(change, item)
     return item
 
 
-async def visible_menu_item(db: Any, actor: Actor, item_id: object) -> dict:
+async def visible_menu_item(db: Statements, actor: Actor, item_id: object) -> MenuItemRow:
     if not is_uuid(item_id):
         raise NotFound("Menu item not found.")
-    return ensure_visible(actor, await db.fetch_one(SELECT_MENU_ITEM, {"id": item_id}), "Menu item")
+    return cast(MenuItemRow, ensure_visible(actor, await db.fetch_one(SELECT_MENU_ITEM, {"id": item_id}), "Menu item"))
 
 
-async def list_menu_items(services: Services, actor: Actor, branch_param: str | None) -> list[dict]:
-    require_company(actor)
+async def list_menu_items(services: Services, actor: Actor, branch_param: str | None) -> list[MenuItemJSON]:
+    actor = require_company(actor)
     branch_id = await read_branch(services.database, actor, branch_param)
-    rows = await services.database.fetch_all(SELECT_MENU_ITEMS, {"company_id": actor.company_id})
+    rows = cast(
+        list[MenuItemRow], await services.database.fetch_all(SELECT_MENU_ITEMS, {"company_id": actor.company_id})
+    )
     return [menu_item_json(row) for row in rows if branch_id is None or row["branch_id"] in (None, branch_id)]
 
 
-async def create_client(services: Services, actor: Actor, data: Any) -> dict:
-    require_role(actor, ("owner", "admin", "manager", "waiter", "cashier"))
+async def create_client(services: Services, actor: Actor, data: Any) -> ClientJSON:
+    actor = require_role(actor, ("owner", "admin", "manager", "waiter", "cashier"))
     body = Body(data, {"name", "phone"})
     name = body.text("name")
     phone = body.text("phone", max_length=32)
     body.check()
-    row = {"id": new_id(), "company_id": actor.company_id, "name": name, "phone": phone, "created_at": utc_now()}
+    row: Row = {"id": new_id(), "company_id": actor.company_id, "name": name, "phone": phone, "created_at": utc_now()}
     async with services.gate:
         await services.database.execute(INSERT_CLIENT, row)
     return client_json(row)
 
 
-async def visible_client(db: Any, actor: Actor, client_id: object) -> dict:
+async def visible_client(db: Statements, actor: Actor, client_id: object) -> Row:
     if not is_uuid(client_id):
         raise NotFound("Client not found.")
     return ensure_visible(actor, await db.fetch_one(SELECT_CLIENT, {"id": client_id}), "Client")
 
 
-async def list_clients(services: Services, actor: Actor, search: str | None) -> list[dict]:
-    require_role(actor, ("owner", "admin", "manager", "waiter", "cashier"))
+async def list_clients(services: Services, actor: Actor, search: str | None) -> list[ClientJSON]:
+    actor = require_role(actor, ("owner", "admin", "manager", "waiter", "cashier"))
     rows = await services.database.fetch_all(SELECT_CLIENTS, {"company_id": actor.company_id})
     needle = (search or "").strip().lower()
     return [client_json(row) for row in rows if not needle or needle in row["name"].lower() or needle in row["phone"]]

@@ -8,14 +8,15 @@ from domain.access import company_branch, require_role
 from domain.auth import Actor
 from domain.orders import place_order, price_lines, read_items
 from domain.services import Services
+from domain.shapes import OrderJSON
 from domain.validate import Body
 
 # How a customer's own order reaches it; announced as new-order's `type` (staff orders at a table: dine_in).
 ORDER_TYPES = ("pickup", "delivery")
 
 
-async def create_order(services: Services, actor: Actor, data: Any) -> dict:
-    require_role(actor, ("client",))
+async def create_order(services: Services, actor: Actor, data: Any) -> OrderJSON:
+    actor = require_role(actor, ("client",))
     body = Body(data, {"branch", "items", "guests", "bonuses_used", "type"})
     # DESIGN: a table-less order defaults to the user's home branch.
     branch_id = body.ident("branch", required=False) or actor.branch_id

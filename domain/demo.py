@@ -5,6 +5,7 @@ from __future__ import annotations
 from domain import accounts, catalog, floor
 from domain.auth import Actor
 from domain.services import Services
+from domain.sql import one
 
 OWNER_EMAIL = "owner@demo.cafe"
 PASSWORD = "demo-pass-1"
@@ -30,7 +31,7 @@ async def load(services: Services) -> str:
     if owner is None:
         created = await accounts.create_company(services, "Demo Cafe", OWNER_EMAIL, PASSWORD)
         await _furnish(services, Actor(created["owner_id"], "owner", created["company_id"], None))
-        owner = await services.database.fetch_one(SELECT_OWNER, {"email": OWNER_EMAIL})
+        owner = one(await services.database.fetch_one(SELECT_OWNER, {"email": OWNER_EMAIL}))
     return await _describe(services, Actor(owner["id"], "owner", owner["company_id"], None))
 
 

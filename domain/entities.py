@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
+
+from domain.shapes import OrderJSON, SessionJSON
+from domain.sql import Statements, one
 
 ORDER_STATUS_DISPLAY = {
     "open": "Open",
@@ -53,15 +57,15 @@ def restaurant_notifications_channel(company_id: str, branch_id: str) -> str:
     return f"restaurant_notifications_{company_id}_{branch_id}"
 
 
-def message(event_type: str, data: dict[str, Any]) -> dict[str, Any]:
+def message(event_type: str, data: Mapping[str, Any]) -> dict[str, Any]:
     return {"type": event_type, "data": data}
 
 
-def items_count(order: dict[str, Any]) -> int:
+def items_count(order: OrderJSON) -> int:
     return sum(item["quantity"] for item in order["items"])
 
 
-def order_status_data(order: dict[str, Any]) -> dict[str, Any]:
+def order_status_data(order: OrderJSON) -> dict[str, Any]:
     """The seed's order_status example, field for field."""
     return {
         "id": order["id"],
@@ -76,11 +80,11 @@ def order_status_data(order: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def items_data(order: dict[str, Any]) -> dict[str, Any]:
+def items_data(order: OrderJSON) -> dict[str, Any]:
     return {"order_id": order["id"], "items": order["items"], "total_amount": order["total_amount"]}
 
 
-def session_data(row: Any, table_number: int) -> dict[str, Any]:
+def session_data(row: Mapping[str, Any], table_number: int) -> SessionJSON:
     return {
         "id": row["id"],
         "table_id": row["table_id"],
@@ -93,9 +97,11 @@ def session_data(row: Any, table_number: int) -> dict[str, Any]:
     }
 
 
-async def table_data(db: Any, table_id: str) -> dict[str, Any]:
-    """The seed's table_update example: occupancy, zone and restaurant names, the open session."""
-    table = await db.fetch_one(SELECT_TABLE_STATE, {"id": table_id})
+async def table_data(db: Statements, table_id: str) -> dict[str, Any]:
+    """The seed's table_update example: occupancy, zone and restaurant names, the open session.
+
+    Of a table already read or written (tables are never deleted)."""
+    table = one(await db.fetch_one(SELECT_TABLE_STATE, {"id": table_id}))
     session = await db.fetch_one(SELECT_OPEN_SESSION, {"table_id": table_id})
     return {
         "table_id": table["id"],

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from domain.outbox import Change
+from domain.shapes import OrderJSON, TableJSON, TaskJSON
 
 FEEDS = ("orders", "tables", "kitchen")
 TABLE_STATUS_DISPLAY = {"busy": "Занят", "free": "Свободен"}
@@ -25,28 +27,30 @@ def feed_channels(company_id: str, branch_id: str, *feeds: str) -> list[str]:
     return channels
 
 
-async def _emit(change: Change, event_type: str, branch_id: str, feeds: tuple[str, ...], data: dict) -> None:
+async def _emit(
+    change: Change, event_type: str, branch_id: str, feeds: tuple[str, ...], data: Mapping[str, Any]
+) -> None:
     company_id = change.company_id
     message = {"type": event_type, "data": {**data, "company_id": company_id, "branch_id": branch_id}}
     await change.emit(event_type, feed_channels(company_id, branch_id, *feeds), message)
 
 
-async def emit_order(change: Change, event_type: str, order: dict[str, Any]) -> None:
+async def emit_order(change: Change, event_type: str, order: OrderJSON) -> None:
     """order_created / order_updated on the orders feed."""
     await _emit(change, event_type, order["branch"], ("orders",), {"order": order})
 
 
-async def emit_order_deleted(change: Change, order: dict[str, Any]) -> None:
+async def emit_order_deleted(change: Change, order: OrderJSON) -> None:
     data = {"order_id": order["id"], "number": order["number"]}
     await _emit(change, "order_deleted", order["branch"], ("orders",), data)
 
 
-async def emit_table(change: Change, event_type: str, table: dict[str, Any]) -> None:
+async def emit_table(change: Change, event_type: str, table: TableJSON) -> None:
     """table_created / table_updated on the tables feed."""
     await _emit(change, event_type, table["branch"], ("tables",), {"table": table})
 
 
-async def emit_table_status(change: Change, table: dict[str, Any]) -> None:
+async def emit_table_status(change: Change, table: TableJSON) -> None:
     """table_status_changed goes to the orders and the tables feeds (seed 000)."""
     data = {
         "table": table,
@@ -58,7 +62,7 @@ async def emit_table_status(change: Change, table: dict[str, Any]) -> None:
     await _emit(change, "table_status_changed", table["branch"], ("orders", "tables"), data)
 
 
-async def emit_kitchen_task(change: Change, event_type: str, task: dict[str, Any]) -> None:
+async def emit_kitchen_task(change: Change, event_type: str, task: TaskJSON) -> None:
     """kitchen_task_ready (orders and kitchen feeds), kitchen_task_created / _updated (kitchen feed)."""
     feeds = ("orders", "kitchen") if event_type == "kitchen_task_ready" else ("kitchen",)
     data = {

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from domain import announce, feeds
 from domain.access import MANAGERS, ensure_visible, read_branch, require_company, require_role, write_branch
@@ -11,6 +11,8 @@ from domain.db import new_id, utc_now
 from domain.errors import Conflict, Invalid, NotFound
 from domain.outbox import Change
 from domain.services import Services
+from domain.shapes import TableJSON, TableRow, ZoneJSON
+from domain.sql import Row, Statements, one
 from domain.validate import Body, is_uuid
 
 INSERT_ZONE = """
@@ -43,11 +45,11 @@ FROM cafe_tables t WHERE t.id = :id
 """
 
 
-def zone_json(row: Any) -> dict:
+def zone_json(row: Row) -> ZoneJSON:
     return {"id": row["id"], "title": row["title"], "branch": row["branch_id"]}
 
 
-def table_json(row: Any) -> dict:
+def table_json(row: TableRow) -> TableJSON:
     return {
         "id": row["id"],
         "number": row["number"],
@@ -59,14 +61,14 @@ def table_json(row: Any) -> dict:
     }
 
 
-async def create_zone(services: Services, actor: Actor, data: Any) -> dict:
-    require_role(actor, MANAGERS)
+async def create_zone(services: Services, actor: Actor, data: Any) -> ZoneJSON:
+    actor = require_role(actor, MANAGERS)
     body = Body(data, {"title", "branch"})
     title = body.text("title")
     branch_given = body.ident("branch", required=False)
     body.check()
     branch_id = await write_branch(services.database, actor, branch_given)
-    zone = {
+    zone: Row = {
         "id": new_id(),
         "company_id": actor.company_id,
         "branch_id": branch_id,
@@ -78,15 +80,15 @@ async def create_zone(services: Services, actor: Actor, data: Any) -> dict:
     return zone_json(zone)
 
 
-async def list_zones(services: Services, actor: Actor, branch_param: str | None) -> list[dict]:
-    require_company(actor)
+async def list_zones(services: Services, actor: Actor, branch_param: str | None) -> list[ZoneJSON]:
+    actor = require_company(actor)
     branch_id = await read_branch(services.database, actor, branch_param)
     scope = {"company_id": actor.company_id, "branch_id": branch_id or ""}
     rows = await services.database.fetch_all(SELECT_ZONES, scope)
     return [zone_json(row) for row in rows]
 
 
-async def _zone_in_branch(db: Any, actor: Actor, zone_id: str | None, branch_id: str) -> str | None:
+async def _zone_in_branch(db: Statements, actor: Actor, zone_id: str | None, branch_id: str) -> str | None:
     if zone_id is None:
         return None
     zone = await db.fetch_one(SELECT_ZONE, {"id": zone_id, "company_id": actor.company_id})
@@ -97,60 +99,62 @@ async def _zone_in_branch(db: Any, actor: Actor, zone_id: str | None, branch_id:
     return zone_id
 
 
-async def _number_free(db: Any, branch_id: str, number: int, table_id: str | None = None) -> None:
+async def _number_free(db: Statements, branch_id: str, number: int, table_id: str | None = None) -> None:
     row = await db.fetch_one(SELECT_TABLE_BY_NUMBER, {"branch_id": branch_id, "number": number})
     if row is not None and row["id"] != table_id:
         raise Conflict({"number": ["A table with this number already exists in the branch."]})
 
 
-async def create_table(services: Services, actor: Actor, data: Any) -> dict:
-    require_role(actor, MANAGERS)
+async def create_table(services: Services, actor: Actor, data: Any) -> TableJSON:
+    actor = require_role(actor, MANAGERS)
     body = Body(data, {"number", "places", "zone", "branch"})
     number = body.integer("number", low=1, high=100_000)
     places = body.integer("places", low=1, high=1000)
     zone_id = body.ident("zone", required=False)
     branch_given = body.ident("branch", required=False)
     body.check()
+    assert number is not None and places is not None  # required: check() refused their absence
     branch_id = await write_branch(services.database, actor, branch_given)
     async with services.change(actor.company_id) as change:
         zone_id = await _zone_in_branch(change.db, actor, zone_id, branch_id)
         await _number_free(change.db, branch_id, number)
-        row = {
+        row: TableRow = {
             "id": new_id(),
             "company_id": actor.company_id,
             "branch_id": branch_id,
             "zone_id": zone_id,
             "number": number,
             "places": places,
+            "status": "free",
             "created_at": utc_now(),
         }
         await change.db.execute(INSERT_TABLE, row)
-        table = table_json(row | {"status": "free"})
+        table = table_json(row)
         await announce.table_saved(change, "table_created", table)
     return table
 
 
-async def visible_table(db: Any, actor: Actor, table_id: object) -> dict:
+async def visible_table(db: Statements, actor: Actor, table_id: object) -> TableRow:
     if not is_uuid(table_id):
         raise NotFound("Table not found.")
-    return ensure_visible(actor, await db.fetch_one(SELECT_TABLE, {"id": table_id}), "Table")
+    return cast(TableRow, ensure_visible(actor, await db.fetch_one(SELECT_TABLE, {"id": table_id}), "Table"))
 
 
-async def get_table(services: Services, actor: Actor, table_id: str) -> dict:
-    require_company(actor)
+async def get_table(services: Services, actor: Actor, table_id: str) -> TableJSON:
+    actor = require_company(actor)
     return table_json(await visible_table(services.database, actor, table_id))
 
 
-async def list_tables(services: Services, actor: Actor, branch_param: str | None) -> list[dict]:
-    require_company(actor)
+async def list_tables(services: Services, actor: Actor, branch_param: str | None) -> list[TableJSON]:
+    actor = require_company(actor)
     branch_id = await read_branch(services.database, actor, branch_param)
     scope = {"company_id": actor.company_id, "branch_id": branch_id or ""}
-    rows = await services.database.fetch_all(SELECT_TABLES, scope)
+    rows = cast(list[TableRow], await services.database.fetch_all(SELECT_TABLES, scope))
     return [table_json(row) for row in rows]
 
 
-async def update_table(services: Services, actor: Actor, table_id: str, data: Any) -> dict:
-    require_role(actor, MANAGERS)
+async def update_table(services: Services, actor: Actor, table_id: str, data: Any) -> TableJSON:
+    actor = require_role(actor, MANAGERS)
     body = Body(data, {"number", "places", "zone"})
     number = body.integer("number", low=1, high=100_000, required=False)
     places = body.integer("places", low=1, high=1000, required=False)
@@ -158,17 +162,17 @@ async def update_table(services: Services, actor: Actor, table_id: str, data: An
     body.check()
     async with services.change(actor.company_id) as change:
         current = await visible_table(change.db, actor, table_id)
-        values = {
-            "id": current["id"],
+        updated: TableRow = {
+            **current,
             "number": number if number is not None else current["number"],
             "places": places if places is not None else current["places"],
             "zone_id": await _zone_in_branch(change.db, actor, zone_id, current["branch_id"])
             if body.has("zone")
             else current["zone_id"],
         }
-        await _number_free(change.db, current["branch_id"], values["number"], current["id"])
-        await change.db.execute(UPDATE_TABLE, values)
-        table = table_json(current | values)
+        await _number_free(change.db, current["branch_id"], updated["number"], current["id"])
+        await change.db.execute(UPDATE_TABLE, updated)
+        table = table_json(updated)
         await announce.table_saved(change, "table_updated", table)
     return table
 
@@ -177,11 +181,10 @@ async def refresh_table_status(change: Change, table_id: str | None) -> bool:
     """Busy while a non-final order or an open session holds the table, free otherwise; True if it changed."""
     if table_id is None:
         return False
-    row = await change.db.fetch_one(SELECT_TABLE_HOLDERS, {"id": table_id})
-    assert row is not None
+    row = one(await change.db.fetch_one(SELECT_TABLE_HOLDERS, {"id": table_id}))
     status = "busy" if row["held"] else "free"
     if row["status"] == status:
         return False
     await change.db.execute(UPDATE_TABLE_STATUS, {"id": table_id, "status": status})
-    await announce.table_status_changed(change, table_json(dict(row) | {"status": status}))
+    await announce.table_status_changed(change, table_json({**cast(TableRow, row), "status": status}))
     return True

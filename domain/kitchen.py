@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from domain.access import ensure_visible, read_branch, require_role
 from domain.auth import STAFF_ROLES, Actor
 from domain.db import utc_now
 from domain.errors import Conflict, Invalid, NotFound
-from domain.orders import SELECT_ORDER, save_order
+from domain.orders import load_order, save_order
 from domain.outbox import Change
 from domain.services import Services
+from domain.shapes import TaskJSON, TaskRow
+from domain.sql import Statements
 from domain.tasks import OPEN_STATUSES, SELECT_TASK, TASK_COLUMNS, order_tasks, save_task, task_json
 from domain.validate import Body, is_uuid
 
@@ -31,8 +33,8 @@ LIMIT 1000
 BECOMES_READY_FROM = ("open", "pending", "confirmed", "preparing")
 
 
-async def list_tasks(services: Services, actor: Actor, query: dict[str, str]) -> list[dict]:
-    require_role(actor, STAFF_ROLES)
+async def list_tasks(services: Services, actor: Actor, query: dict[str, str]) -> list[TaskJSON]:
+    actor = require_role(actor, STAFF_ROLES)
     branch_id = await read_branch(services.database, actor, query.get("branch_id"))
     status = query.get("status", "")
     if status and status not in TASK_STATUSES:
@@ -47,22 +49,22 @@ async def list_tasks(services: Services, actor: Actor, query: dict[str, str]) ->
             "cook_id": actor.id if mine else "",
         },
     )
-    return [task_json(row) for row in rows]
+    return [task_json(row) for row in cast(list[TaskRow], rows)]
 
 
-async def _visible_task(db: Any, actor: Actor, task_id: object) -> dict:
+async def _visible_task(db: Statements, actor: Actor, task_id: object) -> TaskJSON:
     if not is_uuid(task_id):
         raise NotFound("Kitchen task not found.")
     row = ensure_visible(actor, await db.fetch_one(SELECT_TASK, {"id": task_id}), "Kitchen task")
-    return task_json(row)
+    return task_json(cast(TaskRow, row))
 
 
-async def get_task(services: Services, actor: Actor, task_id: str) -> dict:
-    require_role(actor, STAFF_ROLES)
+async def get_task(services: Services, actor: Actor, task_id: str) -> TaskJSON:
+    actor = require_role(actor, STAFF_ROLES)
     return await _visible_task(services.database, actor, task_id)
 
 
-async def _claim(change: Change, actor: Actor, task: dict) -> dict:
+async def _claim(change: Change, actor: Actor, task: TaskJSON) -> TaskJSON:
     if task["status"] == "in_progress" and task["cook"] == actor.id:
         return task
     if task["status"] != "pending":
@@ -70,7 +72,7 @@ async def _claim(change: Change, actor: Actor, task: dict) -> dict:
     return await save_task(change, task, {"status": "in_progress", "cook": actor.id, "started_at": utc_now()})
 
 
-async def _finish(change: Change, actor: Actor, task: dict) -> dict:
+async def _finish(change: Change, actor: Actor, task: TaskJSON) -> TaskJSON:
     if task["status"] not in OPEN_STATUSES:
         raise Conflict(f"The task is {task['status']} and cannot be marked ready.")
     now = utc_now()
@@ -79,7 +81,7 @@ async def _finish(change: Change, actor: Actor, task: dict) -> dict:
         task,
         {"status": "ready", "cook": task["cook"] or actor.id, "started_at": task["started_at"] or now, "ready_at": now},
     )
-    order = dict(await change.db.fetch_one(SELECT_ORDER, {"id": task["order"]}))
+    order = await load_order(change.db, task["order"])
     portions = await order_tasks(change.db, order["id"])
     all_done = all(portion["status"] in ("ready", "cancelled") for portion in portions)
     if all_done and order["status"] in BECOMES_READY_FROM:
@@ -87,32 +89,32 @@ async def _finish(change: Change, actor: Actor, task: dict) -> dict:
     return saved
 
 
-async def _reopen(change: Change, task: dict) -> dict:
+async def _reopen(change: Change, task: TaskJSON) -> TaskJSON:
     if task["status"] != "in_progress":
         raise Conflict(f"The task is {task['status']} and cannot go back to pending.")
     return await save_task(change, task, {"status": "pending", "cook": None, "started_at": None})
 
 
-async def _cancel(change: Change, task: dict) -> dict:
+async def _cancel(change: Change, task: TaskJSON) -> TaskJSON:
     if task["status"] not in OPEN_STATUSES:
         raise Conflict(f"The task is {task['status']} and cannot be cancelled.")
     return await save_task(change, task, {"status": "cancelled"})
 
 
-async def claim_task(services: Services, actor: Actor, task_id: str) -> dict:
-    require_role(actor, KITCHEN_ROLES)
+async def claim_task(services: Services, actor: Actor, task_id: str) -> TaskJSON:
+    actor = require_role(actor, KITCHEN_ROLES)
     async with services.change(actor.company_id) as change:
         return await _claim(change, actor, await _visible_task(change.db, actor, task_id))
 
 
-async def mark_ready(services: Services, actor: Actor, task_id: str) -> dict:
-    require_role(actor, KITCHEN_ROLES)
+async def mark_ready(services: Services, actor: Actor, task_id: str) -> TaskJSON:
+    actor = require_role(actor, KITCHEN_ROLES)
     async with services.change(actor.company_id) as change:
         return await _finish(change, actor, await _visible_task(change.db, actor, task_id))
 
 
-async def update_task(services: Services, actor: Actor, task_id: str, data: Any) -> dict:
-    require_role(actor, KITCHEN_ROLES)
+async def update_task(services: Services, actor: Actor, task_id: str, data: Any) -> TaskJSON:
+    actor = require_role(actor, KITCHEN_ROLES)
     body = Body(data, {"status"})
     status = body.choice("status", TASK_STATUSES)
     body.check()

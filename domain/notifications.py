@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from domain import announce
 from domain.access import require_company
@@ -11,6 +10,8 @@ from domain.auth import Actor
 from domain.db import utc_now
 from domain.errors import Conflict, NotFound
 from domain.services import Services
+from domain.shapes import NotificationJSON
+from domain.sql import Row
 from domain.validate import is_uuid
 
 SELECT_NOTIFICATION = "SELECT * FROM notifications WHERE id = :id AND recipient_id = :recipient_id"
@@ -22,7 +23,7 @@ ORDER BY created_at DESC LIMIT 200
 """
 
 
-def notification_json(row: Any) -> dict:
+def notification_json(row: Row) -> NotificationJSON:
     return {
         "id": row["id"],
         "type": row["type"],
@@ -32,26 +33,26 @@ def notification_json(row: Any) -> dict:
     }
 
 
-async def list_notifications(services: Services, actor: Actor, unread_only: bool) -> list[dict]:
-    require_company(actor)
+async def list_notifications(services: Services, actor: Actor, unread_only: bool) -> list[NotificationJSON]:
+    actor = require_company(actor)
     rows = await services.database.fetch_all(
         SELECT_NOTIFICATIONS, {"recipient_id": actor.id, "company_id": actor.company_id, "unread": int(unread_only)}
     )
     return [notification_json(row) for row in rows]
 
 
-async def waiting_for(services: Services, actor: Actor, waiter_id: str) -> list[dict]:
+async def waiting_for(services: Services, actor: Actor, waiter_id: str) -> list[NotificationJSON]:
     """A waiter's unacknowledged notifications (its socket checked who may see them)."""
-    require_company(actor)
+    actor = require_company(actor)
     rows = await services.database.fetch_all(
         SELECT_NOTIFICATIONS, {"recipient_id": waiter_id, "company_id": actor.company_id, "unread": 1}
     )
     return [notification_json(row) for row in rows]
 
 
-async def acknowledge(services: Services, actor: Actor, notification_id: object) -> dict:
+async def acknowledge(services: Services, actor: Actor, notification_id: object) -> NotificationJSON:
     """Marks one of the actor's notifications read, once; every socket of the actor is told."""
-    require_company(actor)
+    actor = require_company(actor)
     if not is_uuid(notification_id):
         raise NotFound("Notification not found.")
     async with services.change(actor.company_id) as change:

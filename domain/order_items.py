@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from domain import announce, tasks
 from domain.access import require_role
@@ -13,9 +13,9 @@ from domain.orders import (
     FINAL_STATUSES,
     MAX_QUANTITY,
     ORDER_WRITERS,
-    SELECT_ORDER,
     available_menu_item,
     insert_line,
+    load_order,
     order_json,
     save_order,
     too_many_portions,
@@ -23,6 +23,8 @@ from domain.orders import (
 )
 from domain.outbox import Change
 from domain.services import Services
+from domain.shapes import AddedItemJSON, OrderJSON, OrderRow, TaskJSON, TaskRow
+from domain.sql import Row, Statements, one
 from domain.validate import Body, is_uuid
 
 SELECT_ITEM = "SELECT * FROM order_items WHERE id = :id"
@@ -41,14 +43,14 @@ SELECT_ITEM_TASKS = tasks.TASK_COLUMNS + "WHERE kt.order_item_id = :order_item_i
 SELECT_PORTIONS = "SELECT COALESCE(SUM(quantity), 0) AS n FROM order_items WHERE order_id = :order_id"
 
 
-async def _open_order(db: Any, actor: Actor, order_id: object) -> dict:
+async def _open_order(db: Statements, actor: Actor, order_id: object) -> OrderRow:
     order = await visible_order(db, actor, order_id)
     if order["status"] in FINAL_STATUSES:
         raise Conflict(f"The order is {order['status']} and can no longer change.")
     return order
 
 
-async def _item_of_open_order(db: Any, actor: Actor, item_id: object) -> tuple[dict, dict]:
+async def _item_of_open_order(db: Statements, actor: Actor, item_id: object) -> tuple[Row, OrderRow]:
     if not is_uuid(item_id):
         raise NotFound("Order item not found.")
     row = await db.fetch_one(SELECT_ITEM, {"id": item_id})
@@ -57,23 +59,24 @@ async def _item_of_open_order(db: Any, actor: Actor, item_id: object) -> tuple[d
     return dict(row), await _open_order(db, actor, row["order_id"])
 
 
-async def _check_portions(services: Services, db: Any, order_id: str, added: int) -> None:
+async def _check_portions(services: Services, db: Statements, order_id: str, added: int) -> None:
     """An order keeps to MAX_PORTIONS_PER_ORDER also when it grows after it was placed."""
     if added <= 0:
         return
-    portions = (await db.fetch_one(SELECT_PORTIONS, {"order_id": order_id}))["n"] + added
+    portions = one(await db.fetch_one(SELECT_PORTIONS, {"order_id": order_id}))["n"] + added
     if portions > services.max_portions_per_order:
         raise Invalid({"quantity": [too_many_portions(services.max_portions_per_order, portions)]})
 
 
-async def _item_tasks(db: Any, item_id: str) -> list[dict]:
-    return [tasks.task_json(row) for row in await db.fetch_all(SELECT_ITEM_TASKS, {"order_item_id": item_id})]
+async def _item_tasks(db: Statements, item_id: str) -> list[TaskJSON]:
+    rows = cast(list[TaskRow], await db.fetch_all(SELECT_ITEM_TASKS, {"order_item_id": item_id}))
+    return [tasks.task_json(row) for row in rows]
 
 
-async def _finish(change: Change, order_id: str, new_task_ids: list[str]) -> dict:
+async def _finish(change: Change, order_id: str, new_task_ids: list[str]) -> OrderJSON:
     """Recompute the total, announce the items, then the new portions."""
     await change.db.execute(UPDATE_TOTAL, {"order_id": order_id, "updated_at": utc_now()})
-    current = dict(await change.db.fetch_one(SELECT_ORDER, {"id": order_id}))
+    current = await load_order(change.db, order_id)
     if new_task_ids and current["status"] == "ready":
         # DESIGN: new portions send a ready order back to preparing (ready_at is stamped anew when it is ready).
         order = await save_order(change, current, {"status": "preparing", "ready_at": None})
@@ -85,39 +88,41 @@ async def _finish(change: Change, order_id: str, new_task_ids: list[str]) -> dic
     return order
 
 
-async def add_item(services: Services, actor: Actor, data: Any) -> dict:
+async def add_item(services: Services, actor: Actor, data: Any) -> AddedItemJSON:
     """A new line on an open order; answers the created item (PATCH and DELETE answer the whole order)."""
-    require_role(actor, ORDER_WRITERS)
+    actor = require_role(actor, ORDER_WRITERS)
     body = Body(data, {"order", "menu_item", "quantity"})
     order_id = body.ident("order")
     menu_item_id = body.ident("menu_item")
     quantity = body.integer("quantity", low=1, high=MAX_QUANTITY, required=False) or 1
     body.check()
+    assert menu_item_id is not None  # required: check() refused their absence
     async with services.change(actor.company_id) as change:
         order = await _open_order(change.db, actor, order_id)
         await _check_portions(services, change.db, order["id"], quantity)
         menu_item = await available_menu_item(change.db, actor, menu_item_id, order["branch_id"], "menu_item")
-        line = (await change.db.fetch_one(SELECT_NEXT_LINE, {"order_id": order["id"]}))["next"]
+        line = one(await change.db.fetch_one(SELECT_NEXT_LINE, {"order_id": order["id"]}))["next"]
         task_ids = await insert_line(
             change.db, actor.company_id, order["branch_id"], order["id"], line, menu_item, quantity
         )
-        item_id = (await change.db.fetch_one(SELECT_LINE_ID, {"order_id": order["id"], "line": line}))["id"]
+        item_id = one(await change.db.fetch_one(SELECT_LINE_ID, {"order_id": order["id"], "line": line}))["id"]
         saved = await _finish(change, order["id"], task_ids)
     return added_item_json(saved, item_id)
 
 
-def added_item_json(order: dict, item_id: str) -> dict:
+def added_item_json(order: OrderJSON, item_id: str) -> AddedItemJSON:
     """The created item (so a client can change it later by its id), its order and the order's new total."""
     item = next(item for item in order["items"] if item["id"] == item_id)
     return {**item, "order": order["id"], "order_total_amount": order["total_amount"]}
 
 
-async def change_item(services: Services, actor: Actor, item_id: str, data: Any) -> dict:
+async def change_item(services: Services, actor: Actor, item_id: str, data: Any) -> OrderJSON:
     """A new quantity: more portions go to the kitchen; fewer cancel pending ones, never cooked ones."""
-    require_role(actor, ORDER_WRITERS)
+    actor = require_role(actor, ORDER_WRITERS)
     body = Body(data, {"quantity"})
     quantity = body.integer("quantity", low=1, high=MAX_QUANTITY)
     body.check()
+    assert quantity is not None  # required: check() refused their absence
     async with services.change(actor.company_id) as change:
         item, order = await _item_of_open_order(change.db, actor, item_id)
         await _check_portions(services, change.db, order["id"], quantity - item["quantity"])
@@ -138,8 +143,8 @@ async def change_item(services: Services, actor: Actor, item_id: str, data: Any)
         return await _finish(change, order["id"], new_task_ids)
 
 
-async def remove_item(services: Services, actor: Actor, item_id: str) -> dict:
-    require_role(actor, ORDER_WRITERS)
+async def remove_item(services: Services, actor: Actor, item_id: str) -> OrderJSON:
+    actor = require_role(actor, ORDER_WRITERS)
     async with services.change(actor.company_id) as change:
         item, order = await _item_of_open_order(change.db, actor, item_id)
         portions = await _item_tasks(change.db, item["id"])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import cast
 
 from domain.access import read_branch, require_role
 from domain.auth import Actor
@@ -10,6 +10,8 @@ from domain.catalog import visible_client
 from domain.errors import Invalid, NotFound
 from domain.orders import ORDER_READERS, ORDER_WRITERS, STATUSES, order_json, visible_order
 from domain.services import Services
+from domain.shapes import OrderJSON, OrderPage, OrderRow
+from domain.sql import Statements, one
 from domain.validate import is_uuid
 
 PAGE_SIZE = 50
@@ -29,19 +31,19 @@ SELECT_ORDERS = (
 COUNT_ORDERS = "SELECT COUNT(*) AS n FROM orders" + ORDER_FILTERS
 
 
-async def get_order(services: Services, actor: Actor, order_id: str) -> dict:
-    require_role(actor, ORDER_READERS)
+async def get_order(services: Services, actor: Actor, order_id: str) -> OrderJSON:
+    actor = require_role(actor, ORDER_READERS)
     db = services.database
     return await order_json(db, await visible_order(db, actor, order_id))
 
 
-async def list_orders(services: Services, actor: Actor, query: dict[str, str]) -> dict | list:
-    require_role(actor, ORDER_READERS)
+async def list_orders(services: Services, actor: Actor, query: dict[str, str]) -> OrderPage | list[OrderJSON]:
+    actor = require_role(actor, ORDER_READERS)
     branch_id = await read_branch(services.database, actor, query.get("branch_id"))
     status = query.get("status", "")
     if status and status not in STATUSES:
         raise Invalid({"status": [f"Must be one of: {', '.join(STATUSES)}."]})
-    filters = {
+    filters: dict[str, str | None] = {
         "company_id": actor.company_id,
         "branch_id": branch_id or "",
         "status": status,
@@ -55,19 +57,21 @@ async def list_orders(services: Services, actor: Actor, query: dict[str, str]) -
     return await _order_page(services.database, filters, query.get("page"))
 
 
-async def _order_page(db: Any, filters: dict[str, str], page_param: str | None) -> dict | list:
+async def _order_page(
+    db: Statements, filters: dict[str, str | None], page_param: str | None
+) -> OrderPage | list[OrderJSON]:
     """The newest LIST_LIMIT orders as a list, or {count, next, previous, results} when ?page= is given."""
     if page_param is None:
-        rows = await db.fetch_all(SELECT_ORDERS, filters | {"limit": LIST_LIMIT, "offset": 0})
+        rows = cast(list[OrderRow], await db.fetch_all(SELECT_ORDERS, filters | {"limit": LIST_LIMIT, "offset": 0}))
         return [await order_json(db, row) for row in rows]
     if not (page_param.isascii() and page_param.isdigit()) or int(page_param) < 1:
         raise Invalid({"page": ["Must be a positive integer."]})
     page = int(page_param)
-    count = (await db.fetch_one(COUNT_ORDERS, filters))["n"]
+    count = one(await db.fetch_one(COUNT_ORDERS, filters))["n"]
     offset = (page - 1) * PAGE_SIZE
     if offset and offset >= count:
         raise NotFound("Invalid page.")
-    rows = await db.fetch_all(SELECT_ORDERS, filters | {"limit": PAGE_SIZE, "offset": offset})
+    rows = cast(list[OrderRow], await db.fetch_all(SELECT_ORDERS, filters | {"limit": PAGE_SIZE, "offset": offset}))
     return {
         "count": count,
         "next": page + 1 if offset + PAGE_SIZE < count else None,
@@ -76,10 +80,12 @@ async def _order_page(db: Any, filters: dict[str, str], page_param: str | None) 
     }
 
 
-async def client_orders(services: Services, actor: Actor, client_id: str, page_param: str | None) -> dict | list:
-    require_role(actor, ORDER_WRITERS)
+async def client_orders(
+    services: Services, actor: Actor, client_id: str, page_param: str | None
+) -> OrderPage | list[OrderJSON]:
+    actor = require_role(actor, ORDER_WRITERS)
     await visible_client(services.database, actor, client_id)
-    filters = {
+    filters: dict[str, str | None] = {
         "company_id": actor.company_id,
         "branch_id": "" if actor.company_wide else actor.branch_id,
         "status": "",

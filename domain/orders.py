@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from domain import announce, bonuses, sync, tasks
 from domain.access import MANAGERS, ensure_visible, require_role, write_branch
@@ -13,6 +13,8 @@ from domain.errors import Conflict, Invalid, NotFound
 from domain.floor import refresh_table_status, visible_table
 from domain.outbox import Change
 from domain.services import Services
+from domain.shapes import MenuItemRow, OrderItemRow, OrderJSON, OrderRow, TaskJSON
+from domain.sql import Statements, one
 from domain.validate import Body, is_uuid
 
 STATUSES = ("open", "pending", "confirmed", "preparing", "ready", "delivered", "closed", "cancelled")
@@ -84,13 +86,18 @@ DELETE_ORDER_ITEMS = "DELETE FROM order_items WHERE order_id = :order_id"
 DELETE_ORDER = "DELETE FROM orders WHERE id = :id"
 
 
-async def order_json(db: Any, row: Any) -> dict:
-    items = await db.fetch_all(SELECT_ORDER_ITEMS, {"order_id": row["id"]})
+async def load_order(db: Statements, order_id: str) -> OrderRow:
+    """An order this transaction wrote or holds by a foreign key."""
+    return cast(OrderRow, one(await db.fetch_one(SELECT_ORDER, {"id": order_id})))
+
+
+async def order_json(db: Statements, row: OrderRow) -> OrderJSON:
+    items = cast(list[OrderItemRow], await db.fetch_all(SELECT_ORDER_ITEMS, {"order_id": row["id"]}))
     table = await db.fetch_one(SELECT_TABLE_NUMBER, {"id": row["table_id"]}) if row["table_id"] else None
     return order_document(row, items, table["number"] if table else None)
 
 
-def order_document(row: Any, items: list[Any], table_number: int | None) -> dict:
+def order_document(row: OrderRow, items: list[OrderItemRow], table_number: int | None) -> OrderJSON:
     """An order's JSON from its row, its items (with the menu item's title) and its table's number."""
     return {
         "id": row["id"],
@@ -128,7 +135,7 @@ def order_document(row: Any, items: list[Any], table_number: int | None) -> dict
 
 
 def read_items(body: Body, max_portions: int) -> list[tuple[str, int]]:
-    lines = []
+    lines: list[tuple[str, int]] = []
     for index, entry in enumerate(body.items("items", required=False)):
         field = f"items[{index}]"
         if not isinstance(entry, dict) or set(entry) - {"menu_item", "quantity"}:
@@ -151,7 +158,7 @@ def too_many_portions(max_portions: int, portions: int) -> str:
     return f"An order may hold at most {max_portions} portions (the sum of quantities); this makes {portions}."
 
 
-async def _staff_member(db: Any, actor: Actor, user_id: str | None, branch_id: str) -> str | None:
+async def _staff_member(db: Statements, actor: Actor, user_id: str | None, branch_id: str) -> str | None:
     if user_id is None:
         return None
     if user_id == actor.id and actor.role != "client" and actor.branch_id in (None, branch_id):
@@ -164,8 +171,8 @@ async def _staff_member(db: Any, actor: Actor, user_id: str | None, branch_id: s
     return user_id
 
 
-async def create_order(services: Services, actor: Actor, data: Any) -> dict:
-    require_role(actor, ORDER_WRITERS)
+async def create_order(services: Services, actor: Actor, data: Any) -> OrderJSON:
+    actor = require_role(actor, ORDER_WRITERS)
     body = Body(data, {"table", "guests", "client", "waiter", "items", "branch"})
     table_id = body.ident("table", required=False)
     guests = body.integer("guests", low=1, high=1000, required=False) or 1
@@ -200,11 +207,11 @@ async def place_order(
     actor: Actor,
     branch_id: str,
     fields: dict[str, Any],
-    priced: list[tuple[dict, int]],
+    priced: list[tuple[MenuItemRow, int]],
     status: str,
     bonuses_used: int = 0,
     table_number: int | None = None,
-) -> dict:
+) -> OrderJSON:
     """Insert a checked order with its items and portions, spend its bonuses, and announce it all.
 
     The order's JSON and its tasks' are built from what is written: nothing is read back."""
@@ -227,8 +234,7 @@ async def place_order(
         "bonuses_used_cents": bonuses_used,
         "created_at": now,
     }
-    inserted = await db.fetch_one(INSERT_ORDER, row)
-    assert inserted is not None
+    inserted = one(await db.fetch_one(INSERT_ORDER, row))
     row |= {
         "number": inserted["number"],
         "paid_cents": 0,
@@ -241,13 +247,22 @@ async def place_order(
     }
     items = [_item_row(row, line, menu_item, quantity) for line, (menu_item, quantity) in enumerate(priced, start=1)]
     await db.execute_many(INSERT_ORDER_ITEM, items)
-    portions: list[dict] = []
+    portions: list[TaskJSON] = []
     for item, (menu_item, quantity) in zip(items, priced, strict=True):
         units = range(1, quantity + 1)
         portions += await tasks.insert_portions(db, item, branch_id, units, menu_item["title"], table_number)
-    order = order_document(
-        row, [item | {"title": menu["title"]} for item, (menu, _) in zip(items, priced, strict=False)], table_number
-    )
+    lines: list[OrderItemRow] = [
+        {
+            "id": item["id"],
+            "menu_item_id": item["menu_item_id"],
+            "quantity": item["quantity"],
+            "price_cents": item["price_cents"],
+            "title": menu["title"],
+        }
+        for item, (menu, _) in zip(items, priced, strict=False)
+    ]
+    # The row now holds every column of orders: the inserted values, the number and the defaults.
+    order = order_document(cast(OrderRow, row), lines, table_number)
     await announce.order_created(change, order, fields.get("type"))
     await sync.enqueue(change, order, "created")
     if bonuses_used:
@@ -258,7 +273,7 @@ async def place_order(
     return order
 
 
-def _item_row(order: dict[str, Any], line: int, menu_item: dict, quantity: int) -> dict[str, Any]:
+def _item_row(order: dict[str, Any], line: int, menu_item: MenuItemRow, quantity: int) -> dict[str, Any]:
     """An order item at today's menu price."""
     return {
         "id": new_id(),
@@ -273,7 +288,7 @@ def _item_row(order: dict[str, Any], line: int, menu_item: dict, quantity: int) 
 
 
 async def insert_line(
-    db: Any, company_id: str, branch_id: str, order_id: str, line: int, menu_item: dict, quantity: int
+    db: Statements, company_id: str, branch_id: str, order_id: str, line: int, menu_item: MenuItemRow, quantity: int
 ) -> list[str]:
     """An order item at today's menu price, and its portions' kitchen tasks; returns the task ids."""
     item = _item_row({"company_id": company_id, "id": order_id, "created_at": utc_now()}, line, menu_item, quantity)
@@ -281,7 +296,9 @@ async def insert_line(
     return await tasks.create_tasks(db, item, branch_id, range(1, quantity + 1))
 
 
-async def price_lines(db: Any, actor: Actor, lines: list[tuple[str, int]], branch_id: str) -> list[tuple[dict, int]]:
+async def price_lines(
+    db: Statements, actor: Actor, lines: list[tuple[str, int]], branch_id: str
+) -> list[tuple[MenuItemRow, int]]:
     """Each (menu item id, quantity) as (menu item available in the branch, quantity); 400 names the line."""
     priced = []
     for index, (menu_item_id, quantity) in enumerate(lines):
@@ -290,26 +307,28 @@ async def price_lines(db: Any, actor: Actor, lines: list[tuple[str, int]], branc
     return priced
 
 
-async def available_menu_item(db: Any, actor: Actor, menu_item_id: str, branch_id: str, field: str) -> dict:
+async def available_menu_item(
+    db: Statements, actor: Actor, menu_item_id: str, branch_id: str, field: str
+) -> MenuItemRow:
     item = await visible_menu_item(db, actor, menu_item_id)
     if not item["is_active"] or item["branch_id"] not in (None, branch_id):
         raise Invalid({field: ["This menu item is not available in the branch."]})
     return item
 
 
-async def visible_order(db: Any, actor: Actor, order_id: object) -> dict:
+async def visible_order(db: Statements, actor: Actor, order_id: object) -> OrderRow:
     """An order of the actor's company and branch; a customer sees only the orders it placed."""
     if not is_uuid(order_id):
         raise NotFound("Order not found.")
     row = await db.fetch_one(SELECT_ORDER, {"id": order_id})
     if actor.role == "client" and (row is None or row["created_by"] != actor.id):
         raise NotFound("Order not found.")
-    return ensure_visible(actor, row, "Order")
+    return cast(OrderRow, ensure_visible(actor, row, "Order"))
 
 
-async def save_order(change: Change, current: dict, changes: dict) -> dict:
+async def save_order(change: Change, current: OrderRow, changes: dict[str, Any]) -> OrderJSON:
     """Write an order's new state, announce it, and keep its tables' status true."""
-    values = current | changes | {"updated_at": utc_now()}
+    values: dict[str, Any] = {**current, **changes, "updated_at": utc_now()}
     if values["status"] != current["status"]:
         stamp = STATUS_STAMPS.get(values["status"])
         if stamp and values[stamp] is None:
@@ -317,7 +336,7 @@ async def save_order(change: Change, current: dict, changes: dict) -> dict:
     await change.db.execute(UPDATE_ORDER, {name: values[name] for name in ORDER_STATE})
     if values["status"] == "cancelled" and current["status"] != "cancelled":
         await tasks.cancel_open_tasks(change, current["id"])
-    order = await order_json(change.db, await change.db.fetch_one(SELECT_ORDER, {"id": current["id"]}))
+    order = await order_json(change.db, await load_order(change.db, current["id"]))
     await announce.order_saved(change, current, order)
     if order["status"] != current["status"]:
         await sync.enqueue(change, order, "status_changed")
@@ -327,13 +346,13 @@ async def save_order(change: Change, current: dict, changes: dict) -> dict:
     return order
 
 
-def _check_not_final(order: dict) -> None:
+def _check_not_final(order: OrderRow) -> None:
     if order["status"] in FINAL_STATUSES:
         raise Conflict(f"The order is {order['status']} and can no longer change.")
 
 
-async def update_order(services: Services, actor: Actor, order_id: str, data: Any) -> dict:
-    require_role(actor, ORDER_WRITERS)
+async def update_order(services: Services, actor: Actor, order_id: str, data: Any) -> OrderJSON:
+    actor = require_role(actor, ORDER_WRITERS)
     body = Body(data, {"status", "guests", "waiter", "client", "table"})
     status = body.choice("status", STATUSES, required=False)
     guests = body.integer("guests", low=1, high=1000, required=False)
@@ -363,14 +382,14 @@ async def update_order(services: Services, actor: Actor, order_id: str, data: An
         return await save_order(change, current, changes)
 
 
-async def set_status(services: Services, actor: Actor, order_id: str, status: object) -> dict:
+async def set_status(services: Services, actor: Actor, order_id: str, status: object) -> OrderJSON:
     """The order socket's update_status: managers, owners and admins only."""
-    require_role(actor, MANAGERS)
+    actor = require_role(actor, MANAGERS)
     return await update_order(services, actor, order_id, {"status": status})
 
 
-async def pay_order(services: Services, actor: Actor, order_id: str, data: Any) -> dict:
-    require_role(actor, ORDER_WRITERS)
+async def pay_order(services: Services, actor: Actor, order_id: str, data: Any) -> OrderJSON:
+    actor = require_role(actor, ORDER_WRITERS)
     body = Body(data if data is not None else {}, {"method", "amount", "close"})
     method = body.choice("method", PAYMENT_METHODS, required=False) or "cash"
     amount = body.money("amount", required=False, low=1)
@@ -422,11 +441,11 @@ async def pay_order(services: Services, actor: Actor, order_id: str, data: Any) 
 
 
 async def delete_order(services: Services, actor: Actor, order_id: str) -> None:
-    require_role(actor, MANAGERS)
+    actor = require_role(actor, MANAGERS)
     async with services.change(actor.company_id) as change:
         db = change.db
         current = await visible_order(db, actor, order_id)
-        if (await db.fetch_one(COUNT_PAYMENTS, {"order_id": current["id"]}))["n"]:
+        if one(await db.fetch_one(COUNT_PAYMENTS, {"order_id": current["id"]}))["n"]:
             raise Conflict("A paid order cannot be deleted; cancel it instead.")
         order = await order_json(db, current)
         await tasks.cancel_open_tasks(change, current["id"])

@@ -12,12 +12,12 @@ import json
 import logging
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from domain.db import utc_now
 from domain.errors import NotFound
 from domain.metrics import EVENTS_PUBLISHED
-from domain.sql import Session
+from domain.sql import Session, Statements
 
 if TYPE_CHECKING:
     from contextlib import AbstractAsyncContextManager
@@ -109,7 +109,7 @@ class PublishedMarks:
         if position > self._through.get(company_id, 0):
             self._through[company_id] = position
 
-    async def flush(self, db: Any) -> None:
+    async def flush(self, db: Statements) -> None:
         marks, self._through = self._through, {}
         for company_id, through in marks.items():
             await db.execute(MARK_PUBLISHED, {"company_id": company_id, "through": through})
@@ -160,7 +160,8 @@ class Change:
         self._events.append(OutboxEvent(self.company_id, self._position, tuple(channels), text))
         self._types.append(event_type)
 
-    async def __aexit__(self, exc_type: object, exc: BaseException | None, tb: object) -> bool:
+    async def __aexit__(self, exc_type: object, exc: BaseException | None, tb: object) -> Literal[False]:
+        """Commits and publishes, or rolls back; never swallows the exception."""
         if exc is not None:
             await self._abandon(exc)
             return False
@@ -193,7 +194,7 @@ class Change:
         return False
 
 
-async def create_counter(db: Any, company_id: str) -> None:
+async def create_counter(db: Statements, company_id: str) -> None:
     await db.execute(INSERT_COUNTER, {"company_id": company_id})
 
 
@@ -237,12 +238,14 @@ async def relay_unpublished(services: Services, before: str, limit: int = 500) -
     return len(rows)
 
 
-async def read_range(db: Any, company_id: str, after: int, through: int) -> list[tuple[int, tuple[str, ...], str]]:
+async def read_range(
+    db: Statements, company_id: str, after: int, through: int
+) -> list[tuple[int, tuple[str, ...], str]]:
     rows = await db.fetch_all(SELECT_RANGE, {"company_id": company_id, "after": after, "through": through})
     return [(row["position"], tuple(row["channels"].split(" ")), row["payload"]) for row in rows]
 
 
-async def read_counter(db: Any, company_id: str) -> tuple[int, int]:
+async def read_counter(db: Statements, company_id: str) -> tuple[int, int]:
     """(last position, pruned through) of a company."""
     row = await db.fetch_one(SELECT_COUNTER, {"company_id": company_id})
     if row is None:

@@ -7,6 +7,7 @@ from typing import Any
 from domain.access import can_see_branch, company_branch, require_role
 from domain.auth import STAFF_ROLES, Actor
 from domain.errors import NotFound
+from domain.sql import Row, Statements, one
 
 SELECT_SUMMARY = """
 SELECT
@@ -18,18 +19,18 @@ SELECT
 """
 
 
-async def visible_restaurant(db: Any, actor: Actor, branch_id: object) -> dict:
+async def visible_restaurant(db: Statements, actor: Actor, branch_id: object) -> Row:
     """A branch of the actor's company that the actor works in (any branch for owners and admins)."""
-    require_role(actor, STAFF_ROLES)
+    actor = require_role(actor, STAFF_ROLES)
     branch = await company_branch(db, actor, branch_id)
     if not can_see_branch(actor, branch["id"]):
         raise NotFound("Branch not found.")
     return branch
 
 
-async def restaurant_status(db: Any, actor: Actor, branch_id: str) -> dict:
+async def restaurant_status(db: Statements, actor: Actor, branch_id: str) -> dict[str, Any]:
     branch = await visible_restaurant(db, actor, branch_id)
-    counts = await db.fetch_one(SELECT_SUMMARY, {"branch_id": branch["id"]})
+    counts = one(await db.fetch_one(SELECT_SUMMARY, {"branch_id": branch["id"]}))
     return {
         "restaurant_id": branch["id"],
         "restaurant": branch["name"],

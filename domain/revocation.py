@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from domain.auth import Actor, actor_from_token
 from domain.errors import NotAuthenticated
+from domain.sql import Statements
 
 if TYPE_CHECKING:
     from domain.outbox import Change
@@ -30,7 +31,7 @@ def revoked_channel(user_id: str) -> str:
     return f"revoked_{user_id}"
 
 
-async def check_current(db: Any, actor: Actor) -> None:
+async def check_current(db: Statements, actor: Actor) -> None:
     """Refuse (401) a token whose user is gone, deactivated, or revoked since the token was issued."""
     row = await db.fetch_one(SELECT_STANDING, {"id": actor.id})
     if row is None or not row["is_active"] or row["token_version"] != actor.token_version:

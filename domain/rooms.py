@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 
-from domain.auth import Actor
+from domain.auth import Actor, CompanyActor
 from domain.errors import Forbidden
+from domain.sql import Statements
 
 ADMIN_ROOM = "admin-orders"
 CITY_ROOM = re.compile(r"city-([1-9][0-9]{0,8})-orders")
@@ -45,7 +45,7 @@ def branch_channel(company_id: str, branch_id: str) -> str:
     return f"room_branch_orders_{company_id}_{branch_id}"
 
 
-async def _branch_room(db: Any, actor: Actor, branch_id: str) -> str | None:
+async def _branch_room(db: Statements, actor: CompanyActor, branch_id: str) -> str | None:
     """branch-{id}-orders: owners and admins; staff of that branch; managers of its city. Never customers."""
     if not actor.is_staff:
         return None
@@ -67,7 +67,7 @@ def automatic_rooms(actor: Actor) -> list[str]:
     return [*rooms, f"user-{actor.id}"]
 
 
-async def room_channel(db: Any, actor: Actor, room_id: object) -> str:
+async def room_channel(db: Statements, actor: CompanyActor, room_id: object) -> str:
     """The channel behind a room the actor may join; Forbidden for anything else."""
     if room_id == ADMIN_ROOM and actor.company_wide:
         return admin_channel(actor.company_id)

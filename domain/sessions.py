@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import secrets
-from typing import Any
+from typing import Any, cast
 
 from domain import announce, entities
 from domain.access import ensure_visible, require_role
-from domain.auth import STAFF_ROLES, Actor
+from domain.auth import STAFF_ROLES, Actor, CompanyActor
 from domain.db import new_id, utc_now
 from domain.errors import Conflict, NotFound
 from domain.floor import refresh_table_status, visible_table
 from domain.orders import FINAL_STATUSES
 from domain.outbox import Change
 from domain.services import Services
+from domain.shapes import SessionJSON, SessionRow, TableRow
+from domain.sql import Statements, one
 from domain.validate import Body, is_uuid
 
 SESSION_WRITERS = ("owner", "admin", "manager", "waiter", "cashier")
@@ -33,28 +35,30 @@ SELECT COUNT(*) AS n FROM orders WHERE table_id = :table_id AND status NOT IN ('
 """
 
 
-def session_json(row: Any) -> dict:
+def session_json(row: SessionRow) -> SessionJSON:
     return entities.session_data(row, row["table_number"])
 
 
-async def visible_session(db: Any, actor: Actor, session_id: object) -> dict:
+async def visible_session(db: Statements, actor: Actor, session_id: object) -> SessionRow:
     if not is_uuid(session_id):
         raise NotFound("Table session not found.")
-    return ensure_visible(actor, await db.fetch_one(SELECT_SESSION, {"id": session_id}), "Table session")
+    row = ensure_visible(actor, await db.fetch_one(SELECT_SESSION, {"id": session_id}), "Table session")
+    return cast(SessionRow, row)
 
 
-async def get_session(services: Services, actor: Actor, session_id: str) -> dict:
-    require_role(actor, STAFF_ROLES)
+async def get_session(services: Services, actor: Actor, session_id: str) -> SessionJSON:
+    actor = require_role(actor, STAFF_ROLES)
     return session_json(await visible_session(services.database, actor, session_id))
 
 
-async def _saved(change: Change, session_id: str, table_changed: bool, closed: bool = False) -> dict:
-    session = session_json(await change.db.fetch_one(SELECT_SESSION, {"id": session_id}))
+async def _saved(change: Change, session_id: str, table_changed: bool, closed: bool = False) -> SessionJSON:
+    """A session this transaction wrote, announced."""
+    session = session_json(cast(SessionRow, one(await change.db.fetch_one(SELECT_SESSION, {"id": session_id}))))
     await announce.session_saved(change, session, table_changed, closed)
     return session
 
 
-async def _open(change: Change, actor: Actor, table: dict, guests_count: int) -> dict:
+async def _open(change: Change, actor: CompanyActor, table: TableRow, guests_count: int) -> SessionJSON:
     if await change.db.fetch_one(SELECT_OPEN_SESSION_ID, {"table_id": table["id"]}) is not None:
         raise Conflict("The table already has an open session.")
     session_id = new_id()
@@ -73,8 +77,8 @@ async def _open(change: Change, actor: Actor, table: dict, guests_count: int) ->
     return await _saved(change, session_id, await refresh_table_status(change, table["id"]))
 
 
-async def open_session(services: Services, actor: Actor, data: Any) -> dict:
-    require_role(actor, SESSION_WRITERS)
+async def open_session(services: Services, actor: Actor, data: Any) -> SessionJSON:
+    actor = require_role(actor, SESSION_WRITERS)
     body = Body(data, {"table", "guests_count"})
     table_id = body.ident("table")
     guests_count = body.integer("guests_count", low=1, high=1000, required=False) or 1
@@ -83,8 +87,8 @@ async def open_session(services: Services, actor: Actor, data: Any) -> dict:
         return await _open(change, actor, await visible_table(change.db, actor, table_id), guests_count)
 
 
-async def update_guests(services: Services, actor: Actor, session_id: str, data: Any) -> dict:
-    require_role(actor, SESSION_WRITERS)
+async def update_guests(services: Services, actor: Actor, session_id: str, data: Any) -> SessionJSON:
+    actor = require_role(actor, SESSION_WRITERS)
     body = Body(data, {"guests_count"})
     guests_count = body.integer("guests_count", low=1, high=1000)
     body.check()
@@ -96,7 +100,7 @@ async def update_guests(services: Services, actor: Actor, session_id: str, data:
         return await _saved(change, session["id"], table_changed=False)
 
 
-async def _close(change: Change, session: dict) -> dict:
+async def _close(change: Change, session: SessionRow) -> SessionJSON:
     if session["closed_at"] is not None:
         raise Conflict("The session is already closed.")
     await change.db.execute(CLOSE_SESSION, {"id": session["id"], "closed_at": utc_now()})
@@ -104,25 +108,25 @@ async def _close(change: Change, session: dict) -> dict:
     return await _saved(change, session["id"], changed, closed=True)
 
 
-async def close_session(services: Services, actor: Actor, session_id: str) -> dict:
-    require_role(actor, SESSION_WRITERS)
+async def close_session(services: Services, actor: Actor, session_id: str) -> SessionJSON:
+    actor = require_role(actor, SESSION_WRITERS)
     async with services.change(actor.company_id) as change:
         return await _close(change, await visible_session(change.db, actor, session_id))
 
 
-async def occupy_table(services: Services, actor: Actor, table_id: str, guests_count: int = 1) -> dict:
+async def occupy_table(services: Services, actor: Actor, table_id: str, guests_count: int = 1) -> SessionJSON:
     """The table socket's `occupy`: seat guests, which opens a session and makes the table busy."""
-    require_role(actor, SESSION_WRITERS)
+    actor = require_role(actor, SESSION_WRITERS)
     async with services.change(actor.company_id) as change:
         return await _open(change, actor, await visible_table(change.db, actor, table_id), guests_count)
 
 
 async def release_table(services: Services, actor: Actor, table_id: str) -> None:
     """The table socket's `release`: close its open session, refused while an order still holds it."""
-    require_role(actor, SESSION_WRITERS)
+    actor = require_role(actor, SESSION_WRITERS)
     async with services.change(actor.company_id) as change:
         table = await visible_table(change.db, actor, table_id)
-        if (await change.db.fetch_one(COUNT_OPEN_ORDERS, {"table_id": table["id"]}))["n"]:
+        if one(await change.db.fetch_one(COUNT_OPEN_ORDERS, {"table_id": table["id"]}))["n"]:
             raise Conflict(f"An order that is not {' or '.join(FINAL_STATUSES)} still holds the table.")
         row = await change.db.fetch_one(SELECT_OPEN_SESSION_ID, {"table_id": table["id"]})
         if row is None:

@@ -20,13 +20,34 @@ from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 
 from databases import Database as DatabasesDatabase
 from databases.core import Connection
 
 Row = dict[str, Any]
 Values = Mapping[str, Any]
+
+
+class Statements(Protocol):
+    """What runs statements: the Database, or a Session (a transaction's, as `change.db`)."""
+
+    async def fetch_all(self, sql: str, values: Values | None = None) -> list[Row]: ...
+
+    async def fetch_one(self, sql: str, values: Values | None = None) -> Row | None: ...
+
+    async def execute(self, sql: str, values: Values | None = None) -> None: ...
+
+    async def execute_many(self, sql: str, values: Iterable[Values]) -> None: ...
+
+
+def one(row: Row | None) -> Row:
+    """The row of a statement that always answers one: an aggregate, or a row the same transaction wrote or holds
+    by a foreign key. None there is a broken invariant, not a client's error."""
+    if row is None:
+        raise LookupError("a statement that always answers one row answered none")
+    return row
+
 
 # `:name`, but not the second colon of a `::type` cast.
 _PARAMETER = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")

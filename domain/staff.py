@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, cast
 
 from domain.access import company_branch, require_role
 from domain.accounts import (
@@ -20,6 +20,8 @@ from domain.auth import Actor, hash_password, verify_password
 from domain.errors import Conflict, Forbidden, Invalid, NotFound
 from domain.revocation import revoke, revoking
 from domain.services import Services
+from domain.shapes import UserJSON, UserRow
+from domain.sql import one
 from domain.validate import Body, is_uuid
 
 UPDATE_PASSWORD = "UPDATE users SET password_hash = :password_hash WHERE id = :id"
@@ -49,17 +51,16 @@ async def change_password(services: Services, actor: Actor, data: Any) -> dict[s
     password_hash = await asyncio.to_thread(hash_password, new)
     async with revoking(services, actor.id, actor.company_id) as writer:
         await writer.execute(UPDATE_PASSWORD, {"id": actor.id, "password_hash": password_hash})
-    return await start_session(services, await db.fetch_one(SELECT_USER, {"id": actor.id}))
+    return await start_session(services, cast(UserRow, one(await db.fetch_one(SELECT_USER, {"id": actor.id}))))
 
 
-async def update_user(services: Services, actor: Actor, user_id: object, data: Any) -> dict:
+async def update_user(services: Services, actor: Actor, user_id: object, data: Any) -> UserJSON:
     """An owner or admin changes a user of its company; any real change revokes that user's tokens.
 
     Admins cannot change owners nor make one; no change may leave the company without an active owner.
     """
-    require_role(actor, ("owner", "admin"))
+    actor = require_role(actor, ("owner", "admin"))
     company_id = actor.company_id
-    assert company_id is not None
     body = Body(data, {"role", "branch", "city_ids", "is_active"})
     role = body.choice("role", ROLES, required=False)
     branch_id = body.ident("branch", required=False)
@@ -104,5 +105,5 @@ async def update_user(services: Services, actor: Actor, user_id: object, data: A
                 for city_id in new_cities:
                     await db.execute(INSERT_USER_CITY, {"user_id": row["id"], "city_id": city_id})
             await revoke(change, row["id"])
-        updated = await user_json(db, await db.fetch_one(SELECT_USER, {"id": row["id"]}))
+        updated = await user_json(db, cast(UserRow, one(await db.fetch_one(SELECT_USER, {"id": row["id"]}))))
     return updated

@@ -14,12 +14,13 @@ import logging
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
-from typing import Any
 
 from domain import announce
 from domain.db import new_id, utc_later, utc_now
 from domain.outbox import Change
 from domain.services import Services
+from domain.shapes import OrderJSON
+from domain.sql import Row
 
 log = logging.getLogger("cafe_rt.sync")
 
@@ -57,7 +58,7 @@ class SyncSettings:
     timeout: float
 
 
-async def enqueue(change: Change, order: dict[str, Any], event: str) -> None:
+async def enqueue(change: Change, order: OrderJSON, event: str) -> None:
     """Queue an order's new state for the POS, when a webhook is configured."""
     if not change.services.sync_enabled:
         return
@@ -118,7 +119,7 @@ async def run_due_jobs(services: Services, settings: SyncSettings, stopping: asy
     return attempted
 
 
-async def _record(services: Services, settings: SyncSettings, job: dict, error: str | None) -> None:
+async def _record(services: Services, settings: SyncSettings, job: Row, error: str | None) -> None:
     attempts = job["attempts"] + 1
     retry = error is not None and attempts < settings.max_attempts
     outcome = {

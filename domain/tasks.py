@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from domain import announce
 from domain.db import new_id, utc_now
 from domain.outbox import Change
+from domain.shapes import TaskJSON, TaskRow
+from domain.sql import Row, Statements, one
 
 INSERT_TASK = """
 INSERT INTO kitchen_tasks
@@ -30,7 +32,7 @@ DELETE_TASKS = "DELETE FROM kitchen_tasks WHERE order_id = :order_id"
 OPEN_STATUSES = ("pending", "in_progress")
 
 
-def task_json(row: Any) -> dict:
+def task_json(row: TaskRow) -> TaskJSON:
     return {
         "id": row["id"],
         "status": row["status"],
@@ -48,7 +50,7 @@ def task_json(row: Any) -> dict:
     }
 
 
-def _portion_rows(item: dict, branch_id: str, units: range) -> list[dict[str, Any]]:
+def _portion_rows(item: Row, branch_id: str, units: range) -> list[Row]:
     now = utc_now()
     return [
         {
@@ -65,7 +67,7 @@ def _portion_rows(item: dict, branch_id: str, units: range) -> list[dict[str, An
     ]
 
 
-async def create_tasks(db: Any, item: dict, branch_id: str, units: range) -> list[str]:
+async def create_tasks(db: Statements, item: Row, branch_id: str, units: range) -> list[str]:
     """One pending task per portion of an order item, numbered by `units` (unit_index 1..quantity at first)."""
     rows = _portion_rows(item, branch_id, units)
     await db.execute_many(INSERT_TASK, rows)
@@ -73,25 +75,45 @@ async def create_tasks(db: Any, item: dict, branch_id: str, units: range) -> lis
 
 
 async def insert_portions(
-    db: Any, item: dict, branch_id: str, units: range, menu_item_title: str, table_number: int | None
-) -> list[dict]:
+    db: Statements, item: Row, branch_id: str, units: range, menu_item_title: str, table_number: int | None
+) -> list[TaskJSON]:
     """As create_tasks, answering the new tasks' JSON from what was written (nothing is read back)."""
     rows = _portion_rows(item, branch_id, units)
     await db.execute_many(INSERT_TASK, rows)
-    unset = {"status": "pending", "cook_id": None, "started_at": None, "ready_at": None}
-    known = {"menu_item_title": menu_item_title, "table_number": table_number}
-    return [task_json(row | unset | known) for row in rows]
+    return [
+        task_json(
+            {
+                "id": row["id"],
+                "company_id": row["company_id"],
+                "branch_id": row["branch_id"],
+                "order_id": row["order_id"],
+                "order_item_id": row["order_item_id"],
+                "menu_item_id": row["menu_item_id"],
+                "unit_index": row["unit_index"],
+                "status": "pending",
+                "cook_id": None,
+                "created_at": row["created_at"],
+                "started_at": None,
+                "ready_at": None,
+                "menu_item_title": menu_item_title,
+                "table_number": table_number,
+            }
+        )
+        for row in rows
+    ]
 
 
-async def load_task(db: Any, task_id: str) -> dict:
-    return task_json(await db.fetch_one(SELECT_TASK, {"id": task_id}))
+async def load_task(db: Statements, task_id: str) -> TaskJSON:
+    """A task this transaction wrote or holds by a foreign key."""
+    return task_json(cast(TaskRow, one(await db.fetch_one(SELECT_TASK, {"id": task_id}))))
 
 
-async def order_tasks(db: Any, order_id: str) -> list[dict]:
-    return [task_json(row) for row in await db.fetch_all(SELECT_ORDER_TASKS, {"order_id": order_id})]
+async def order_tasks(db: Statements, order_id: str) -> list[TaskJSON]:
+    rows = cast(list[TaskRow], await db.fetch_all(SELECT_ORDER_TASKS, {"order_id": order_id}))
+    return [task_json(row) for row in rows]
 
 
-async def save_task(change: Change, task: dict, changes: dict) -> dict:
+async def save_task(change: Change, task: TaskJSON, changes: dict[str, Any]) -> TaskJSON:
     """Write a task's new state and announce it."""
     values = {
         "id": task["id"],
@@ -112,5 +134,5 @@ async def cancel_open_tasks(change: Change, order_id: str) -> None:
             await save_task(change, task, {"status": "cancelled"})
 
 
-async def delete_tasks(db: Any, order_id: str) -> None:
+async def delete_tasks(db: Statements, order_id: str) -> None:
     await db.execute(DELETE_TASKS, {"order_id": order_id})

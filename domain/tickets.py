@@ -12,6 +12,7 @@ import hashlib
 import json
 import secrets
 import time
+from typing import Any
 
 from domain.auth import Actor, actor_from_claims, actor_from_token, decode_token
 from domain.db import utc_later, utc_now
@@ -31,7 +32,7 @@ def _hash(ticket: str) -> str:
     return hashlib.sha256(ticket.encode()).hexdigest()
 
 
-async def issue_ticket(services: Services, token: str | None) -> dict:
+async def issue_ticket(services: Services, token: str | None) -> dict[str, Any]:
     """A new ticket for the (already authenticated) access token: `{ticket, expires_in}`."""
     claims = decode_token(services.tokens, token)
     ticket = secrets.token_urlsafe(32)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from enum import Enum
-from typing import Any
 
 from domain.db import new_id, utc_later, utc_now
+from domain.sql import Statements
 
 INSERT_REFRESH = """
 INSERT INTO refresh_tokens (jti, user_id, expires_at, used_at) VALUES (:jti, :user_id, :expires_at, NULL)
@@ -26,7 +26,7 @@ class Use(Enum):
     UNKNOWN = "unknown"
 
 
-async def remember(db: Any, user_id: str, ttl: int) -> str:
+async def remember(db: Statements, user_id: str, ttl: int) -> str:
     """Record a new refresh token of the user; returns its jti. Run inside the caller's transaction."""
     jti = new_id()
     await db.execute(FORGET_EXPIRED, {"user_id": user_id, "now": utc_now()})
@@ -34,7 +34,7 @@ async def remember(db: Any, user_id: str, ttl: int) -> str:
     return jti
 
 
-async def use(db: Any, jti: str, user_id: str) -> Use:
+async def use(db: Statements, jti: str, user_id: str) -> Use:
     """Mark a refresh token used; at most one caller ever gets FIRST for a jti."""
     if await db.fetch_one(USE_REFRESH, {"jti": jti, "user_id": user_id, "now": utc_now()}) is not None:
         return Use.FIRST

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Any
+from typing import Any, TypeGuard
 
 from domain.db import parse_cents
 from domain.errors import Invalid
@@ -58,7 +58,7 @@ def _check_text(text: str) -> None:
         raise ValueError("a lone surrogate (like \\ud800) is not text") from None
 
 
-def is_uuid(value: object) -> bool:
+def is_uuid(value: object) -> TypeGuard[str]:
     if not isinstance(value, str) or len(value) != 36:
         return False
     try:

@@ -23,6 +23,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     _head_bytes = 0
     _in_head = True
 
+    # As uvicorn's own override: asyncio's BaseProtocol says BaseTransport, a TCP server hands a Transport.
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._arm()

@@ -16,10 +16,11 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterable
 from dataclasses import dataclass, field
+from typing import cast
 
-from broadcaster import Broadcast
+from broadcaster import Broadcast, Event
 
 from domain.metrics import COMMIT_TO_SOCKET, EVENTS_DELIVERED
 from domain.outbox import company_channel, parse_envelope, read_counter, read_range
@@ -111,7 +112,7 @@ class Hub:
                 outlet.replay(resume_after, company.cursor)
                 outlet.last_position = company.cursor
 
-    async def replay(self, outlet: Outlet, replay: Replay) -> AsyncIterator[str]:
+    async def replay(self, outlet: Outlet, replay: Replay) -> AsyncGenerator[str, None]:
         """The texts of a replay that the socket's channels carry, read from the outbox a page at a time."""
         after = replay.after
         while after < replay.through:
@@ -174,7 +175,8 @@ class Hub:
         try:
             async with self._broadcast.subscribe(company_channel(company_id)) as subscriber:
                 company.subscribed.set()
-                async for event in subscriber:
+                # broadcaster 0.3.1 annotates Subscriber.__aiter__ as "AsyncGenerator | None"; it yields Events.
+                async for event in cast("AsyncIterable[Event]", subscriber):
                     await self._receive(company_id, company, event.message)
         except asyncio.CancelledError:
             raise

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
 
 from domain.metrics import SLOW_CLIENT_CLOSES
@@ -35,7 +35,7 @@ class Replay:
 
 SendText = Callable[[str], Awaitable[None]]
 Close = Callable[[int], Awaitable[None]]
-ReadReplay = Callable[["Outlet", Replay], AsyncIterator[str]]
+ReadReplay = Callable[["Outlet", Replay], AsyncGenerator[str, None]]
 
 
 class Outlet:
@@ -94,6 +94,8 @@ class Outlet:
         if self._direct:
             assert self._send_text is not None
             try:
+                # ASGI types `send` as returning an Awaitable; uvicorn's is a coroutine function, which
+                # run_eagerly steps by hand.
                 waiting = run_eagerly(self._send_text(text))  # type: ignore[arg-type]
             except Exception:
                 self._gone()

@@ -12,7 +12,7 @@ from typing import Any
 from starlette.endpoints import WebSocketEndpoint
 from starlette.websockets import WebSocket
 
-from domain.auth import Actor, actor_from_token
+from domain.auth import Actor, CompanyActor, actor_from_token, company_bound
 from domain.errors import NotAuthenticated
 from domain.metrics import SOCKETS
 from domain.revocation import check_current
@@ -90,6 +90,8 @@ class HubSocket(WebSocketEndpoint):
 
     encoding = "text"
     outlet: Outlet | None = None
+    # Set on connect, before the socket is accepted: every socket's user belongs to a company.
+    actor: CompanyActor
     expiry: asyncio.TimerHandle | None = None
     # The label of this socket in cafe_rt_sockets.
     dialect = ""
@@ -100,11 +102,13 @@ class HubSocket(WebSocketEndpoint):
     async def on_connect(self, websocket: WebSocket) -> None:
         services = websocket.state.services
         try:
-            actor = await socket_actor(services, websocket.query_params.get("ticket"), bearer_token(websocket))
+            actor = company_bound(
+                await socket_actor(services, websocket.query_params.get("ticket"), bearer_token(websocket))
+            )
         except NotAuthenticated:
             await self.reject(websocket, CLOSE_BAD_TOKEN)
             return
-        if actor.company_id is None:
+        if actor is None:
             await self.reject(websocket, CLOSE_NO_COMPANY)
             return
         hub = self.hub(websocket)
@@ -148,6 +152,8 @@ class HubSocket(WebSocketEndpoint):
         # By default a socket is authenticated once, at connect: today's clients never refresh in-band.
         if self.scope["state"]["settings"].socket_token_expiry != "close":
             return
+        # Called once the socket is attached (on connect, or on a message, which only an attached socket handles).
+        assert self.outlet is not None, "expiry is set only on an attached socket"
         loop = asyncio.get_running_loop()
         self.expiry = loop.call_at(loop.time() + max(0.0, expires_at - time.time()), self.outlet.close, CLOSE_BAD_TOKEN)
 
@@ -172,7 +178,7 @@ class HubSocket(WebSocketEndpoint):
         self._expire_at(fresh.expires_at)
         self.reply({"type": self.token_refreshed, "data": {"expires_at": fresh.expires_at}})
 
-    async def open_outlet(self, websocket: WebSocket, actor: Actor) -> Outlet:
+    async def open_outlet(self, websocket: WebSocket, actor: CompanyActor) -> Outlet:
         raise NotImplementedError
 
     async def on_attached(self, websocket: WebSocket) -> None:

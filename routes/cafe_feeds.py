@@ -8,7 +8,7 @@ from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket
 
 from domain.access import read_branch
-from domain.auth import Actor
+from domain.auth import CompanyActor
 from domain.errors import DomainError
 from domain.feeds import group_name
 from realtime.outlet import Outlet
@@ -19,7 +19,7 @@ class CafeFeed(HubSocket):
     dialect = "cafe"
     feed = ""
 
-    async def open_outlet(self, websocket: WebSocket, actor: Actor) -> Outlet:
+    async def open_outlet(self, websocket: WebSocket, actor: CompanyActor) -> Outlet:
         if not actor.is_staff:
             raise Rejected(CLOSE_BAD_TOKEN)
         services = websocket.state.services

@@ -9,7 +9,7 @@ from starlette.websockets import WebSocket
 
 from domain import accounts, entities, notifications, order_queries, orders, restaurants, sessions
 from domain.access import MANAGERS, may_open_entity_socket
-from domain.auth import Actor
+from domain.auth import CompanyActor
 from domain.errors import DomainError, error_message
 from domain.floor import visible_table
 from realtime.outlet import Outlet
@@ -25,7 +25,7 @@ class EntitySocket(HubSocket):
     path_param = ""
     actions: tuple[str, ...] = ()
 
-    async def open_outlet(self, websocket: WebSocket, actor: Actor) -> Outlet:
+    async def open_outlet(self, websocket: WebSocket, actor: CompanyActor) -> Outlet:
         if not may_open_entity_socket(actor, self.kind):
             raise Rejected(CLOSE_BAD_TOKEN)
         self.services = websocket.state.services

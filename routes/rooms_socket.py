@@ -8,7 +8,7 @@ from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket
 
 from domain import rooms
-from domain.auth import Actor
+from domain.auth import CompanyActor
 from domain.errors import DomainError, error_message
 from realtime.outlet import Outlet
 from realtime.socket import HubSocket
@@ -18,7 +18,7 @@ class RoomsSocket(HubSocket):
     dialect = "rooms"
     token_refreshed = "token-refreshed"
 
-    async def open_outlet(self, websocket: WebSocket, actor: Actor) -> Outlet:
+    async def open_outlet(self, websocket: WebSocket, actor: CompanyActor) -> Outlet:
         self.db = websocket.state.services.database
         self.rooms = {room: await rooms.room_channel(self.db, actor, room) for room in rooms.automatic_rooms(actor)}
         channels = {*self.rooms.values(), rooms.company_channel(actor.company_id)}
@@ -54,6 +54,7 @@ class RoomsSocket(HubSocket):
             self.reply_error(error_message(refused.detail))
             return
         self.rooms[room] = channel
+        assert self.outlet is not None, "messages reach only an attached socket (HubSocket.on_receive)"
         self.hub(websocket).join(self.outlet, channel)
         self.reply({"type": "room-joined", "data": {"roomId": room}})
 
@@ -62,6 +63,7 @@ class RoomsSocket(HubSocket):
         if channel is None:
             self.reply_error(f"Not in the room {room[:80]!r}.")
             return
+        assert self.outlet is not None, "messages reach only an attached socket (HubSocket.on_receive)"
         self.hub(websocket).leave(self.outlet, channel)
         self.reply({"type": "room-left", "data": {"roomId": room}})
 

@@ -6,6 +6,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from anyio.from_thread import BlockingPortal
 from starlette.testclient import TestClient
 
 from domain import accounts
@@ -64,10 +65,16 @@ def add_person(client: TestClient, owner: Person, name: str, role: str, branch: 
     return Person(user["id"], user["email"], role, branch, token)
 
 
+def portal(client: TestClient) -> BlockingPortal:
+    """The portal into the app's event loop, which a TestClient has while it is open (`with TestClient(...)`)."""
+    assert client.portal is not None, "the TestClient is not open"
+    return client.portal
+
+
 def make_company(client: TestClient, name: str = "Cafe") -> Company:
     services = client.app_state["services"]
     email = f"owner-{uuid.uuid4().hex[:8]}@test.cafe"
-    created = client.portal.call(accounts.create_company, services, name, email, PASSWORD)
+    created = portal(client).call(accounts.create_company, services, name, email, PASSWORD)
     owner = Person(created["owner_id"], email, "owner", None, login(client, email)["access"])
     branch_a = ok(client.post("/api/branches/", json={"name": "A", "city_id": 1}, headers=owner.auth), 201)
     branch_b = ok(client.post("/api/branches/", json={"name": "B", "city_id": 2}, headers=owner.auth), 201)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -63,7 +64,8 @@ class FrameChecker:
 
 
 def _kind_of(validator: Draft7Validator) -> Any:
-    return validator.schema.get("x-type")
+    schema = validator.schema
+    return schema.get("x-type") if isinstance(schema, Mapping) else None
 
 
 @cache

@@ -15,6 +15,7 @@ import pytest
 from jsonschema import Draft7Validator
 from referencing import Registry
 from referencing.jsonschema import DRAFT7
+from starlette.applications import Starlette
 from starlette.routing import WebSocketRoute
 from starlette.testclient import TestClient
 
@@ -143,7 +144,9 @@ def test_every_message_is_on_a_channel_and_types_are_unique_per_channel():
 
 @SQLITE_ONLY
 def test_asyncapi_has_a_channel_for_every_socket_url(client: TestClient):
-    served = {route.path for route in client.app.routes if isinstance(route, WebSocketRoute)}  # type: ignore[attr-defined]
+    app = client.app
+    assert isinstance(app, Starlette)
+    served = {route.path for route in app.routes if isinstance(route, WebSocketRoute)}
     described = {channel["address"] for channel in document()["channels"].values()}
     assert served == described
 

@@ -112,7 +112,7 @@ def test_an_oversized_frame_is_closed_with_1009(tmp_path):
                 await ws.send(json.dumps({"type": "ping", "pad": "x" * 70_000}))
                 with pytest.raises(ConnectionClosed) as closed:
                     await asyncio.wait_for(ws.recv(), 10)
-                assert closed.value.rcvd.code == 1009
+                assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
 
         asyncio.run(scenario())
 

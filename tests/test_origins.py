@@ -11,6 +11,7 @@ import pytest
 from starlette.testclient import TestClient, WebSocketDenialResponse
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
+from websockets.typing import Origin
 
 from cafe_rt import create_app
 from tests.factory import make_company
@@ -94,11 +95,11 @@ def test_a_page_on_another_origin_logs_in_gets_a_ticket_and_follows_an_order_on_
 
         async def scenario():
             with pytest.raises(InvalidStatus) as refused:
-                async with connect(f"ws://{host}/socket?ticket={ticket}", origin=ELSEWHERE):
+                async with connect(f"ws://{host}/socket?ticket={ticket}", origin=Origin(ELSEWHERE)):
                     pass
             assert refused.value.response.status_code == 403
             # The refused handshake did not spend the ticket.
-            async with connect(f"ws://{host}/socket?ticket={ticket}", origin=APP) as ws:
+            async with connect(f"ws://{host}/socket?ticket={ticket}", origin=Origin(APP)) as ws:
                 hello = json.loads(await asyncio.wait_for(ws.recv(), 10))
                 assert (hello["type"], hello["data"]["role"]) == ("connected", "owner")
                 body = {"table": cafe["table"], "items": [{"menu_item": cafe["menu_item"], "quantity": 1}]}

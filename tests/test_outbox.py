@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Sequence
 
 import pytest
 
 from domain import orders, outbox
 from domain.auth import Actor
 from domain.db import utc_now
+from domain.shapes import OrderJSON
 from realtime import hub as hub_module
 from realtime.outlet import Outlet, Replay
 from tests.factory import create_order, feed_url, make_company, ok
@@ -108,7 +110,7 @@ def test_concurrent_writers_get_gapless_positions_in_commit_order(client):
     services = client.app_state["services"]
     waiter = actor_of(cafe, "waiter")
 
-    async def many() -> list[dict]:
+    async def many() -> Sequence[OrderJSON]:
         return await asyncio.gather(
             *(orders.create_order(services, waiter, order_body(cafe, "a1" if i % 2 else "a2")) for i in range(12))
         )

@@ -38,7 +38,7 @@ def sentinel(client, cafe, person) -> str:
 
 def until_own(ws, order_id: str) -> list[dict]:
     """Messages up to the order-created of the person's own sentinel order."""
-    seen = []
+    seen: list[dict] = []
     while True:
         message = ws.receive_json()
         if message["type"] == "order-created" and message["data"]["id"] == order_id:

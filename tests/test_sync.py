@@ -13,7 +13,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from cafe_rt import create_app
-from tests.factory import create_order, make_company, ok
+from tests.factory import create_order, make_company, ok, portal
 
 SELECT_JOBS = "SELECT status, attempts, last_error FROM sync_jobs ORDER BY created_at"
 
@@ -107,7 +107,7 @@ def test_sync_success_then_500_then_timeout(sync_settings, pos):
             timeout = next_sync(admin_ws)
             assert (timeout["type"], timeout["data"]["error"]) == ("sync-error", "No answer within 0.5 s")
         services = client.app_state["services"]
-        jobs = client.portal.call(services.database.fetch_all, SELECT_JOBS)
+        jobs = portal(client).call(services.database.fetch_all, SELECT_JOBS)
         assert [(job["status"], job["attempts"]) for job in jobs] == [("success", 1), ("failed", 2), ("failed", 2)]
 
 
@@ -131,7 +131,7 @@ def test_pending_syncs_survive_a_restart(sync_settings, pos):
     pos.answer = 200
     with TestClient(create_app(patient)) as client:
         services = client.app_state["services"]
-        wait_until(lambda: client.portal.call(services.database.fetch_all, SELECT_JOBS)[0]["status"] == "success")
+        wait_until(lambda: portal(client).call(services.database.fetch_all, SELECT_JOBS)[0]["status"] == "success")
         # Resuming from the start replays the whole history, the sync result included.
         with client.websocket_connect(f"/?token={cafe.owner.token}&last_event_id=0") as admin_ws:
             admin_ws.receive_json()

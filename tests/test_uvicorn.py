@@ -70,7 +70,7 @@ def test_a_real_client_reads_close_code_4003(served):
         async with connect(f"ws://{host}/ws/cafe/orders/?token=garbage") as ws:
             with pytest.raises(ConnectionClosed) as closed:
                 await asyncio.wait_for(ws.recv(), TIMEOUT)
-            assert closed.value.rcvd.code == 4003
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 4003
 
     asyncio.run(scenario())
 
