@@ -6,8 +6,10 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
 from anyio.from_thread import BlockingPortal
 from starlette.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
 
 from domain import accounts
 from domain.auth import issue_tokens
@@ -122,3 +124,11 @@ def feed_url(feed: str, person: Person, **params: str) -> str:
 
 def receive_types(websocket: Any, count: int) -> list[dict]:
     return [websocket.receive_json() for _ in range(count)]
+
+
+def close_code(client: TestClient, url: str, **kwargs: Any) -> int:
+    """The code a socket at `url` is closed with (after its first message, if it gets one)."""
+    with pytest.raises(WebSocketDisconnect) as closed:
+        with client.websocket_connect(url, **kwargs) as ws:
+            ws.receive_json()
+    return closed.value.code

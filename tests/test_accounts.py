@@ -16,7 +16,7 @@ from websockets.exceptions import ConnectionClosed
 
 from cafe_rt import create_app
 from tests.conftest import REDIS_URL, require_redis
-from tests.factory import PASSWORD, feed_url, login, make_company, ok
+from tests.factory import PASSWORD, close_code, feed_url, login, make_company, ok
 from tests.servers import create_company_by_command, furnish, server_env, token_for, uvicorn_server
 
 
@@ -26,13 +26,6 @@ def bearer(token: str) -> dict[str, str]:
 
 def me_status(client: TestClient, token: str) -> int:
     return client.get("/api/users/me/", headers=bearer(token)).status_code
-
-
-def close_code(client: TestClient, url: str) -> int:
-    with pytest.raises(WebSocketDisconnect) as closed:
-        with client.websocket_connect(url) as ws:
-            ws.receive_json()
-    return closed.value.code
 
 
 def test_password_change_revokes_every_old_token_and_answers_new_ones(client):

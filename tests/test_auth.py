@@ -5,18 +5,9 @@ from __future__ import annotations
 import time
 
 import jwt
-import pytest
-from starlette.websockets import WebSocketDisconnect
 
 from domain.auth import issue_tokens
-from tests.factory import PASSWORD, TEST_SECRET, login, make_company, ok
-
-
-def close_code(client, url: str, **kwargs) -> int:
-    with pytest.raises(WebSocketDisconnect) as closed:
-        with client.websocket_connect(url, **kwargs) as ws:
-            ws.receive_json()
-    return closed.value.code
+from tests.factory import PASSWORD, TEST_SECRET, close_code, login, make_company, ok
 
 
 def test_login_on_both_paths_then_refresh_and_me(client):

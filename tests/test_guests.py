@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
-from starlette.websockets import WebSocketDisconnect
-
-from tests.factory import add_person, create_order, make_company, ok
+from tests.factory import add_person, close_code, create_order, make_company, ok
 from tests.test_entity_sockets import next_of
 
 
 def guest_order(client, cafe, guest) -> dict:
     body = {"branch": cafe.branch_a, "items": [{"menu_item": cafe.menu["pizza"]["id"], "quantity": 1}]}
     return ok(client.post("/api/cafe/orders/", json=body, headers=guest.auth), 201)
-
-
-def close_code(client, url: str) -> int:
-    with pytest.raises(WebSocketDisconnect) as closed:
-        with client.websocket_connect(url) as ws:
-            ws.receive_json()
-    return closed.value.code
 
 
 def test_a_guest_follows_its_own_order_read_only(client):

@@ -10,14 +10,13 @@ from dataclasses import replace
 import httpx2
 import pytest
 from starlette.testclient import TestClient
-from starlette.websockets import WebSocketDisconnect
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from cafe_rt import create_app
 from domain import tickets
 from domain.errors import NotAuthenticated
-from tests.factory import create_order, make_company, ok, portal
+from tests.factory import close_code, create_order, make_company, ok, portal
 from tests.servers import create_company_by_command, server_env, token_for, uvicorn_server
 
 
@@ -25,13 +24,6 @@ def ticket_for(client, person) -> str:
     answer = ok(client.post("/api/auth/ws-ticket", headers=person.auth))
     assert set(answer) == {"ticket", "expires_in"} and answer["expires_in"] == 45
     return answer["ticket"]
-
-
-def close_code(client, url: str) -> int:
-    with pytest.raises(WebSocketDisconnect) as closed:
-        with client.websocket_connect(url) as ws:
-            ws.receive_json()
-    return closed.value.code
 
 
 def test_a_ticket_opens_each_dialect_once(client):
