@@ -26,6 +26,8 @@ from domain.kitchen import TASK_STATUSES
 from domain.orders import PAYMENT_METHODS, STATUSES
 
 NAME = {"type": "string", "minLength": 1, "maxLength": 200}
+PASSWORD: Schema = {"type": "string", "minLength": 8, "maxLength": 128}
+CITY_IDS = array({"type": "integer", "minimum": 1})
 PRICE: Schema = {"type": ["string", "number"], "description": 'at most two decimals: "12.50", 12.5 or 12'}
 GUESTS: Schema = {"type": "integer", "minimum": 1, "maximum": 1000}
 QUANTITY: Schema = {"type": "integer", "minimum": 1, "maximum": 100}
@@ -34,11 +36,14 @@ LINES = {"type": "array", "maxItems": 100, "items": obj({"menu_item": ID}, {"qua
 REQUESTS: dict[str, Schema] = {
     "Login": obj({"email": TEXT, "password": TEXT}),
     "Refresh": obj({"refresh": TEXT}),
+    "PasswordChange": obj({"old_password": TEXT, "new_password": PASSWORD}),
     "NewBranch": obj({"name": NAME, "city_id": {"type": "integer", "minimum": 1}}),
     "NewUser": obj(
-        {"email": TEXT, "password": {"type": "string", "minLength": 8, "maxLength": 128}, "role": enum(ROLES)},
-        {"branch": nullable(ID), "city_ids": array({"type": "integer", "minimum": 1})},
+        {"email": TEXT, "password": PASSWORD, "role": enum(ROLES)},
+        {"branch": nullable(ID), "city_ids": CITY_IDS},
     ),
+    # PATCH /api/users/<id>/: any of them; a real change revokes every token of the user.
+    "UserChange": obj({}, {"role": enum(ROLES), "branch": nullable(ID), "city_ids": CITY_IDS, "is_active": BOOLEAN}),
     "NewZone": obj({"title": NAME}, {"branch": nullable(ID)}),
     "NewTable": obj(
         {"number": {"type": "integer", "minimum": 1, "maximum": 100_000}, "places": GUESTS},
@@ -93,7 +98,6 @@ REQUESTS: dict[str, Schema] = {
 RESPONSES: dict[str, Schema] = {
     "Error": obj({"detail": {"anyOf": [TEXT, {"type": "object", "additionalProperties": array(TEXT)}]}}),
     "Tokens": obj({"access": TEXT, "refresh": TEXT}),
-    "AccessToken": obj({"access": TEXT}),
     "WsTicket": obj({"ticket": TEXT, "expires_in": {"type": "integer", "description": "seconds the ticket lives"}}),
     "Health": obj({"database": enum(["ok", "down"]), "broker": enum(["ok", "down"])}),
     "Branch": obj({"id": ID, "name": TEXT, "city_id": INTEGER, "company": ID}),

@@ -31,9 +31,14 @@ ERRORS = {
     403: "The user's role may not do this.",
     404: "Not found, or not the user's to see (another company's ids look missing).",
     409: "The current state forbids the change.",
+    413: "The request body is over 256 KiB.",
+    429: "Too many failed logins: the account or the client address is locked for `Retry-After` seconds.",
 }
+HEADERS = {429: {"Retry-After": {"description": "seconds until the lock ends", "schema": {"type": "integer"}}}}
 # Most authenticated operations can answer these; an operation lists more with `errors=`.
 AUTHENTICATED = (401, 403)
+# Any operation that reads a body: malformed or invalid JSON, and a body too large.
+WITH_BODY = (400, 413)
 
 
 def query_param(name: str, schema: Schema, description: str) -> dict[str, Any]:
@@ -51,12 +56,14 @@ ORDER_FILTERS = [
     PAGE,
 ]
 SCHEMA_DOCUMENT: Schema = {"type": "object", "description": "a JSON document"}
+PROMETHEUS_TEXT: Schema = {"type": "string", "description": "the Prometheus text exposition format, version 0.0.4"}
 
 
 def op(
     summary: str,
     *,
     returns: Schema | None = None,
+    media_type: str = "application/json",
     status: int = 200,
     body: str | None = None,
     query: list[dict[str, Any]] | tuple = (),
@@ -65,8 +72,9 @@ def op(
     public: bool = False,
     tag: str,
 ) -> dict[str, Any]:
-    """One operation: its success answer, its body (a name of REQUESTS), its error statuses (answered
-    with `{"detail": ...}`), and `also` any other answer: {status: (description, schema)}."""
+    """One operation: its success answer (JSON unless `media_type` says otherwise), its body (a name of
+    REQUESTS), its error statuses (answered with `{"detail": ...}`), and `also` any other answer:
+    {status: (description, schema)}."""
     operation: dict[str, Any] = {"tags": [tag], "summary": summary, "parameters": list(query)}
     if body is not None:
         operation["requestBody"] = {
@@ -75,8 +83,10 @@ def op(
         }
     success: dict[str, Any] = {"description": summary}
     if returns is not None:
-        success["content"] = {"application/json": {"schema": returns}}
+        success["content"] = {media_type: {"schema": returns}}
     codes = errors if public else (*AUTHENTICATED, *errors)
+    if body is not None:
+        codes = (*codes, *WITH_BODY)
     operation["responses"] = (
         {str(status): success}
         | {str(code): {"$ref": f"#/components/responses/{code}"} for code in sorted(set(codes))}
@@ -107,19 +117,38 @@ PATHS: dict[str, dict[str, dict[str, Any]]] = {
     "/asyncapi.json": {
         "get": op("The AsyncAPI 3.0 document of the sockets", returns=SCHEMA_DOCUMENT, public=True, tag="service")
     },
+    "/metrics": {
+        "get": op(
+            "Counters and latencies for Prometheus",
+            returns=PROMETHEUS_TEXT,
+            media_type="text/plain",
+            public=True,
+            tag="service",
+        )
+    },
     "/api/users/login/": {
-        "post": op("Log in", body="Login", returns=ref("Tokens"), errors=(400, 401), public=True, tag="accounts")
+        "post": op("Log in", body="Login", returns=ref("Tokens"), errors=(400, 401, 429), public=True, tag="accounts")
     },
     "/api/auth/login/": {
         "post": op(
-            "Log in (alias)", body="Login", returns=ref("Tokens"), errors=(400, 401), public=True, tag="accounts"
+            "Log in (alias)", body="Login", returns=ref("Tokens"), errors=(400, 401, 429), public=True, tag="accounts"
         )
     },
     "/api/users/token/refresh/": {
         "post": op(
-            "A new access token",
+            "New tokens; the refresh token is used up (a used one again revokes every token of the user)",
             body="Refresh",
-            returns=ref("AccessToken"),
+            returns=ref("Tokens"),
+            errors=(400, 401),
+            public=True,
+            tag="accounts",
+        )
+    },
+    "/api/users/logout/": {
+        "post": op(
+            "Log out everywhere: every token of the refresh token's user is revoked",
+            body="Refresh",
+            status=204,
             errors=(400, 401),
             public=True,
             tag="accounts",
@@ -129,6 +158,15 @@ PATHS: dict[str, dict[str, dict[str, Any]]] = {
         "post": op("A single-use ticket for ?ticket= on any socket", returns=ref("WsTicket"), tag="accounts")
     },
     "/api/users/me/": {"get": op("The current user", returns=ref("User"), errors=(404,), tag="accounts")},
+    "/api/users/me/password/": {
+        "post": op(
+            "Change the current user's password: every old token is revoked, new ones answered",
+            body="PasswordChange",
+            returns=ref("Tokens"),
+            errors=(400, 404),
+            tag="accounts",
+        )
+    },
     "/api/users/": {
         "get": op("The company's users (managers up)", returns=array(ref("User")), tag="accounts"),
         "post": op(
@@ -139,6 +177,15 @@ PATHS: dict[str, dict[str, dict[str, Any]]] = {
             errors=(400, 404, 409),
             tag="accounts",
         ),
+    },
+    "/api/users/{user_id}/": {
+        "patch": op(
+            "Change a user's role, branch, cities or is_active (owner, admin); its tokens are revoked",
+            body="UserChange",
+            returns=ref("User"),
+            errors=(400, 404, 409),
+            tag="accounts",
+        )
     },
     "/api/branches/": {
         "get": op("The company's branches", returns=array(ref("Branch")), tag="accounts"),
@@ -313,7 +360,8 @@ def document() -> dict[str, Any]:
             "version": "1.0.0",
             "description": "Writes over REST; every change is pushed over the sockets described at /asyncapi.json. "
             "Ids are UUIDs, money a string with two decimals, timestamps ISO 8601 UTC; every error is "
-            '`{"detail": ...}`.',
+            '`{"detail": ...}`. Under `cafe_rt.py serve`, before any operation: 431 for a request head over '
+            "64 KiB, 408 for a request that has not arrived within REQUEST_TIMEOUT.",
         },
         "security": [{"bearerAuth": []}],
         "paths": {path: _with_path_parameters(path, operations) for path, operations in PATHS.items()},
@@ -325,6 +373,7 @@ def document() -> dict[str, Any]:
                     "description": text,
                     "content": {"application/json": {"schema": ref("Error")}},
                 }
+                | ({"headers": HEADERS[code]} if code in HEADERS else {})
                 for code, text in ERRORS.items()
             },
         },

@@ -159,6 +159,7 @@ USER = obj(
         "company": nullable(ID),
         "branch": nullable(ID),
         "city_ids": array(INTEGER),
+        "is_active": BOOLEAN,
         "created_at": TIMESTAMP,
     }
 )

@@ -152,7 +152,8 @@ def answers_match_openapi(monkeypatch: pytest.MonkeyPatch) -> Iterator[responses
 
     def request(client: TestClient, *args: Any, **kwargs: Any) -> httpx2.Response:
         response = test_request(client, *args, **kwargs)
-        checker.check(response.request.method, response.request.url.path, response.status_code, response.content)
+        sent, content_type = response.request, response.headers.get("content-type")
+        checker.check(sent.method, sent.url.path, response.status_code, response.content, content_type)
         return response
 
     monkeypatch.setattr(TestClient, "request", request)
