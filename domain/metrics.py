@@ -13,8 +13,10 @@ SOCKETS = Gauge("cafe_rt_sockets", "Open WebSockets, by dialect.", ["dialect"], 
 EVENTS_PUBLISHED = Counter("cafe_rt_events_published", "Events handed to the broker after commit.")
 EVENTS_DELIVERED = Counter("cafe_rt_events_delivered", "Event frames handed to sockets (one per socket per event).")
 SLOW_CLIENT_CLOSES = Counter("cafe_rt_slow_client_closes", "Sockets closed with 4008: their send queue was full.")
+# Under --workers the supervising process holds a 0 it never updates: the most recent value is the one
+# that tells (the workers share one broker).
 BROKER_UP = Gauge(
-    "cafe_rt_broker_up", "1 when the last broker probe made the round trip, else 0.", multiprocess_mode="min"
+    "cafe_rt_broker_up", "1 when the last broker probe made the round trip, else 0.", multiprocess_mode="mostrecent"
 )
 COMMIT_TO_SOCKET = Histogram(
     "cafe_rt_commit_to_socket_seconds",
