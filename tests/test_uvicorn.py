@@ -141,12 +141,14 @@ def test_serve_refuses_several_workers_on_the_in_memory_broker(tmp_path):
 
 
 def test_two_workers_on_postgres_and_redis_serve_every_socket(fresh_postgres, tmp_path):
-    """`serve --workers 2`: both processes start on one port, and an order written through either reaches
-    every socket, whichever process the kernel gave it to."""
+    """`serve --workers 2`: both processes start on one port, an order written through either reaches every
+    socket, whichever process the kernel gave it to, and /metrics (PROMETHEUS_MULTIPROC_DIR) adds up both."""
     require_redis()
     owner_email = create_company_by_command(fresh_postgres)
     log = tmp_path / "workers.log"
-    env = server_env(fresh_postgres, BROADCAST_URL=REDIS_URL)
+    metrics_dir = tmp_path / "metrics"
+    metrics_dir.mkdir()
+    env = server_env(fresh_postgres, BROADCAST_URL=REDIS_URL, PROMETHEUS_MULTIPROC_DIR=str(metrics_dir))
     with (
         uvicorn_server(env, "--workers", "2", log_level="info", log_path=log) as host,
         httpx2.Client(base_url=f"http://{host}") as http,
@@ -170,4 +172,8 @@ def test_two_workers_on_postgres_and_redis_serve_every_socket(fresh_postgres, tm
                     await ws.close()
 
         assert [event["type"] for event in asyncio.run(scenario())] == ["order_created"] * 8
+        created = 'cafe_rt_http_requests_total{method="POST",route="/api/cafe/orders/",status="201"} 1.0'
+        for _ in range(4):  # whichever worker answers, it tells the sum of both
+            scraped = http.get("/metrics").text
+            assert created in scraped and "cafe_rt_broker_up 1.0" in scraped
     assert log.read_text().count("Application startup complete") == 2
