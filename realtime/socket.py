@@ -132,13 +132,27 @@ class HubSocket(WebSocketEndpoint):
             await hub.detach(outlet)
             await self.reject(websocket, CLOSE_BAD_TOKEN)
             return
-        await self.on_attached(websocket)
-        await websocket.accept()
+        except BaseException:
+            await self._forget(hub, outlet)
+            raise
+        try:
+            await self.on_attached(websocket)
+            await websocket.accept()
+        except BaseException:
+            # Starlette calls on_disconnect only after on_connect returned: unregister here, or the socket
+            # would stay in the hub (and count against its user's cap) for the life of the process.
+            await self._forget(hub, outlet)
+            raise
         outlet.start(self._send_frame, websocket.close, hub.replay)
         SOCKETS.labels(self.dialect).inc()
         self.counted = True
         self.limiter = RateLimiter(websocket.state.settings.socket_rate, websocket.state.settings.socket_burst)
         self._expire_at(actor.expires_at)
+
+    async def _forget(self, hub: Hub, outlet: Outlet) -> None:
+        self.outlet = None
+        await outlet.stop()
+        await hub.detach(outlet)
 
     def _send_frame(self, text: str) -> Awaitable[None]:
         """A text frame straight to the ASGI send: the one call made per socket per event, so it skips

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from starlette.websockets import WebSocketDisconnect
 
+from routes.entity_sockets import OrderSocket
 from tests.factory import create_order, make_company, ok
 
 
@@ -380,3 +381,21 @@ def test_bad_actions_get_errors_and_keep_the_socket(client):
             assert set(ws.receive_json()) == {"error"}
         ws.send_json({"action": "ping"})
         assert ws.receive_json() == {"type": "pong"}
+
+
+def test_a_socket_that_fails_while_connecting_leaves_nothing_in_the_hub(client, monkeypatch):
+    """A fault after the socket registered with the hub (its first state could not be read) unregisters it: it
+    must not stay counted against its user's cap of live sockets, nor keep its company subscribed."""
+    cafe = make_company(client)
+    order = create_order(client, cafe)
+    hub = client.app_state["hub"]
+
+    async def database_went_away(self):
+        raise ConnectionError("the database went away")
+
+    monkeypatch.setattr(OrderSocket, "send_state", database_went_away)
+    for _ in range(3):
+        with pytest.raises(ConnectionError):
+            with client.websocket_connect(f"/ws/orders/{order['id']}/?token={cafe.owner.token}") as ws:
+                ws.receive_json()
+    assert hub.sockets_of(cafe.owner.id) == 0
