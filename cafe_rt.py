@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
-from broadcaster import Broadcast
 from starlette.applications import Starlette
 from starlette.config import Config
 from starlette.datastructures import CommaSeparatedStrings
@@ -44,6 +43,7 @@ from realtime.broker import BrokerSupervisor
 from realtime.http_guard import GuardedHttpToolsProtocol
 from realtime.hub import Hub
 from realtime.origins import origin_middleware
+from realtime.pg_broker import broker_for
 from routes import accounts as account_routes
 from routes import (
     bonuses,
@@ -154,7 +154,7 @@ async def running_services(settings: Settings) -> AsyncIterator[Services]:
     tokens = TokenSettings(settings.jwt_secret or "", settings.access_token_ttl, settings.refresh_token_ttl)
     services = Services(
         database,
-        Broadcast(normalize_database_url(settings.broadcast_url)),
+        broker_for(normalize_database_url(settings.broadcast_url)),
         WriteGate(is_sqlite(settings.database_url)),
         tokens,
         bonus_percent=settings.bonus_percent,

@@ -85,7 +85,8 @@ def envelope(events: list[OutboxEvent], max_text: int, committed_at: float) -> s
     """
     head = f"{events[0].position}|{events[-1].position}|{committed_at:.6f}|"
     body = json.dumps([[" ".join(event.channels), event.text] for event in events], ensure_ascii=False)
-    return head + body if len(body) <= max_text else head
+    # NOTIFY's limit is in bytes: a Cyrillic character is two.
+    return head + body if len(head.encode()) + len(body.encode()) <= max_text else head
 
 
 def parse_envelope(text: str) -> Envelope:

@@ -12,11 +12,10 @@ import contextlib
 import logging
 import uuid
 
-from broadcaster import Broadcast
-
 from domain.metrics import BROKER_UP
 from domain.services import Services
 from realtime.hub import Hub
+from realtime.pg_broker import broker_for
 
 log = logging.getLogger("cafe_rt.broker")
 
@@ -65,7 +64,7 @@ class BrokerSupervisor:
             return False
 
     async def _reconnect(self) -> None:
-        fresh = Broadcast(self._url)
+        fresh = broker_for(self._url)
         try:
             await asyncio.wait_for(fresh.connect(), self._probe_timeout * 3)
         except Exception as error:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import shutil
 import time
@@ -16,6 +17,7 @@ from starlette.testclient import TestClient
 from websockets.asyncio.client import connect
 
 from cafe_rt import Settings, create_app
+from realtime.pg_broker import broker_for
 from tests.conftest import REDIS_URL, admin_sql, require_redis
 from tests.factory import TEST_SECRET, create_order, feed_url, make_company
 from tests.servers import create_company_by_command, free_port, furnish, private_redis, server_env, uvicorn_server
@@ -142,3 +144,28 @@ def test_the_service_survives_its_postgres_listener_being_killed(fresh_postgres,
             live = create_order(client, cafe, table="a2")
             assert ws.receive_json()["data"]["order"]["id"] == live["id"]
             assert wait_for_health(client, 200) == {"database": "ok", "broker": "ok"}
+
+
+def test_the_postgres_broker_takes_concurrent_publishes_and_subscribes(fresh_postgres):
+    """broadcaster's own Postgres backend fails here ("another operation is in progress"): every request
+    publishes while hubs subscribe and the supervisor probes."""
+    channels = [f"cafe_rt_test_{uuid.uuid4().hex[:12]}" for _ in range(3)]
+
+    async def together() -> list[str]:
+        broadcast = broker_for(fresh_postgres)
+        await broadcast.connect()
+        try:
+            async with contextlib.AsyncExitStack() as stack:
+                subscribers = await asyncio.gather(
+                    *(stack.enter_async_context(broadcast.subscribe(channel)) for channel in channels)
+                )
+                await asyncio.gather(*(broadcast.publish(channel=channels[n % 3], message=str(n)) for n in range(30)))
+                received = []
+                for subscriber in subscribers:
+                    for _ in range(10):
+                        received.append((await asyncio.wait_for(subscriber.get(), TIMEOUT)).message)
+                return received
+        finally:
+            await broadcast.disconnect()
+
+    assert sorted(asyncio.run(together()), key=int) == [str(n) for n in range(30)]

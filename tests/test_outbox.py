@@ -180,3 +180,17 @@ def event_channels(client, company_id: str) -> set[str]:
     services = client.app_state["services"]
     rows = client.portal.call(services.database.fetch_all, CHANNELS, {"company_id": company_id})
     return {channel for row in rows for channel in row["channels"].split(" ")}
+
+
+def test_an_envelope_over_the_brokers_limit_in_bytes_travels_as_positions_only():
+    """NOTIFY counts bytes: 4000 Cyrillic characters are 8000 bytes, over the limit though under it in characters."""
+    event = outbox.OutboxEvent(
+        "company", 7, ("cafe_orders_company",), json.dumps({"title": "щ" * 4000}, ensure_ascii=False)
+    )
+    message = outbox.envelope([event], outbox.MAX_NOTIFY_TEXT, 1.0)
+    assert len(message) < outbox.MAX_NOTIFY_TEXT < len(event.text.encode())
+    assert outbox.parse_envelope(message).entries is None
+    small = outbox.OutboxEvent("company", 8, ("cafe_orders_company",), json.dumps({"title": "щ" * 100}))
+    assert outbox.parse_envelope(outbox.envelope([small], outbox.MAX_NOTIFY_TEXT, 1.0)).entries == [
+        (small.channels, small.text)
+    ]
