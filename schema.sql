@@ -184,6 +184,8 @@ CREATE TABLE IF NOT EXISTS events (
 );
 
 CREATE INDEX IF NOT EXISTS events_unpublished ON events (created_at) WHERE published = 0;
+-- The relay's prune looks for old events only.
+CREATE INDEX IF NOT EXISTS events_by_time ON events (created_at);
 
 CREATE TABLE IF NOT EXISTS bonus_accounts (
     user_id TEXT PRIMARY KEY REFERENCES users (id),

@@ -81,16 +81,16 @@ async def _insert_user(
     db: Statements,
     *,
     email: str,
-    password: str,
+    password_hash: str,
     role: str,
     company_id: str | None,
     branch_id: str | None,
     city_ids: list[int],
 ) -> str:
+    """Insert a user whose password was hashed before the transaction (scrypt must not hold the writer)."""
     if await db.fetch_one(SELECT_USER_BY_EMAIL, {"email": email}) is not None:
         raise Conflict({"email": ["A user with this email already exists."]})
     user_id = new_id()
-    password_hash = await asyncio.to_thread(hash_password, password)
     await db.execute(
         INSERT_USER,
         {
@@ -112,13 +112,14 @@ async def create_company(services: Services, name: str, owner_email: str, owner_
     """The management command's job: a company and its owner (no branch yet)."""
     db = services.database
     company_id = new_id()
+    password_hash = await asyncio.to_thread(hash_password, owner_password)
     async with services.gate, db.transaction():
         await db.execute(INSERT_COMPANY, {"id": company_id, "name": name, "created_at": utc_now()})
         await outbox.create_counter(db, company_id)
         owner_id = await _insert_user(
             db,
             email=_normalize_email(owner_email),
-            password=owner_password,
+            password_hash=password_hash,
             role="owner",
             company_id=company_id,
             branch_id=None,
@@ -173,11 +174,12 @@ async def create_user(services: Services, actor: Actor, data: Any) -> UserJSON:
     branch = await company_branch(db, actor, branch_id) if branch_id else None
     if role == "manager" and not city_ids and branch:
         city_ids = [branch["city_id"]]
+    password_hash = await asyncio.to_thread(hash_password, password)
     async with services.gate, db.transaction():
         user_id = await _insert_user(
             db,
             email=_normalize_email(email),
-            password=password,
+            password_hash=password_hash,
             role=role,
             company_id=actor.company_id,
             branch_id=branch_id,

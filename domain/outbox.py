@@ -41,7 +41,8 @@ INSERT INTO events (company_id, position, type, channels, payload, created_at, p
 VALUES (:company_id, :position, :type, :channels, :payload, :created_at, 0)
 """
 MARK_PUBLISHED = """
-UPDATE events SET published = 1 WHERE company_id = :company_id AND position <= :through AND published = 0
+UPDATE events SET published = 1
+WHERE company_id = :company_id AND position >= :first AND position <= :through AND published = 0
 """
 SELECT_UNPUBLISHED = """
 SELECT company_id, position, channels, payload FROM events
@@ -101,19 +102,20 @@ def parse_envelope(text: str) -> Envelope:
 
 class PublishedMarks:
     """What this process has published, kept in memory and written to the outbox by the relay in one statement
-    per company, instead of one more write transaction per change."""
+    per company, instead of one more write transaction per change. Only the positions published since the
+    last flush are touched, not the company's whole history."""
 
     def __init__(self) -> None:
-        self._through: dict[str, int] = {}
+        self._ranges: dict[str, tuple[int, int]] = {}
 
-    def note(self, company_id: str, position: int) -> None:
-        if position > self._through.get(company_id, 0):
-            self._through[company_id] = position
+    def note(self, company_id: str, first: int, through: int) -> None:
+        known = self._ranges.get(company_id)
+        self._ranges[company_id] = (first, through) if known is None else (min(known[0], first), max(known[1], through))
 
     async def flush(self, db: Statements) -> None:
-        marks, self._through = self._through, {}
-        for company_id, through in marks.items():
-            await db.execute(MARK_PUBLISHED, {"company_id": company_id, "through": through})
+        ranges, self._ranges = self._ranges, {}
+        for company_id, (first, through) in ranges.items():
+            await db.execute(MARK_PUBLISHED, {"company_id": company_id, "first": first, "through": through})
 
 
 class Change:
@@ -211,7 +213,7 @@ async def publish(services: Services, events: list[OutboxEvent]) -> bool:
     except Exception:
         log.warning("publish failed; the relay will retry", exc_info=True)
         return False
-    services.published.note(company_id, events[-1].position)
+    services.published.note(company_id, events[0].position, events[-1].position)
     EVENTS_PUBLISHED.inc(len(events))
     return True
 
@@ -254,18 +256,24 @@ async def read_counter(db: Statements, company_id: str) -> tuple[int, int]:
     return row["last_position"], row["pruned_through"]
 
 
+# Old events per company (the index on created_at keeps this to the old rows), pruned a batch at a time:
+# the delete runs inside a change, and a week's backlog at once would hold the writer that long.
 SELECT_PRUNABLE = """
-SELECT company_id, MAX(position) AS through FROM events WHERE created_at < :before GROUP BY company_id
+SELECT company_id, MIN(position) AS first, MAX(position) AS last FROM events WHERE created_at < :before
+GROUP BY company_id
 """
+PRUNE_BATCH = 2000
 DELETE_PRUNED = "DELETE FROM events WHERE company_id = :company_id AND position <= :through"
 SAVE_PRUNED = "UPDATE event_counters SET pruned_through = :through WHERE company_id = :company_id"
 
 
-async def prune(services: Services, before: str) -> int:
-    """Forget events older than the retention; a resume from before them gets resync_required."""
+async def prune(services: Services, before: str, batch: int = PRUNE_BATCH) -> int:
+    """Forget events older than the retention, at most `batch` per company a pass; a resume from before them
+    gets resync_required. Returns how many companies were pruned."""
     rows = await services.database.fetch_all(SELECT_PRUNABLE, {"before": before})
     for row in rows:
+        through = min(row["last"], row["first"] + batch - 1)
         async with services.change(row["company_id"]) as change:
-            await change.db.execute(DELETE_PRUNED, {"company_id": row["company_id"], "through": row["through"]})
-            await change.db.execute(SAVE_PRUNED, {"company_id": row["company_id"], "through": row["through"]})
+            await change.db.execute(DELETE_PRUNED, {"company_id": row["company_id"], "through": through})
+            await change.db.execute(SAVE_PRUNED, {"company_id": row["company_id"], "through": through})
     return len(rows)

@@ -8,6 +8,7 @@ largest part of a fan-out's CPU. Only a send that has to wait (the client reads 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import Coroutine, Generator
 from typing import Any
 
@@ -47,4 +48,6 @@ def run_eagerly(coroutine: Coroutine[Any, Any, None]) -> asyncio.Task[None] | No
         waiting_on = coroutine.send(None)
     except StopIteration:
         return None
-    return asyncio.get_running_loop().create_task(_finish(_Resumed(coroutine, waiting_on)))
+    return asyncio.get_running_loop().create_task(
+        _finish(_Resumed(coroutine, waiting_on)), context=contextvars.Context()
+    )

@@ -32,6 +32,7 @@ RESYNC_REQUIRED = json.dumps({"type": "resync_required"})
 REPLAY_PAGE = 500
 # An event on `revoked_<user id>` closes every socket of that user (its tokens were revoked).
 REVOKED_PREFIX = "revoked_"
+SUBSCRIBE_TIMEOUT = 5.0
 CLOSE_REVOKED = 4003
 
 
@@ -71,12 +72,11 @@ class Hub:
         self._users.clear()
 
     async def rebind(self, broadcast: Broadcast) -> None:
-        """Move every company's subscription to a new broker connection."""
+        """Move every company's subscription to a new broker connection (the sweep covers the moment between)."""
         self._broadcast = broadcast
         for company_id, company in self._companies.items():
             if company.listener is not None:
                 company.listener.cancel()
-            company.subscribed = asyncio.Event()
             company.listener = asyncio.create_task(self._listen(company_id, company))
 
     def sockets_of(self, user_id: str) -> int:
@@ -96,7 +96,9 @@ class Hub:
             company.routes.setdefault(channel, set()).add(outlet)
         if outlet.user_id is not None:
             self._users.setdefault(outlet.user_id, set()).add(outlet)
-        await company.subscribed.wait()
+        # A broker that does not answer must not hold the handshake: the sweep delivers meanwhile.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(company.subscribed.wait(), SUBSCRIBE_TIMEOUT)
         async with company.lock:
             # A resume from a position this hub has not seen yet needs the database's word on it.
             if company.cursor is None or (resume_after is not None and resume_after > company.cursor):

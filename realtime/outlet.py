@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 from collections import deque
 from collections.abc import AsyncGenerator, Awaitable, Callable
@@ -22,6 +23,7 @@ log = logging.getLogger("cafe_rt.outlet")
 # Until the hub has decided where a new socket starts, nothing is delivered to it.
 NOT_STARTED = 2**63
 CLOSE_TOO_SLOW = 4008
+CLOSE_SERVER_ERROR = 1011
 
 
 @dataclass(frozen=True)
@@ -159,7 +161,9 @@ class Outlet:
         self._start_sender(waiting)
 
     def _start_sender(self, waiting: asyncio.Task[None] | None) -> None:
-        self._sender = asyncio.get_running_loop().create_task(self._send_queued(waiting))
+        # A context of its own: the sender must not inherit whatever the pushing task had open (a transaction).
+        loop = asyncio.get_running_loop()
+        self._sender = loop.create_task(self._send_queued(waiting), context=contextvars.Context())
 
     async def _send_queued(self, waiting: asyncio.Task[None] | None) -> None:
         assert self._send_text is not None and self._close is not None and self._read_replay is not None
@@ -184,6 +188,10 @@ class Outlet:
         except asyncio.CancelledError:
             raise
         except Exception:
+            # The client is gone, or our side failed (the outbox could not be read for a replay): either
+            # way the socket must not stay open and silent; a live client gets 1011 and reconnects.
             self._gone()
+            with contextlib.suppress(Exception):
+                await self._close(CLOSE_SERVER_ERROR)
         finally:
             self._sender = None

@@ -156,6 +156,23 @@ def test_old_events_are_pruned_and_a_resume_from_before_them_must_resync(client)
         assert ws.receive_json() == first_kept
 
 
+def test_a_long_backlog_is_pruned_a_batch_at_a_time(client):
+    cafe = make_company(client)
+    services = client.app_state["services"]
+    create_order(client, cafe)
+    create_order(client, cafe, table="a2")
+    total = scalar(client, COUNT_EVENTS, cafe.id)
+    assert total > 4
+    assert client.portal.call(outbox.prune, services, utc_now(seconds_ago=-60), 3) == 1
+    assert scalar(client, COUNT_EVENTS, cafe.id) == total - 3
+    counter = client.portal.call(outbox.read_counter, services.database, cafe.id)
+    assert counter == (total, 3)
+    while client.portal.call(outbox.prune, services, utc_now(seconds_ago=-60), 3):
+        pass
+    assert scalar(client, COUNT_EVENTS, cafe.id) == 0
+    assert client.portal.call(outbox.read_counter, services.database, cafe.id) == (total, total)
+
+
 def test_a_replay_pruned_under_it_ends_with_resync_required(client, monkeypatch):
     cafe = make_company(client)
     services, hub = client.app_state["services"], client.app_state["hub"]
