@@ -122,6 +122,12 @@ _verified: dict[tuple[str, str, str], dict[str, Any]] = {}
 VERIFIED_CACHE_SIZE = 10_000
 
 
+def bearer_value(authorization: str) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header, or None."""
+    scheme, _, token = authorization.partition(" ")
+    return (token.strip() or None) if scheme.lower() == "bearer" else None
+
+
 def decode_token(settings: TokenSettings, token: str | None, kind: str = "access") -> dict[str, Any]:
     if not token:
         raise NotAuthenticated("Authentication credentials were not provided.")

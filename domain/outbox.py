@@ -63,7 +63,7 @@ class OutboxEvent:
     text: str
 
 
-def company_channel(company_id: str) -> str:
+def company_broker_channel(company_id: str) -> str:
     """The one broker channel a company's events travel on (44 bytes: within NOTIFY's 63)."""
     return f"cafe_rt_{company_id}"
 
@@ -209,7 +209,7 @@ async def publish(services: Services, events: list[OutboxEvent]) -> bool:
     company_id = events[0].company_id
     message = envelope(events, services.broker_max_text, time.time())
     try:
-        await services.broadcast.publish(channel=company_channel(company_id), message=message)
+        await services.broadcast.publish(channel=company_broker_channel(company_id), message=message)
     except Exception:
         log.warning("publish failed; the relay will retry", exc_info=True)
         return False

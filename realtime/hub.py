@@ -23,7 +23,7 @@ from typing import cast
 from broadcaster import Broadcast, Event
 
 from domain.metrics import COMMIT_TO_SOCKET, EVENTS_DELIVERED
-from domain.outbox import company_channel, parse_envelope, read_counter, read_range
+from domain.outbox import company_broker_channel, parse_envelope, read_counter, read_range
 from domain.sql import Database
 from realtime.outlet import NOT_STARTED, Outlet, Replay
 
@@ -175,7 +175,7 @@ class Hub:
 
     async def _listen(self, company_id: str, company: _Company) -> None:
         try:
-            async with self._broadcast.subscribe(company_channel(company_id)) as subscriber:
+            async with self._broadcast.subscribe(company_broker_channel(company_id)) as subscriber:
                 company.subscribed.set()
                 # broadcaster 0.3.1 annotates Subscriber.__aiter__ as "AsyncGenerator | None"; it yields Events.
                 async for event in cast("AsyncIterable[Event]", subscriber):

@@ -12,7 +12,7 @@ from typing import Any
 from starlette.endpoints import WebSocketEndpoint
 from starlette.websockets import WebSocket
 
-from domain.auth import Actor, CompanyActor, actor_from_token, company_bound
+from domain.auth import Actor, CompanyActor, actor_from_token, bearer_value, company_bound
 from domain.errors import NotAuthenticated
 from domain.metrics import SOCKETS
 from domain.revocation import check_current
@@ -60,9 +60,7 @@ def bearer_token(websocket: WebSocket) -> str | None:
     token = websocket.query_params.get("token")
     if token:
         return token
-    header = websocket.headers.get("authorization", "")
-    scheme, _, value = header.partition(" ")
-    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+    return bearer_value(websocket.headers.get("authorization", ""))
 
 
 def resume_position(websocket: WebSocket) -> int | None:

@@ -8,7 +8,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
-from domain.auth import Actor
+from domain.auth import Actor, bearer_value
 from domain.errors import DomainError, Invalid, Throttled, TooLarge
 from domain.revocation import authenticate
 from domain.services import Services
@@ -22,11 +22,7 @@ def services(request: Request) -> Services:
 
 
 def bearer(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer":
-        token = ""
-    return token.strip() or None
+    return bearer_value(request.headers.get("authorization", ""))
 
 
 async def actor(request: Request) -> Actor:
