@@ -34,7 +34,7 @@ from uvicorn.supervisors import Multiprocess
 
 from domain import accounts, demo, sync
 from domain.auth import TokenSettings
-from domain.db import WriteGate, connect_database, is_sqlite, normalize_database_url, utc_now
+from domain.db import connect_database, normalize_database_url, utc_now
 from domain.outbox import MAX_NOTIFY_TEXT, prune, relay_unpublished
 from domain.services import Services
 from domain.shapes import CreatedCompany
@@ -155,7 +155,6 @@ async def running_services(settings: Settings) -> AsyncIterator[Services]:
     services = Services(
         database,
         broker_for(normalize_database_url(settings.broadcast_url)),
-        WriteGate(is_sqlite(settings.database_url)),
         tokens,
         bonus_percent=settings.bonus_percent,
         sync_enabled=bool(settings.sync_webhook_url),

@@ -113,7 +113,7 @@ async def create_company(services: Services, name: str, owner_email: str, owner_
     db = services.database
     company_id = new_id()
     password_hash = await asyncio.to_thread(hash_password, owner_password)
-    async with services.gate, db.transaction():
+    async with db.transaction():
         await db.execute(INSERT_COMPANY, {"id": company_id, "name": name, "created_at": utc_now()})
         await outbox.create_counter(db, company_id)
         owner_id = await _insert_user(
@@ -141,8 +141,7 @@ async def create_branch(services: Services, actor: Actor, data: Any) -> BranchJS
         "city_id": city_id,
         "created_at": utc_now(),
     }
-    async with services.gate:
-        await services.database.execute(INSERT_BRANCH, branch)
+    await services.database.execute(INSERT_BRANCH, branch)
     return branch_json(branch)
 
 
@@ -175,7 +174,7 @@ async def create_user(services: Services, actor: Actor, data: Any) -> UserJSON:
     if role == "manager" and not city_ids and branch:
         city_ids = [branch["city_id"]]
     password_hash = await asyncio.to_thread(hash_password, password)
-    async with services.gate, db.transaction():
+    async with db.transaction():
         user_id = await _insert_user(
             db,
             email=_normalize_email(email),
@@ -230,7 +229,7 @@ async def start_session(services: Services, row: UserRow) -> dict[str, str]:
         raise NotAuthenticated("No active account found with the given credentials.")
     db = services.database
     user = await user_json(db, row)
-    async with services.gate, db.transaction():
+    async with db.transaction():
         jti = await tokens.remember(db, row["id"], services.tokens.refresh_ttl)
     return issue_tokens(services.tokens, user, row["token_version"], jti)
 
@@ -255,7 +254,7 @@ async def refresh(services: Services, data: Any) -> dict[str, str]:
         raise NotAuthenticated("This refresh token cannot be rotated; log in again.")
     db = services.database
     user = await user_json(db, row)
-    async with services.gate, db.transaction():
+    async with db.transaction():
         used = await tokens.use(db, jti, row["id"])
         fresh = await tokens.remember(db, row["id"], services.tokens.refresh_ttl) if used is tokens.Use.FIRST else None
     if used is tokens.Use.REPLAYED:

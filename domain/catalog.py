@@ -132,8 +132,7 @@ async def create_client(services: Services, actor: Actor, data: Any) -> ClientJS
     phone = body.text("phone", max_length=32)
     body.check()
     row: Row = {"id": new_id(), "company_id": actor.company_id, "name": name, "phone": phone, "created_at": utc_now()}
-    async with services.gate:
-        await services.database.execute(INSERT_CLIENT, row)
+    await services.database.execute(INSERT_CLIENT, row)
     return client_json(row)
 
 

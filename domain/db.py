@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -29,10 +28,6 @@ def normalize_database_url(url: str) -> str:
     return url
 
 
-def is_sqlite(url: str) -> bool:
-    return url.startswith("sqlite")
-
-
 def schema_statements() -> list[str]:
     lines = [line for line in SCHEMA_PATH.read_text().splitlines() if not line.lstrip().startswith("--")]
     return [statement.strip() for statement in "\n".join(lines).split(";") if statement.strip()]
@@ -56,24 +51,6 @@ async def _apply(database: Database, statement: str, has_column: str) -> None:
     if added and await database.fetch_one(has_column, {"table": added[1], "column": added[2]}) is not None:
         return
     await database.execute(statement)
-
-
-class WriteGate:
-    """Serializes write transactions where the database itself cannot (SQLite has one writer).
-
-    On PostgreSQL the per-company counter row lock orders writers, so the gate is open.
-    """
-
-    def __init__(self, serialize: bool) -> None:
-        self._lock = asyncio.Lock() if serialize else None
-
-    async def __aenter__(self) -> None:
-        if self._lock is not None:
-            await self._lock.acquire()
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        if self._lock is not None:
-            self._lock.release()
 
 
 def new_id() -> str:

@@ -75,8 +75,7 @@ async def create_zone(services: Services, actor: Actor, data: Any) -> ZoneJSON:
         "title": title,
         "created_at": utc_now(),
     }
-    async with services.gate:
-        await services.database.execute(INSERT_ZONE, zone)
+    await services.database.execute(INSERT_ZONE, zone)
     return zone_json(zone)
 
 

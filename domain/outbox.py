@@ -133,13 +133,8 @@ class Change:
         self.memo: dict[str, Any] = {}
 
     async def __aenter__(self) -> Change:
-        await self.services.gate.__aenter__()
         self._transaction: AbstractAsyncContextManager[Session] = self.services.database.transaction()
-        try:
-            self.db = await self._transaction.__aenter__()
-        except BaseException:
-            await self.services.gate.__aexit__(None, None, None)
-            raise
+        self.db = await self._transaction.__aenter__()
         try:
             row = await self.db.fetch_one(LOCK_COUNTER, {"company_id": self.company_id})
             if row is None:
@@ -151,10 +146,7 @@ class Change:
         return self
 
     async def _abandon(self, error: BaseException) -> None:
-        try:
-            await self._transaction.__aexit__(type(error), error, error.__traceback__)
-        finally:
-            await self.services.gate.__aexit__(None, None, None)
+        await self._transaction.__aexit__(type(error), error, error.__traceback__)
 
     async def emit(self, event_type: str, channels: list[str], message: dict[str, Any]) -> None:
         """Record an event; its text is serialized here, once, with its position as event_id."""
@@ -189,10 +181,7 @@ class Change:
         except BaseException as error:
             await self._abandon(error)
             raise
-        try:
-            await self._transaction.__aexit__(None, None, None)
-        finally:
-            await self.services.gate.__aexit__(None, None, None)
+        await self._transaction.__aexit__(None, None, None)
         await publish(self.services, self._events)
         return False
 

@@ -62,7 +62,7 @@ async def revoking(services: Services, user_id: str, company_id: str | None) -> 
     """A write (yields the database to write with) that ends by revoking the user's tokens."""
     if company_id is None:
         # A user without a company can open no socket (4004), so there is no one to tell.
-        async with services.gate, services.database.transaction():
+        async with services.database.transaction():
             yield services.database
             await services.database.execute(RAISE_VERSION, {"id": user_id})
             await services.database.execute(FORGET_REFRESH_TOKENS, {"user_id": user_id})

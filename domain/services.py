@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from broadcaster import Broadcast
 
 from domain.auth import TokenSettings
-from domain.db import WriteGate
 from domain.outbox import Change, PublishedMarks
 from domain.sql import Database
 from domain.throttle import LoginLimits
@@ -17,7 +16,6 @@ from domain.throttle import LoginLimits
 class Services:
     database: Database
     broadcast: Broadcast
-    gate: WriteGate
     tokens: TokenSettings
     bonus_percent: int = 5
     # POS sync jobs are written only when a webhook is configured.

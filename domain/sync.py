@@ -105,8 +105,7 @@ async def run_due_jobs(services: Services, settings: SyncSettings, stopping: asy
             "now": utc_now(),
             "lease_until": utc_later(settings.timeout + 60),
         }
-        async with services.gate:
-            claimed = await services.database.fetch_one(CLAIM, lease)
+        claimed = await services.database.fetch_one(CLAIM, lease)
         if claimed is None:
             continue  # another process took it
         attempted += 1

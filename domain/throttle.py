@@ -78,7 +78,7 @@ async def login_attempt(services: Services, email: str, address: str | None) -> 
     db = services.database
     now, floor = utc_now(), utc_now(seconds_ago=limits.lockout)
     retry_after = 0
-    async with services.gate, db.transaction():
+    async with db.transaction():
         for index, counter in enumerate(counters):
             row = await db.fetch_one(UPSERT_ATTEMPT, {"key": counter.key, "now": now, "window_floor": floor})
             assert row is not None  # an upsert returns its row
@@ -93,13 +93,13 @@ async def login_attempt(services: Services, email: str, address: str | None) -> 
     try:
         yield
     except NotAuthenticated:
-        async with services.gate, db.transaction():
+        async with db.transaction():
             for counter in counters:
                 if counter.failures >= counter.limit:
                     await db.execute(LOCK, {"key": counter.key, "until": utc_later(limits.lockout)})
             await db.execute(PRUNE, {"window_floor": floor, "now": now})
         raise
-    async with services.gate, db.transaction():
+    async with db.transaction():
         await db.execute(CLEAR, {"key": counters[0].key})
         for counter in counters[1:]:
             await db.execute(FORGIVE, {"key": counter.key})

@@ -42,9 +42,8 @@ async def issue_ticket(services: Services, token: str | None) -> dict[str, Any]:
         "claims": json.dumps(claims),
         "expires_at": utc_later(services.ws_ticket_ttl),
     }
-    async with services.gate:
-        await services.database.execute(DELETE_EXPIRED, {"now": utc_now()})
-        await services.database.execute(INSERT_TICKET, row)
+    await services.database.execute(DELETE_EXPIRED, {"now": utc_now()})
+    await services.database.execute(INSERT_TICKET, row)
     return {"ticket": ticket, "expires_in": services.ws_ticket_ttl}
 
 
@@ -52,8 +51,7 @@ async def redeem_ticket(services: Services, ticket: str) -> Actor:
     """The user a ticket was issued to; the ticket is gone afterwards, whatever the outcome."""
     if len(ticket) > MAX_TICKET_LENGTH:
         raise NotAuthenticated("The ticket is invalid.")
-    async with services.gate:
-        row = await services.database.fetch_one(REDEEM_TICKET, {"ticket_hash": _hash(ticket)})
+    row = await services.database.fetch_one(REDEEM_TICKET, {"ticket_hash": _hash(ticket)})
     if row is None:
         raise NotAuthenticated("The ticket is invalid or was already used.")
     if row["expires_at"] < utc_now():
