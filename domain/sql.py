@@ -266,11 +266,19 @@ class Database:
             yield inside
         except BaseException:
             _current.reset(token)
-            await asyncio.shield(session.execute("ROLLBACK"))
+            await self._roll_back(session)
             raise
         _current.reset(token)
         try:
             await session.execute("COMMIT")
         except BaseException:
-            await asyncio.shield(session.execute("ROLLBACK"))
+            # A COMMIT cut off by a cancellation may still have committed: roll back only what is still open.
+            await self._roll_back(session)
             raise
+
+    def _in_transaction(self, raw: Any) -> bool:
+        return bool(raw.in_transaction) if self.is_sqlite else bool(raw.is_in_transaction())
+
+    async def _roll_back(self, session: Session) -> None:
+        if self._in_transaction(session.raw):
+            await asyncio.shield(session.execute("ROLLBACK"))
