@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from dataclasses import replace
@@ -16,7 +17,7 @@ from websockets.exceptions import ConnectionClosed
 
 from cafe_rt import create_app
 from domain.auth import issue_tokens
-from tests.factory import feed_url, make_company
+from tests.factory import close_code, create_order, feed_url, make_company
 from tests.servers import (
     StalledClient,
     big_order_body,
@@ -42,6 +43,37 @@ def test_a_flood_is_closed_with_1008(client):
         for _ in range(100):
             ws.send_json({"action": "ping"})
         assert closing_code(ws) == 1008
+
+
+def test_sockets_per_user_are_capped_with_1008_and_a_closed_one_frees_its_place(settings):
+    """MAX_SOCKETS_PER_USER: one token cannot hold hundreds of sockets; an owner's dashboard of many entity
+    sockets still fits, and each socket that closes gives its place back."""
+    with TestClient(create_app(replace(settings, max_sockets_per_user=5))) as client:
+        cafe = make_company(client)
+        order = create_order(client, cafe)
+        urls = [feed_url("orders", cafe.owner), feed_url("tables", cafe.owner), feed_url("kitchen", cafe.owner)]
+        urls += [f"/ws/orders/{order['id']}/?token={cafe.owner.token}", f"/?token={cafe.owner.token}"]
+        with contextlib.ExitStack() as open_sockets:
+            for url in urls:
+                open_sockets.enter_context(client.websocket_connect(url)).receive_json()
+            assert close_code(client, feed_url("orders", cafe.owner)) == 1008
+            # Another user is not affected by the owner's count.
+            with client.websocket_connect(feed_url("orders", cafe.waiter)) as ws:
+                assert ws.receive_json()["type"] == "connection_established"
+        with client.websocket_connect(feed_url("orders", cafe.owner)) as ws:
+            assert ws.receive_json()["type"] == "connection_established"
+
+
+def test_a_legal_big_order_reaches_a_reading_kitchen_socket_whole(client):
+    """MAX_PORTIONS_PER_ORDER portions in one order: every kitchen_task_created arrives, no 4008."""
+    cafe = make_company(client)
+    portions = client.app_state["services"].max_portions_per_order
+    with client.websocket_connect(feed_url("kitchen", cafe.cook)) as kitchen:
+        kitchen.receive_json()
+        create_order(client, cafe, items=[("pizza", 100), ("coffee", portions - 100)])
+        created = [kitchen.receive_json() for _ in range(portions)]
+    assert [event["type"] for event in created] == ["kitchen_task_created"] * portions
+    assert len({event["data"]["task"]["id"] for event in created}) == portions
 
 
 def test_sockets_outlive_their_token_by_default(settings):
