@@ -8,7 +8,7 @@ import hmac
 import os
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
 import jwt
@@ -76,7 +76,9 @@ def company_bound(actor: Actor) -> CompanyActor | None:
         return actor
     if actor.company_id is None:
         return None
-    return CompanyActor(**{item.name: getattr(actor, item.name) for item in fields(actor)})
+    return CompanyActor(
+        actor.id, actor.role, actor.company_id, actor.branch_id, actor.city_ids, actor.expires_at, actor.token_version
+    )
 
 
 @dataclass(frozen=True)
@@ -168,12 +170,10 @@ def actor_from_token(settings: TokenSettings, token: str | None) -> Actor:
 
 
 def actor_from_claims(claims: Mapping[str, Any]) -> Actor:
-    return Actor(
-        id=claims["sub"],
-        role=claims.get("role", ""),
-        company_id=claims.get("company_id"),
-        branch_id=claims.get("branch_id"),
-        city_ids=tuple(claims.get("city_ids") or ()),
-        expires_at=int(claims["exp"]),
-        token_version=claims.get("ver", 0),
-    )
+    user_id, role, branch_id = claims["sub"], claims.get("role", ""), claims.get("branch_id")
+    city_ids, expires_at, version = tuple(claims.get("city_ids") or ()), int(claims["exp"]), claims.get("ver", 0)
+    company_id: str | None = claims.get("company_id")
+    if company_id:
+        # A company's user is a CompanyActor from the start: company_bound() then has nothing to copy.
+        return CompanyActor(user_id, role, company_id, branch_id, city_ids, expires_at, version)
+    return Actor(user_id, role, company_id, branch_id, city_ids, expires_at, version)

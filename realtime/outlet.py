@@ -75,9 +75,18 @@ class Outlet:
         self._sender: asyncio.Task[None] | None = None
 
     def start(self, send_text: SendText, close: Close, read_replay: ReadReplay) -> None:
-        """The socket is accepted: send what was queued before, and from now on send as frames come."""
+        """The socket is accepted: send what was queued before (a greeting, a state: at once, like any frame;
+        a replay through the sender), and from now on send as frames come."""
         self._send_text, self._close, self._read_replay = send_text, close, read_replay
-        if self._queue or self.closing_code is not None:
+        while self._queue and self._sender is None and self.closing_code is None:
+            frame = self._queue[0]
+            if isinstance(frame, Replay):
+                break
+            self._queue.popleft()
+            self._send_now(frame)
+        if not self._queue:
+            self._queue = None
+        if (self._queue or self.closing_code is not None) and self._sender is None:
             self._start_sender(None)
 
     @property
@@ -94,16 +103,7 @@ class Outlet:
         if self.closing_code is not None:
             return
         if self._direct:
-            assert self._send_text is not None
-            try:
-                # ASGI types `send` as returning an Awaitable; uvicorn's is a coroutine function, which
-                # run_eagerly steps by hand.
-                waiting = run_eagerly(self._send_text(text))  # type: ignore[arg-type]
-            except Exception:
-                self._gone()
-                return
-            if waiting is not None:
-                self._watch(waiting)
+            self._send_now(text)
             return
         if self._queue is not None and len(self._queue) >= self._max_queue:
             self.close(CLOSE_TOO_SLOW)
@@ -111,6 +111,19 @@ class Outlet:
         self._enqueue(text)
         if self._send_text is not None and self._sender is None:
             self._start_sender(None)
+
+    def _send_now(self, text: str) -> None:
+        """Write a frame in this call; if the socket cannot take it at once, a sender finishes it and goes on."""
+        assert self._send_text is not None
+        try:
+            # ASGI types `send` as returning an Awaitable; uvicorn's is a coroutine function, which
+            # run_eagerly steps by hand.
+            waiting = run_eagerly(self._send_text(text))  # type: ignore[arg-type]
+        except Exception:
+            self._gone()
+            return
+        if waiting is not None:
+            self._watch(waiting)
 
     def replay(self, after: int, through: int) -> None:
         self._enqueue(Replay(after, through))
