@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
-import logging
 from collections import deque
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
@@ -19,7 +18,6 @@ from dataclasses import dataclass
 from domain.metrics import SLOW_CLIENT_CLOSES
 from realtime.eager import run_eagerly
 
-log = logging.getLogger("cafe_rt.outlet")
 # Until the hub has decided where a new socket starts, nothing is delivered to it.
 NOT_STARTED = 2**63
 CLOSE_TOO_SLOW = 4008
