@@ -4,11 +4,13 @@
 write's CPU on SQLite, 42% on PostgreSQL), and on SQLite it opens a new connection and thread for every
 statement outside a transaction. Here a statement is translated once (`:name` to asyncpg's `$1`; SQLite
 takes `:name` itself) and runs on the driver connection `databases` hands out:
-- SQLite: two connections held for the life of the process, one that writes (one transaction at a time,
-  which is all SQLite allows) and one that reads committed data beside it (WAL).
+- SQLite: three connections held for the life of the process: one that writes (one transaction at a time,
+  which is all SQLite allows; its statements run on the loop's thread), one that reads lists beside it
+  (WAL) on aiosqlite's thread, and one for point reads on the loop's thread.
 - PostgreSQL: a pool connection per transaction, or per statement outside one.
-A transaction belongs to the task that opened it: statements of that task join it, as with `databases`.
-Rows come back as plain dicts.
+A transaction is bound to the context that opened it (a ContextVar): statements made there join it, as with
+`databases`; tasks that must not inherit it (socket senders) start in a fresh context. Rows come back as
+plain dicts.
 """
 
 from __future__ import annotations
