@@ -34,10 +34,12 @@ from uvicorn.supervisors import Multiprocess
 
 from domain import accounts, demo, sync
 from domain.auth import TokenSettings
-from domain.db import connect_database, normalize_database_url, utc_now
+from domain.db import normalize_database_url, utc_now
+from domain.migrations import SchemaError, migrate, open_database
 from domain.outbox import MAX_NOTIFY_TEXT, prune, relay_unpublished
 from domain.services import Services
 from domain.shapes import CreatedCompany
+from domain.sql import Database
 from domain.throttle import LoginLimits
 from realtime.broker import BrokerSupervisor
 from realtime.http_guard import GuardedHttpToolsProtocol
@@ -150,7 +152,7 @@ def check_secret(secret: str | None) -> None:
 async def running_services(settings: Settings) -> AsyncIterator[Services]:
     """The database (schema applied) and the broker, connected for as long as the block runs."""
     check_secret(settings.jwt_secret)
-    database = await connect_database(settings.database_url)
+    database = await open_database(settings.database_url)
     tokens = TokenSettings(settings.jwt_secret or "", settings.access_token_ttl, settings.refresh_token_ttl)
     services = Services(
         database,
@@ -282,6 +284,26 @@ async def _create_company(settings: Settings, name: str, email: str, password: s
         return await accounts.create_company(services, name, email, password)
 
 
+async def _migrate(database_url: str) -> str:
+    database = Database(normalize_database_url(database_url))
+    await database.connect()
+    try:
+        report = await migrate(database)
+    finally:
+        await database.disconnect()
+    if not report.applied:
+        return f"cafe_rt: the schema is up to date (version {report.after})"
+    return f"cafe_rt: schema version {report.before} -> {report.after}: applied {', '.join(report.applied)}"
+
+
+def run_migrations(database_url: str) -> str:
+    """`migrate`, and `serve` before it listens: a database this code cannot use stops it with the reason."""
+    try:
+        return asyncio.run(_migrate(database_url))
+    except SchemaError as refused:
+        raise SystemExit(f"cafe_rt: {refused}") from None
+
+
 async def _demo(settings: Settings) -> str:
     async with running_services(settings) as services:
         return await demo.load(services)
@@ -349,6 +371,8 @@ def serve(host: str, port: int, log_level: str, workers: int, loop: str) -> None
         proxy_headers=True,
         log_level=log_level,
     )
+    # Once here, before listening, rather than only in each worker's lifespan (which finds nothing left to do).
+    logging.getLogger("uvicorn.error").info(run_migrations(DATABASE_URL))
     try:
         listener = listening_socket(host, port)
     except OSError as refused:
@@ -375,6 +399,7 @@ def main(argv: list[str] | None = None) -> int:
     server.add_argument(
         "--loop", choices=("auto", "asyncio", "uvloop"), default="auto", help="event loop (auto: uvloop if installed)"
     )
+    commands.add_parser("migrate", help="bring the database's schema to this release (idempotent); see README")
     commands.add_parser("demo", help="load the demo company (idempotent) and print its logins")
     company = commands.add_parser("create-company", help="create a company and its owner; prints JSON ids")
     company.add_argument("name")
@@ -385,6 +410,9 @@ def main(argv: list[str] | None = None) -> int:
         serve(args.host, args.port, args.log_level, max(1, args.workers), args.loop)
         return 0
     settings = Settings()
+    if args.command == "migrate":
+        print(run_migrations(settings.database_url))
+        return 0
     if args.command == "demo":
         try:
             print(asyncio.run(_demo(settings)))

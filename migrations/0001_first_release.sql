@@ -1,5 +1,8 @@
--- cafe_rt schema: one file for SQLite and PostgreSQL, applied at startup, idempotent.
+-- The schema of cafe_rt's first release (ed11cf2, 2026-11-23), as it shipped.
 -- Ids are UUID text, money is integer cents, timestamps are ISO 8601 UTC text (they sort as text).
+-- Migrations 0001-0003 predate the schema_migrations table: a database made before it may hold any
+-- part of them (each release applied its schema.sql with IF NOT EXISTS), so their statements are
+-- idempotent, and an ADD COLUMN runs only where the column is missing.
 
 CREATE TABLE IF NOT EXISTS companies (
     id TEXT PRIMARY KEY,
@@ -62,8 +65,6 @@ CREATE TABLE IF NOT EXISTS table_sessions (
     closed_at TEXT
 );
 
-CREATE INDEX IF NOT EXISTS table_sessions_by_table ON table_sessions (table_id, closed_at);
-
 CREATE TABLE IF NOT EXISTS menu_items (
     id TEXT PRIMARY KEY,
     company_id TEXT NOT NULL REFERENCES companies (id),
@@ -99,24 +100,18 @@ CREATE TABLE IF NOT EXISTS orders (
     bonuses_earned_cents BIGINT NOT NULL,
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL,
-    confirmed_at TEXT,
-    ready_at TEXT,
-    delivered_at TEXT,
     closed_at TEXT,
     UNIQUE (branch_id, number)
 );
 
 CREATE INDEX IF NOT EXISTS orders_by_table ON orders (table_id, status);
 CREATE INDEX IF NOT EXISTS orders_by_branch ON orders (company_id, branch_id, created_at);
--- The branch's next order number is MAX(number) + 1, taken in every order's INSERT.
-CREATE INDEX IF NOT EXISTS orders_by_number ON orders (branch_id, number);
 
 CREATE TABLE IF NOT EXISTS order_items (
     id TEXT PRIMARY KEY,
     company_id TEXT NOT NULL REFERENCES companies (id),
     order_id TEXT NOT NULL REFERENCES orders (id),
     menu_item_id TEXT NOT NULL REFERENCES menu_items (id),
-    line INTEGER NOT NULL,
     quantity INTEGER NOT NULL,
     price_cents BIGINT NOT NULL,
     created_at TEXT NOT NULL
@@ -184,83 +179,3 @@ CREATE TABLE IF NOT EXISTS events (
 );
 
 CREATE INDEX IF NOT EXISTS events_unpublished ON events (created_at) WHERE published = 0;
--- The relay's prune looks for old events only.
-CREATE INDEX IF NOT EXISTS events_by_time ON events (created_at);
-
-CREATE TABLE IF NOT EXISTS bonus_accounts (
-    user_id TEXT PRIMARY KEY REFERENCES users (id),
-    company_id TEXT NOT NULL REFERENCES companies (id),
-    balance_cents BIGINT NOT NULL,
-    updated_at TEXT NOT NULL
-);
-
-CREATE TABLE IF NOT EXISTS bonus_operations (
-    id TEXT PRIMARY KEY,
-    company_id TEXT NOT NULL REFERENCES companies (id),
-    user_id TEXT NOT NULL REFERENCES users (id),
-    order_id TEXT NOT NULL REFERENCES orders (id),
-    type TEXT NOT NULL,
-    amount_cents BIGINT NOT NULL,
-    balance_after_cents BIGINT NOT NULL,
-    created_at TEXT NOT NULL
-);
-
-CREATE INDEX IF NOT EXISTS bonus_operations_by_user ON bonus_operations (user_id, created_at);
-
--- POS sync: a job per new order or status change, written in the change's transaction.
-CREATE TABLE IF NOT EXISTS sync_jobs (
-    id TEXT PRIMARY KEY,
-    company_id TEXT NOT NULL REFERENCES companies (id),
-    branch_id TEXT NOT NULL REFERENCES branches (id),
-    entity TEXT NOT NULL,
-    entity_id TEXT NOT NULL,
-    payload TEXT NOT NULL,
-    status TEXT NOT NULL,
-    attempts INTEGER NOT NULL,
-    next_attempt_at TEXT NOT NULL,
-    last_error TEXT,
-    created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL
-);
-
-CREATE INDEX IF NOT EXISTS sync_jobs_due ON sync_jobs (next_attempt_at) WHERE status = 'pending';
-
--- Single-use socket tickets (POST /api/auth/ws-ticket): the claims of the access token that asked for
--- one, under the ticket's SHA-256, so every process can redeem it and a database reader cannot.
-CREATE TABLE IF NOT EXISTS ws_tickets (
-    ticket_hash TEXT PRIMARY KEY,
-    user_id TEXT NOT NULL REFERENCES users (id),
-    claims TEXT NOT NULL,
-    expires_at TEXT NOT NULL
-);
-
-CREATE INDEX IF NOT EXISTS ws_tickets_by_expiry ON ws_tickets (expires_at);
-
--- Account lifecycle. token_version is carried in every token and compared on each REST request and
--- socket connect; raising it revokes every token of the user at once.
--- Columns added after the first release are ADD COLUMN statements, so databases created before them
--- get them too; domain/db.py runs each one only where the column is missing (SQLite has no
--- ADD COLUMN IF NOT EXISTS).
-ALTER TABLE users ADD COLUMN is_active INTEGER NOT NULL DEFAULT 1;
-ALTER TABLE users ADD COLUMN token_version INTEGER NOT NULL DEFAULT 0;
-
--- Refresh tokens by their jti: each is used once (used_at), and a second use revokes the user's tokens.
-CREATE TABLE IF NOT EXISTS refresh_tokens (
-    jti TEXT PRIMARY KEY,
-    user_id TEXT NOT NULL REFERENCES users (id),
-    expires_at TEXT NOT NULL,
-    used_at TEXT
-);
-
-CREATE INDEX IF NOT EXISTS refresh_tokens_by_user ON refresh_tokens (user_id, expires_at);
-
--- Failed logins per key ("account:<sha256 of the email>" or "address:<client address>"), shared by
--- every process: `failures` since `window_start`, and a lock until `locked_until` once over the limit.
-CREATE TABLE IF NOT EXISTS login_throttle (
-    key TEXT PRIMARY KEY,
-    failures INTEGER NOT NULL,
-    window_start TEXT NOT NULL,
-    locked_until TEXT
-);
-
-CREATE INDEX IF NOT EXISTS login_throttle_window ON login_throttle (window_start);
