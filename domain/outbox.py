@@ -119,7 +119,14 @@ class PublishedMarks:
 
 
 class Change:
-    """One write transaction of one company, with the events it emits."""
+    """One write transaction of one company, with the events it emits.
+
+    The rule for code inside `async with Change(...)`: await nothing but SQL on `change.db`. No broker, no
+    HTTP, no sleep, no lock of another kind. The transaction holds the company's counter row (PostgreSQL) or
+    the only write lock (SQLite), and on SQLite its statements run on the event loop's thread: a slow query
+    here stalls every write of the company and, on SQLite, every socket of the process. Work that must wait
+    on something else happens before the change opens, or after it commits.
+    """
 
     db: Session
 
