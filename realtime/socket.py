@@ -86,7 +86,9 @@ def fits(fresh: Actor, opened: Actor) -> bool:
 class HubSocket(WebSocketEndpoint):
     """A socket fed by the hub. Subclasses decide the channels (`open_outlet`) and answer actions."""
 
-    encoding = "text"
+    # Text and binary frames both reach on_receive: a binary one is answered with the dialect's error, since a
+    # bad message never closes a socket (Starlette's "text" encoding would close it with 1003).
+    encoding = None
     outlet: Outlet | None = None
     # Set on connect, before the socket is accepted: every socket's user belongs to a company.
     actor: CompanyActor
@@ -196,11 +198,14 @@ class HubSocket(WebSocketEndpoint):
     async def on_attached(self, websocket: WebSocket) -> None:
         """Runs once the socket is registered: a state sent now is never older than the events after it."""
 
-    async def on_receive(self, websocket: WebSocket, data: str) -> None:
+    async def on_receive(self, websocket: WebSocket, data: str | bytes) -> None:
         if self.outlet is None:
             return
         if not self.limiter.allow():
             self.outlet.close(CLOSE_TOO_MANY)
+            return
+        if isinstance(data, bytes):
+            self.reply_error("Binary frames are not understood: send JSON as a text frame.")
             return
         try:
             message = parse_json(data)

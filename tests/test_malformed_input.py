@@ -118,7 +118,8 @@ async def until(ws, wanted) -> dict:
 
 
 def test_every_socket_kind_answers_bad_frames_and_keeps_working(served):
-    """Over uvicorn: a deep frame once dropped the connection, an echoed surrogate silently killed the pump."""
+    """Over uvicorn: a deep frame once dropped the connection, an echoed surrogate silently killed the pump, and a
+    binary frame was closed with 1003."""
     host, cafe = served
     token = cafe["waiter_token"]
     sockets = {
@@ -136,6 +137,7 @@ def test_every_socket_kind_answers_bad_frames_and_keeps_working(served):
                 (DEEP, "nested deeper"),
                 (json.dumps({key: "?"}).replace("?", "\\ud800"), "surrogate"),
                 (json.dumps({key: "ping", "data": {"roomId": "?"}}).replace("?", "\\udfff"), "surrogate"),
+                (json.dumps({key: "ping"}).encode(), "Binary frames"),  # once closed with 1003
             ):
                 await ws.send(frame)
                 refused = await until(ws, lambda message: error_text(message) is not None)
