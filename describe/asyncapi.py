@@ -186,7 +186,16 @@ def _operation(key: str, action: str, names: tuple[str, ...]) -> dict[str, Any]:
 
 def _message(key: str, summary: str, payload: Schema) -> dict[str, Any]:
     kind = payload["properties"].get("type") or payload["properties"].get("action")
-    return {"name": kind["const"] if kind else key, "summary": summary, "payload": payload}
+    # A title per payload, so that code generators name their models after the message, not AnonymousSchema_N.
+    # The rooms dialect spells its types with hyphens (new-order beside the entity sockets' new_order).
+    rooms = "-" in key and not key.startswith("action-")
+    title = ("Rooms" if rooms else "") + "".join(word.capitalize() for word in re.split(r"[_\-]", key) if word)
+    return {
+        "name": kind["const"] if kind else key,
+        "title": title,
+        "summary": summary,
+        "payload": {"title": title, **payload},
+    }
 
 
 @cache

@@ -343,9 +343,22 @@ PATHS: dict[str, dict[str, dict[str, Any]]] = {
 }
 
 
+def operation_id(method: str, path: str) -> str:
+    """`get` `/api/cafe/orders/{order_id}/pay/` -> `getCafeOrdersByOrderIdPay`: unique, and what client
+    generators name their methods by."""
+    words = []
+    for segment in path.strip("/").removeprefix("api").split("/"):
+        parameter = re.fullmatch(r"{(\w+)}", segment)
+        name = f"by_{parameter[1]}" if parameter else segment
+        words += [word.capitalize() for word in re.split(r"[_\-.]", name) if word]
+    return method + "".join(words)
+
+
 def _with_path_parameters(path: str, operations: dict[str, dict[str, Any]]) -> dict[str, Any]:
     names = re.findall(r"{(\w+)}", path)
-    item: dict[str, Any] = dict(operations)
+    item: dict[str, Any] = {
+        method: {"operationId": operation_id(method, path), **operation} for method, operation in operations.items()
+    }
     if names:
         item["parameters"] = [{"name": name, "in": "path", "required": True, "schema": ID} for name in names]
     return item
@@ -363,6 +376,7 @@ def document() -> dict[str, Any]:
             '`{"detail": ...}`. Under `cafe_rt.py serve`, before any operation: 431 for a request head over '
             "64 KiB, 408 for a request that has not arrived within REQUEST_TIMEOUT.",
         },
+        "servers": [{"url": "http://localhost:8000", "description": "`cafe_rt.py serve`; https behind TLS"}],
         "security": [{"bearerAuth": []}],
         "paths": {path: _with_path_parameters(path, operations) for path, operations in PATHS.items()},
         "components": {

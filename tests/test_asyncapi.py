@@ -132,6 +132,12 @@ def test_every_message_says_its_type_as_a_const():
         assert "const" in kind and message["name"] == kind["const"], name
 
 
+def test_every_payload_has_a_title_of_its_own():
+    """Generators name models by the payload's title; without one they make AnonymousSchema_N."""
+    titles = [message["payload"].get("title") for message in document()["components"]["messages"].values()]
+    assert all(titles) and len(set(titles)) == len(titles)
+
+
 def test_every_message_is_on_a_channel_and_types_are_unique_per_channel():
     doc = document()
     used = {ref.rsplit("/", 1)[1] for channel in doc["channels"].values() for ref in refs(channel["messages"])}

@@ -47,6 +47,19 @@ def test_openapi_document_is_valid(client: TestClient):
 
 
 @SQLITE_ONLY
+def test_every_operation_has_an_operation_id_of_its_own_and_a_server(client: TestClient):
+    document = ok(client.get("/openapi.json"))
+    ids = [
+        operation.get("operationId")
+        for item in document["paths"].values()
+        for method, operation in item.items()
+        if method != "parameters"
+    ]
+    assert all(ids) and len(set(ids)) == len(ids)
+    assert document["servers"][0]["url"] == "http://localhost:8000"
+
+
+@SQLITE_ONLY
 def test_openapi_document_lists_every_rest_route(client: TestClient):
     document = ok(client.get("/openapi.json"))
     app = client.app
