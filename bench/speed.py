@@ -59,6 +59,7 @@ from websockets.uri import WebSocketURI, parse_uri
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from tests.factory import TEST_SECRET  # noqa: E402
 from tests.servers import (  # noqa: E402  (the repository root is put on the path just above)
     create_company_by_command,
     free_port,
@@ -180,17 +181,47 @@ def limit_server() -> Iterator[Target]:
     port = free_port()
     process = subprocess.Popen([sys.executable, str(BENCH / "limit_server.py"), "--port", str(port)])
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                break
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("bench/limit_server.py did not start")
-            time.sleep(0.05)
+        wait_for_port(process, port, "bench/limit_server.py")
         yield Target("limit", (f"127.0.0.1:{port}",), (process.pid,), "/sub")
     finally:
         process.terminate()
         process.wait(10)
+
+
+@contextmanager
+def write_limit(database_url: str, token: str, body: bytes) -> Iterator[Target]:
+    """bench/write_limit_server.py on its own database, with the ids of cafe_rt's company so the same token and
+    order body work on both."""
+    import jwt
+
+    claims = jwt.decode(token, options={"verify_signature": False})
+    order = json.loads(body)
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            str(BENCH / "write_limit_server.py"),
+            *("--port", str(port), "--database-url", database_url, "--secret", TEST_SECRET),
+            *("--company", claims["company_id"], "--user", claims["sub"], "--branch", order["branch"]),
+            *("--table", order["table"], "--menu-item", order["items"][0]["menu_item"]),
+        ]
+    )
+    try:
+        wait_for_port(process, port, "bench/write_limit_server.py")
+        yield Target("write limit", (f"127.0.0.1:{port}",), (process.pid,), FEED_PATH)
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def wait_for_port(process: subprocess.Popen, port: int, name: str) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"{name} did not start")
+        time.sleep(0.05)
 
 
 # ---------------------------------------------------------------------------------------------- client
@@ -791,6 +822,10 @@ async def sqlite_runs(args: argparse.Namespace, folder: str, logs: list[str]) ->
             results += await fan_out(target, writer, args)
         finally:
             writer.close()
+    with write_limit(f"sqlite:///{folder}/write_limit.db", token, body) as limit:
+        log(f"write limit: writes, {args.orders} orders from {WRITES_CLIENTS} clients, {WRITES_SOCKETS} sockets")
+        results.append(await writes_section(limit, token, body, args.orders, args.settle))
+        emit(results[-1])
     with limit_server() as limit:
         async with connect(f"ws://{limit.hosts[0]}/pub", compression=None) as pub:
             results += await fan_out(limit, Publisher(pub, writes.frame_bytes), args)
@@ -852,6 +887,12 @@ async def postgres_runs(args: argparse.Namespace, logs: list[str]) -> list:
         other = stack.enter_context(cafe_rt(env, logs))
         both = replace(first, hosts=first.hosts + other.hosts, pids=first.pids + other.pids)
         results.append(await split_rate(both, writer, args))
+    async with postgres_database(args.postgres) as limit_url:
+        with write_limit(limit_url, token, body) as limit:
+            log(f"write limit on PostgreSQL: writes, {args.orders} orders")
+            limit = replace(limit, kind="write limit pg")
+            results.append(await writes_section(limit, token, body, args.orders, args.settle))
+            emit(results[-1])
     return results
 
 
@@ -909,18 +950,33 @@ COMPARED = [
 ]
 
 
+WRITES_COMPARED = [
+    ("orders/s", "orders_per_s"),
+    ("request p50 ms", "request_p50_ms"),
+    ("request p99 ms", "request_p99_ms"),
+    ("server CPU ms/order", "server_cpu_ms_per_order"),
+    ("client CPU ms/order", "client_cpu_ms_per_order"),
+    ("lost", "lost"),
+]
+
+
+def writes_rows(results: list, mine: str, limit: str, where: str) -> list[str]:
+    """The writes section against the write limit (bench/write_limit_server.py) of the same run."""
+    writes = find(results, "writes", mine)
+    if writes is None:
+        return []
+    head = f"writes on {where} ({writes.sockets} sockets, {writes.clients} clients)"
+    lines = []
+    for label, attribute in WRITES_COMPARED:
+        a, b = getattr(writes, attribute), value(results, "writes", limit, attribute)
+        lines.append(f"| {head}: {label} | {a} | {'-' if b is None else b} | {ratio(a, b)} |")
+    return lines
+
+
 def table(results: list) -> list[str]:
     lines = ["| measurement | cafe_rt | limit | cafe_rt / limit |", "|---|---|---|---|"]
-    writes = find(results, "writes", "cafe_rt")
-    if writes:
-        head = f"writes ({writes.sockets} sockets, {writes.clients} clients)"
-        lines += [
-            f"| {head}: orders/s | {writes.orders_per_s} | - | - |",
-            f"| {head}: request p50 / p99 ms | {writes.request_p50_ms} / {writes.request_p99_ms} | - | - |",
-            f"| {head}: server (client) CPU ms/order | {writes.server_cpu_ms_per_order} "
-            f"({writes.client_cpu_ms_per_order}) | - | - |",
-            f"| {head}: lost | {writes.lost} | - | - |",
-        ]
+    lines += writes_rows(results, "cafe_rt", "write limit", "SQLite")
+    lines += writes_rows(results, "cafe_rt pg", "write limit pg", "PostgreSQL + Redis")
     for label, section, attribute in COMPARED:
         mine = find(results, section, "cafe_rt")
         if mine is None:
@@ -955,6 +1011,119 @@ def table(results: list) -> list[str]:
         lines.append(
             f"| 2 processes / 1 process | - | {ratio(two.server_cpu_ms_per_write, one.server_cpu_ms_per_write)} | "
             f"{ratio(two.server_cpu_us_per_frame, one.server_cpu_us_per_frame)} | - | - |"
+        )
+    return lines
+
+
+def quotient(results: list, section: str, mine: str, limit: str, attribute: str) -> float | None:
+    a, b = value(results, section, mine, attribute), value(results, section, limit, attribute)
+    return None if a is None or not b else a / b
+
+
+def two_processes(results: list, attribute: str) -> float | None:
+    split = {
+        result.processes: result
+        for result in results
+        if isinstance(result, RateResult) and result.section == "postgres"
+    }
+    if len(split) < 2 or not getattr(split[1], attribute):
+        return None
+    return getattr(split[2], attribute) / getattr(split[1], attribute)
+
+
+def sustained(results: list) -> float | None:
+    rate = find(results, "rate", "cafe_rt")
+    return None if rate is None else rate.writes_per_s / rate.rate
+
+
+# (target, how it is measured from the results, "<=" or ">=", goal, unit): issue 21's targets, all in one run.
+TARGETS: list[tuple[str, Callable[[list], float | None], str, float, str]] = [
+    (
+        "SQLite: server CPU per order / the write limit's",
+        lambda r: quotient(r, "writes", "cafe_rt", "write limit", "server_cpu_ms_per_order"),
+        "<=",
+        2.0,
+        "x",
+    ),
+    ("SQLite: request p99 at 16 clients", lambda r: value(r, "writes", "cafe_rt", "request_p99_ms"), "<=", 50, " ms"),
+    (
+        "PostgreSQL + Redis: orders/s (2.5x the 146.6 of 2026-11-30's run)",
+        lambda r: value(r, "writes", "cafe_rt pg", "orders_per_s"),
+        ">=",
+        366.5,
+        "",
+    ),
+    (
+        "PostgreSQL + Redis: server CPU per order / the write limit's",
+        lambda r: quotient(r, "writes", "cafe_rt pg", "write limit pg", "server_cpu_ms_per_order"),
+        "<=",
+        2.5,
+        "x",
+    ),
+    (
+        "fan-out: delivered frames/s / the limit's",
+        lambda r: quotient(r, "saturation", "cafe_rt", "limit", "frames_per_s"),
+        ">=",
+        0.8,
+        "x",
+    ),
+    (
+        "fan-out: server CPU per frame / the limit's",
+        lambda r: quotient(r, "saturation", "cafe_rt", "limit", "server_cpu_us_per_frame"),
+        "<=",
+        1.2,
+        "x",
+    ),
+    ("rate section: writes/s sustained / asked", sustained, ">=", 0.98, "x"),
+    (
+        "rate section: p99 write-to-push / the limit's",
+        lambda r: quotient(r, "rate", "cafe_rt", "limit", "p99_ms"),
+        "<=",
+        2.0,
+        "x",
+    ),
+    (
+        "connect: server CPU per socket / the limit's",
+        lambda r: quotient(r, "connect", "cafe_rt", "limit", "server_cpu_ms_per_connect"),
+        "<=",
+        1.5,
+        "x",
+    ),
+    (
+        "idle memory per socket / the limit's",
+        lambda r: quotient(r, "connect", "cafe_rt", "limit", "rss_kib_per_socket"),
+        "<=",
+        1.6,
+        "x",
+    ),
+    (
+        "two processes / one: server CPU per frame",
+        lambda r: two_processes(r, "server_cpu_us_per_frame"),
+        "<=",
+        1.2,
+        "x",
+    ),
+    (
+        "two processes / one: server CPU per write",
+        lambda r: two_processes(r, "server_cpu_ms_per_write"),
+        "<=",
+        1.2,
+        "x",
+    ),
+]
+
+
+def targets(results: list) -> list[str]:
+    """Every target with what this run measured, and whether it holds."""
+    lines = ["| target | measured | goal | holds |", "|---|---|---|---|"]
+    for label, measure, comparison, goal, unit in TARGETS:
+        measured = measure(results)
+        if measured is None:
+            lines.append(f"| {label} | not measured | {comparison} {goal:g}{unit} | - |")
+            continue
+        holds = measured <= goal if comparison == "<=" else measured >= goal
+        lines.append(
+            f"| {label} | {measured:.2f}{unit} | {comparison} {goal:g}{unit} | {'yes' if holds else '**no**'} |"
         )
     return lines
 
@@ -1040,6 +1209,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     print()
     print("\n".join(lines))
+    print()
+    print("\n".join(targets(results)))
     for text in logs:
         print(f"\ncafe_rt logged:\n{text[-3000:]}")
     print()
