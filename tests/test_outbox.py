@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import secrets
 from collections.abc import Sequence
 
 import pytest
@@ -22,6 +23,10 @@ COUNT_TASKS = "SELECT COUNT(*) AS n FROM kitchen_tasks WHERE company_id = :compa
 POSITIONS = "SELECT position FROM events WHERE company_id = :company_id ORDER BY position"
 CHANNELS = "SELECT channels FROM events WHERE company_id = :company_id"
 UNPUBLISHED = "SELECT COUNT(*) AS n FROM events WHERE company_id = :company_id AND published = 0"
+LAST_POSITION = "SELECT last_position AS n FROM event_counters WHERE company_id = :company_id"
+EVENTS_AFTER = """
+SELECT position, channels, payload FROM events WHERE company_id = :company_id AND position > :after ORDER BY position
+"""
 
 
 def scalar(client, query: str, company_id: str) -> int:
@@ -200,14 +205,40 @@ def event_channels(client, company_id: str) -> set[str]:
 
 
 def test_an_envelope_over_the_brokers_limit_in_bytes_travels_as_positions_only():
-    """NOTIFY counts bytes: 4000 Cyrillic characters are 8000 bytes, over the limit though under it in characters."""
-    event = outbox.OutboxEvent(
+    """NOTIFY counts bytes: 4000 Cyrillic characters are 8000 bytes, over the limit though under it in characters;
+    text that does not compress under the limit either (random letters) travels as positions only."""
+    cyrillic = outbox.OutboxEvent(
         "company", 7, ("cafe_orders_company",), json.dumps({"title": "щ" * 4000}, ensure_ascii=False)
     )
-    message = outbox.envelope([event], outbox.MAX_NOTIFY_TEXT, 1.0)
-    assert len(message) < outbox.MAX_NOTIFY_TEXT < len(event.text.encode())
+    compressed = outbox.envelope([cyrillic], outbox.MAX_NOTIFY_TEXT, 1.0)
+    assert len(compressed) < outbox.MAX_NOTIFY_TEXT < len(cyrillic.text.encode())
+    assert outbox.parse_envelope(compressed).entries == [(cyrillic.channels, cyrillic.text)]
+    noise = outbox.OutboxEvent("company", 7, ("c",), json.dumps({"title": secrets.token_urlsafe(9000)}))
+    message = outbox.envelope([noise], outbox.MAX_NOTIFY_TEXT, 1.0)
+    assert message == "7|7|1.000000|"
     assert outbox.parse_envelope(message).entries is None
     small = outbox.OutboxEvent("company", 8, ("cafe_orders_company",), json.dumps({"title": "щ" * 100}))
     assert outbox.parse_envelope(outbox.envelope([small], outbox.MAX_NOTIFY_TEXT, 1.0)).entries == [
         (small.channels, small.text)
     ]
+
+
+def test_an_ordinary_order_travels_whole_over_notify(client):
+    """A 1-3 line order's change (11 events and more, in three dialects: 7 KB and up) fits NOTIFY once compressed,
+    so the other processes need not read it back from the outbox."""
+    cafe = make_company(client)
+    services = client.app_state["services"]
+    uncompressed = []
+    for lines in ([("pizza", 1)], [("pizza", 2), ("coffee", 1)], [("pizza", 1), ("coffee", 2), ("pizza", 3)]):
+        before = scalar(client, LAST_POSITION, cafe.id)
+        create_order(client, cafe, items=lines)
+        rows = client.portal.call(services.database.fetch_all, EVENTS_AFTER, {"company_id": cafe.id, "after": before})
+        events = [
+            outbox.OutboxEvent(cafe.id, row["position"], tuple(row["channels"].split(" ")), row["payload"])
+            for row in rows
+        ]
+        message = outbox.envelope(events, outbox.MAX_NOTIFY_TEXT, 1.0)
+        uncompressed.append(len(outbox.envelope(events, 10**9, 1.0).encode()))
+        assert len(message.encode()) <= outbox.MAX_NOTIFY_TEXT
+        assert outbox.parse_envelope(message).entries == [(event.channels, event.text) for event in events]
+    assert max(uncompressed) > outbox.MAX_NOTIFY_TEXT, uncompressed  # so compression is what made them fit
