@@ -42,6 +42,7 @@ from domain.shapes import CreatedCompany
 from domain.sql import Database
 from domain.throttle import LoginLimits
 from realtime.broker import BrokerSupervisor
+from realtime.direct import KeepRawSend
 from realtime.http_guard import GuardedHttpToolsProtocol
 from realtime.hub import Hub
 from realtime.origins import origin_middleware
@@ -263,7 +264,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes=routes,
         lifespan=lifespan,
         exception_handlers=exception_handlers,
-        middleware=[Middleware(RequestMetrics), *origin_middleware(settings.cors_origins)],
+        # KeepRawSend first: it must see the server's own send, before anything wraps it (realtime/direct.py).
+        middleware=[Middleware(KeepRawSend), Middleware(RequestMetrics), *origin_middleware(settings.cors_origins)],
     )
 
 

@@ -25,6 +25,7 @@ from broadcaster import Broadcast, Event
 from domain.metrics import COMMIT_TO_SOCKET, EVENTS_DELIVERED
 from domain.outbox import company_broker_channel, parse_envelope, read_counter, read_range
 from domain.sql import Database
+from realtime.direct import EncodedText
 from realtime.outlet import NOT_STARTED, Outlet, Replay
 
 log = logging.getLogger("cafe_rt.hub")
@@ -223,6 +224,7 @@ class Hub:
             await self._catch_up(company_id, company, last)
 
     def _fan_out(self, company: _Company, position: int, channels: tuple[str, ...], text: str) -> None:
+        event = EncodedText(text)
         for channel in channels:
             if channel.startswith(REVOKED_PREFIX):
                 self._close_user(company, channel[len(REVOKED_PREFIX) :], text)
@@ -231,7 +233,7 @@ class Hub:
             if outlets:
                 delivered = 0
                 for outlet in tuple(outlets):
-                    if outlet.wants(channel, position) and outlet.deliver(position, text):
+                    if outlet.wants(channel, position) and outlet.deliver(position, event):
                         delivered += 1
                 EVENTS_DELIVERED.inc(delivered)
 

@@ -16,6 +16,7 @@ from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
 
 from domain.metrics import SLOW_CLIENT_CLOSES
+from realtime.direct import EncodedText
 from realtime.eager import run_eagerly
 
 # Until the hub has decided where a new socket starts, nothing is delivered to it.
@@ -36,6 +37,7 @@ class Replay:
 SendText = Callable[[str], Awaitable[None]]
 Close = Callable[[int], Awaitable[None]]
 ReadReplay = Callable[["Outlet", Replay], AsyncGenerator[str, None]]
+WriteFrame = Callable[[bytes], bool]
 
 
 class Outlet:
@@ -52,6 +54,7 @@ class Outlet:
         "_send_text",
         "_close",
         "_read_replay",
+        "_write_frame",
         "_sender",
     )
 
@@ -70,12 +73,17 @@ class Outlet:
         self._send_text: SendText | None = None
         self._close: Close | None = None
         self._read_replay: ReadReplay | None = None
+        self._write_frame: WriteFrame | None = None
         self._sender: asyncio.Task[None] | None = None
 
-    def start(self, send_text: SendText, close: Close, read_replay: ReadReplay) -> None:
+    def start(
+        self, send_text: SendText, close: Close, read_replay: ReadReplay, write_frame: WriteFrame | None = None
+    ) -> None:
         """The socket is accepted: send what was queued before (a greeting, a state: at once, like any frame;
-        a replay through the sender), and from now on send as frames come."""
+        a replay through the sender), and from now on send as frames come. `write_frame`, where the server
+        allows it (realtime/direct.py), writes an event's encoded frame straight to the connection."""
         self._send_text, self._close, self._read_replay = send_text, close, read_replay
+        self._write_frame = write_frame
         while self._queue and self._sender is None and self.closing_code is None:
             frame = self._queue[0]
             if isinstance(frame, Replay):
@@ -134,11 +142,13 @@ class Outlet:
     def accepts(self, channels: tuple[str, ...], position: int) -> bool:
         return any(channel in self.channels and self.wants(channel, position) for channel in channels)
 
-    def deliver(self, position: int, text: str) -> bool:
+    def deliver(self, position: int, event: EncodedText) -> bool:
         """Send an event once: a socket on several of the event's channels still gets one copy."""
         if position > self.last_position and self.closing_code is None:
             self.last_position = position
-            self.push(text)
+            # The frame encoded once for every socket, written in this call; else the ordinary send (or queue).
+            if self._write_frame is None or not self._direct or not self._write_frame(event.frame):
+                self.push(event.text)
             return True
         return False
 

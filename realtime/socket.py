@@ -18,8 +18,9 @@ from domain.metrics import SOCKETS
 from domain.revocation import check_current
 from domain.tickets import socket_actor
 from domain.validate import parse_json
+from realtime.direct import frame_writer_for
 from realtime.hub import Hub
-from realtime.outlet import Outlet
+from realtime.outlet import Outlet, WriteFrame
 
 log = logging.getLogger("cafe_rt.socket")
 CLOSE_BAD_TOKEN = 4003
@@ -143,7 +144,7 @@ class HubSocket(WebSocketEndpoint):
             # would stay in the hub (and count against its user's cap) for the life of the process.
             await self._forget(hub, outlet)
             raise
-        outlet.start(self._send_frame, websocket.close, hub.replay)
+        outlet.start(self._send_frame, websocket.close, hub.replay, self._frame_writer(websocket))
         SOCKETS.labels(self.dialect).inc()
         self.counted = True
         self.limiter = RateLimiter(websocket.state.settings.socket_rate, websocket.state.settings.socket_burst)
@@ -153,6 +154,11 @@ class HubSocket(WebSocketEndpoint):
         self.outlet = None
         await outlet.stop()
         await hub.detach(outlet)
+
+    @staticmethod
+    def _frame_writer(websocket: WebSocket) -> WriteFrame | None:
+        writer = frame_writer_for(websocket.scope.get("cafe_rt.raw_send"))
+        return None if writer is None else writer.write
 
     def _send_frame(self, text: str) -> Awaitable[None]:
         """A text frame straight to the ASGI send: the one call made per socket per event, so it skips

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncGenerator
 
+from realtime.direct import EncodedText
 from realtime.outlet import CLOSE_SERVER_ERROR, CLOSE_TOO_SLOW, Outlet, Replay
 
 
@@ -158,7 +159,7 @@ def test_an_event_is_delivered_once_and_only_after_a_join() -> None:
         socket.start(outlet)
         outlet.last_position = 0
         assert outlet.accepts(("orders", "tables"), 1)
-        assert outlet.deliver(1, "event 1") and not outlet.deliver(1, "event 1 again")
+        assert outlet.deliver(1, EncodedText("event 1")) and not outlet.deliver(1, EncodedText("event 1 again"))
         outlet.channels.add("room")
         outlet.joined_after["room"] = 5
         assert not outlet.accepts(("room",), 5) and outlet.accepts(("room",), 6)
@@ -178,5 +179,36 @@ def test_stop_cancels_a_waiting_sender() -> None:
         await outlet.stop()
         assert outlet._sender is None and outlet.closing_code == 1000
         assert socket.closed == []
+
+    asyncio.run(scenario())
+
+
+def test_an_event_goes_as_its_encoded_frame_while_the_writer_takes_it_and_the_ordinary_way_else() -> None:
+    async def scenario() -> None:
+        socket, outlet = FakeSocket(), Outlet("c", {"a"}, max_queue=10)
+        written: list[bytes] = []
+        taking = [True]
+
+        def write_frame(frame: bytes) -> bool:
+            if taking[0]:
+                written.append(frame)
+            return taking[0]
+
+        outlet.start(socket.send_text, socket.close, socket.read_replay, write_frame)
+        outlet.last_position = 0
+        event = EncodedText("event 1")
+        outlet.deliver(1, event)
+        assert written == [event.frame] and socket.sent == []
+        assert event.frame == b"\x81\x07event 1"  # FIN + text, unmasked, length 7
+        taking[0] = False  # the transport's buffer is full, or a close was sent
+        outlet.deliver(2, EncodedText("event 2"))
+        assert socket.sent == ["event 2"]
+        taking[0] = True
+        socket.held = asyncio.Event()
+        outlet.push("a reply that waits")
+        outlet.deliver(3, EncodedText("event 3"))  # behind the reply, in order: not written past it
+        socket.held.set()
+        await settle()
+        assert socket.sent == ["event 2", "a reply that waits", "event 3"] and len(written) == 1
 
     asyncio.run(scenario())
