@@ -214,6 +214,19 @@ def write_limit(database_url: str, token: str, body: bytes) -> Iterator[Target]:
         process.wait(10)
 
 
+@contextmanager
+def uvicorn_floor() -> Iterator[Target]:
+    """bench/uvicorn_floor_server.py: a bare Starlette socket under the same uvicorn, for the connect section."""
+    port = free_port()
+    process = subprocess.Popen([sys.executable, str(BENCH / "uvicorn_floor_server.py"), "--port", str(port)])
+    try:
+        wait_for_port(process, port, "bench/uvicorn_floor_server.py")
+        yield Target("uvicorn floor", (f"127.0.0.1:{port}",), (process.pid,), FEED_PATH)
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
 def wait_for_port(process: subprocess.Popen, port: int, name: str) -> None:
     deadline = time.monotonic() + 30
     while True:
@@ -838,6 +851,10 @@ async def sqlite_runs(args: argparse.Namespace, folder: str, logs: list[str]) ->
             log(f"limit: connect {args.idle} sockets to a fresh server")
             results.append(await connect_section(limit, args.idle))
             emit(results[-1])
+        with uvicorn_floor() as floor:
+            log(f"uvicorn floor: connect {args.idle} sockets to a fresh server")
+            results.append(await connect_section(floor, args.idle))
+            emit(results[-1])
     return results
 
 
@@ -984,6 +1001,20 @@ def table(results: list) -> list[str]:
         a, b = getattr(mine, attribute), value(results, section, "limit", attribute)
         name = label.format(n=mine.sockets, rate=f"{getattr(mine, 'rate', 0):g}")
         lines.append(f"| {name} | {a} | {'-' if b is None else b} | {ratio(a, b)} |")
+    floor = find(results, "connect", "uvicorn floor")
+    mine = find(results, "connect", "cafe_rt")
+    if floor and mine:
+        lines += [
+            "",
+            "| connect, against a bare Starlette socket under the same uvicorn | cafe_rt | uvicorn floor | ratio |",
+            "|---|---|---|---|",
+        ]
+        for label, attribute in (
+            ("server CPU ms/socket", "server_cpu_ms_per_connect"),
+            ("idle RSS KiB/socket", "rss_kib_per_socket"),
+        ):
+            a, b = getattr(mine, attribute), getattr(floor, attribute)
+            lines.append(f"| {label} | {a} | {b} | {ratio(a, b)} |")
     postgres = [result for result in results if result.target == "cafe_rt pg"]
     if postgres:
         lines += [
