@@ -22,7 +22,7 @@ from tests.servers import (
     token_for,
     uvicorn_server,
 )
-from tests.sse import ACCEPT, EventReader, event_stream
+from tests.sse import ACCEPT, Event, EventReader, event_stream
 
 TIMEOUT = 10
 QUIET = 1.0  # seconds without a frame after the last write: everything has arrived
@@ -52,8 +52,9 @@ async def socket_texts(ws, timeout: float = QUIET) -> list[str]:
             return texts
 
 
-async def stream_events(stream: EventReader, timeout: float = QUIET) -> list:
-    events = []
+async def stream_events(stream: EventReader, timeout: float = QUIET) -> list[Event]:
+    """Every event until none comes for `timeout` seconds."""
+    events: list[Event] = []
     while True:
         try:
             event = await stream.next(timeout)
@@ -63,7 +64,7 @@ async def stream_events(stream: EventReader, timeout: float = QUIET) -> list:
         events.append(event)
 
 
-async def same_on_both(host: str, path: str, token: str, write) -> tuple[list[str], list]:
+async def same_on_both(host: str, path: str, token: str, write) -> tuple[list[str], list[Event]]:
     """A WebSocket (token) and an event stream (ticket) on `path`, then `write(http)`: (socket texts, events)."""
     async with httpx2.AsyncClient(base_url=f"http://{host}", timeout=TIMEOUT) as http:
         ticket = (await http.post("/api/auth/ws-ticket", headers=bearer(token))).json()["ticket"]
@@ -357,3 +358,12 @@ def test_a_plain_get_of_a_socket_url_gets_426_with_a_hint(served):
             response = http.get(path, headers=bearer(cafe["waiter_token"]))
             assert (response.status_code, response.headers["upgrade"]) == (426, "websocket"), path
             assert "text/event-stream" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_the_refusals_are_answers_the_openapi_document_gives(client):
+    """Over the TestClient, so tests/responses.py holds each answer to /openapi.json (no stream starts here)."""
+    assert client.get("/ws/cafe/orders/").status_code == 426
+    assert client.get("/socket", headers={"Accept": "application/json"}).status_code == 426
+    assert client.get("/ws/cafe/orders/?token=garbage", headers=ACCEPT).status_code == 401
+    assert client.get("/?rooms=admin-orders", headers=ACCEPT).status_code == 401
