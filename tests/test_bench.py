@@ -24,8 +24,9 @@ def test_nothing_is_lost_duplicated_or_reordered(capsys):
     if shutil.which("redis-server") is None:
         require_redis()
         pytest.skip("redis-server is not installed")
-    assert loss.main(["--sockets", "12", "--writes", "150", "--settle", "30"]) == 0
-    assert "lost 0, duplicated 0, out of order 0" in capsys.readouterr().out
+    assert loss.main(["--sockets", "12", "--sse", "0.34", "--writes", "150", "--settle", "30"]) == 0
+    out = capsys.readouterr().out
+    assert "12 clients (4 server-sent event streams)" in out and "lost 0, duplicated 0, out of order 0" in out
 
 
 def test_stalled_sockets_are_closed_and_the_readers_lose_nothing(capsys):
