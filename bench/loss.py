@@ -125,7 +125,7 @@ class StreamFollower(Follower):
 async def run(host: str, waiter_token: str, args: argparse.Namespace, redis_port: int | None) -> dict:
     url = f"ws://{host}/ws/cafe/orders/?token={waiter_token}"
     streams = round(args.sockets * args.sse)
-    followers = [StreamFollower(host, "/ws/cafe/orders/", waiter_token) for _ in range(streams)]
+    followers: list[Follower] = [StreamFollower(host, "/ws/cafe/orders/", waiter_token) for _ in range(streams)]
     followers += [Follower(url) for _ in range(args.sockets - streams)]
     stop = asyncio.Event()
     readies = [asyncio.Event() for _ in followers]

@@ -45,8 +45,19 @@ def test_speed_runs_every_section_and_loses_nothing(capsys):
     assert speed.main([*argv, "--idle", "30", "--settle", "30"]) == 0
     out = capsys.readouterr().out
     sections = [json.loads(line)["section"] for line in out.splitlines() if line.startswith("{")]
-    assert sections == ["writes", "rate", "saturation", "writes", "rate", "saturation", "connect", "connect", "connect"]
-    targets = [line for line in out.splitlines() if line.startswith("| SQLite: server CPU per order / the write")]
-    assert targets and "not measured" not in targets[0]
+    assert sections == [
+        "writes",
+        *["rate", "saturation"] * 2,
+        "writes",
+        "rate",
+        "saturation",
+        "connect",
+        "connect",
+        "connect",
+    ]
+    targets = [json.loads(line)["target"] for line in out.splitlines() if line.startswith("{")]
+    assert targets[1:5] == ["cafe_rt", "cafe_rt", "cafe_rt sse", "cafe_rt sse"]
+    rows = [line for line in out.splitlines() if line.startswith("| SQLite: server CPU per order / the write")]
+    assert rows and "not measured" not in rows[0]
     assert out.splitlines()[-1].startswith("speed: orders/s ")
     assert out.splitlines()[-1].endswith("| lost 0")
