@@ -58,10 +58,10 @@ def wants_event_stream(accept: str) -> bool:
     return False
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=8)
 def event_frame(text: str) -> bytes:
-    """A text as one server-sent event. The hub hands every client the same text object, so an event is
-    encoded once however many streams it goes to."""
+    """A text as one server-sent event. The hub hands an event's text to its clients one after the other,
+    so it is encoded once however many streams it goes to."""
     try:
         message = json.loads(text)
     except ValueError:
