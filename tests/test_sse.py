@@ -294,6 +294,24 @@ def test_revoking_the_user_ends_its_stream(served):
     asyncio.run(scenario())
 
 
+def test_with_socket_token_expiry_close_a_stream_ends_when_its_token_expires(tmp_path):
+    """A stream cannot refresh its token in-band: under SOCKET_TOKEN_EXPIRY=close it ends at the expiry (4003)."""
+    database_url = f"sqlite:///{tmp_path}/expiry.db"
+    owner_email = create_company_by_command(database_url)
+    env = server_env(database_url, SOCKET_TOKEN_EXPIRY="close", ACCESS_TOKEN_TTL="3")
+
+    async def scenario(host: str, token: str) -> None:
+        async with httpx2.AsyncClient(base_url=f"http://{host}", timeout=TIMEOUT) as http:
+            async with event_stream(http, "/ws/cafe/orders/", bearer(token)) as sse:
+                assert (await sse.next()) is not None
+                started = time.monotonic()
+                assert await sse.until_end() == []
+                assert sse.comments[-1].startswith("closed 4003") and time.monotonic() - started < 5
+
+    with uvicorn_server(env) as host, httpx2.Client(base_url=f"http://{host}") as http:
+        asyncio.run(scenario(host, token_for(http, owner_email)))
+
+
 def test_streams_count_against_the_per_user_cap_and_a_gone_one_frees_its_place_at_once(served):
     host, cafe = served
     waiter = bearer(cafe["waiter_token"])
