@@ -242,6 +242,33 @@ def test_an_idle_stream_gets_a_ping_comment(served):
     asyncio.run(scenario())
 
 
+def test_streams_are_in_the_metrics_counted_but_not_timed(served):
+    host, cafe = served
+    path = f"/ws/restaurants/{cafe['branch']}/"
+
+    def metric(text: str, name: str, *labels: str) -> float | None:
+        """The sample of `name` whose labels include `labels` (the client writes them in its own order)."""
+        for line in text.splitlines():
+            if line.startswith(name + "{") and all(label in line for label in labels):
+                return float(line.rsplit(" ", 1)[1])
+        return None
+
+    async def scenario() -> None:
+        async with httpx2.AsyncClient(base_url=f"http://{host}", timeout=TIMEOUT) as http:
+            async with event_stream(http, path, bearer(cafe["owner_token"])) as sse:
+                assert (await sse.next()) is not None
+                during = (await http.get("/metrics")).text
+            await asyncio.sleep(0.3)
+            after = (await http.get("/metrics")).text
+        assert metric(during, "cafe_rt_event_streams", 'dialect="entity"') == 1
+        assert metric(after, "cafe_rt_event_streams", 'dialect="entity"') == 0
+        route = ('route="/ws/restaurants/{restaurant_id}/"', 'method="GET"')
+        assert metric(after, "cafe_rt_http_requests_total", *route, 'status="200"') == 1
+        assert metric(after, "cafe_rt_http_request_seconds_count", *route) is None
+
+    asyncio.run(scenario())
+
+
 def test_a_bad_credential_is_refused_before_any_stream(served):
     host, cafe = served
 
