@@ -47,6 +47,7 @@ from realtime.http_guard import GuardedHttpToolsProtocol
 from realtime.hub import Hub
 from realtime.origins import origin_middleware
 from realtime.pg_broker import broker_for
+from realtime.stream import OpenStreams
 from routes import accounts as account_routes
 from routes import (
     bonuses,
@@ -78,6 +79,7 @@ SEND_QUEUE_SIZE: int = config("SEND_QUEUE_SIZE", cast=int, default=1000)
 SOCKET_RATE: float = config("SOCKET_RATE", cast=float, default=10.0)
 SOCKET_BURST: int = config("SOCKET_BURST", cast=int, default=30)
 MAX_SOCKETS_PER_USER: int = config("MAX_SOCKETS_PER_USER", cast=int, default=50)
+SSE_PING_INTERVAL: float = config("SSE_PING_INTERVAL", cast=float, default=15.0)
 RELAY_INTERVAL: float = config("RELAY_INTERVAL", cast=float, default=5.0)
 SWEEP_INTERVAL: float = config("SWEEP_INTERVAL", cast=float, default=2.0)
 BROKER_CHECK_INTERVAL: float = config("BROKER_CHECK_INTERVAL", cast=float, default=2.0)
@@ -118,6 +120,8 @@ class Settings:
     socket_rate: float = SOCKET_RATE
     socket_burst: int = SOCKET_BURST
     max_sockets_per_user: int = MAX_SOCKETS_PER_USER
+    # Seconds between the `: ping` comments of an idle event stream.
+    sse_ping_interval: float = SSE_PING_INTERVAL
     relay_interval: float = RELAY_INTERVAL
     sweep_interval: float = SWEEP_INTERVAL
     broker_check_interval: float = BROKER_CHECK_INTERVAL
@@ -232,7 +236,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 )
                 workers.append(asyncio.create_task(sync.sync_forever(services, sync_settings, stopping)))
             try:
-                yield {"services": services, "hub": hub, "settings": settings, "broker": broker}
+                yield {
+                    "services": services,
+                    "hub": hub,
+                    "settings": settings,
+                    "broker": broker,
+                    "streams": OpenStreams(),
+                }
             finally:
                 # Let a worker finish what it is doing: a write cut off mid-transaction can leave
                 # SQLite locked. Only one stuck past its own timeout is cancelled.

@@ -1,9 +1,10 @@
 """Load without loss: many sockets, thousands of writes, reconnects with resume, one broker restart.
 
 Starts a real uvicorn process (and, with --broker redis, a private redis-server that is
-stopped and started again mid-run), opens --sockets WebSocket clients on the orders feed,
-makes --writes orders through REST while about a tenth of the sockets drop and resume with
-?last_event_id=, then checks that every socket saw every order exactly once and in order.
+stopped and started again mid-run), opens --sockets clients on the orders feed (a --sse share
+of them server-sent event streams, the rest WebSockets), makes --writes orders through REST
+while about a tenth of the clients drop and resume (?last_event_id= on a socket, Last-Event-ID
+on a stream), then checks that every client saw every order exactly once and in order.
 
     .venv/bin/python bench/loss.py --sockets 200 --writes 5000
 
@@ -29,6 +30,7 @@ from websockets.exceptions import ConnectionClosed
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.factory import PASSWORD  # noqa: E402
+from tests.sse import EventReader, event_stream  # noqa: E402
 from tests.servers import (  # noqa: E402  (the repository root is put on the path just above)
     create_company_by_command,
     free_port,
@@ -71,18 +73,60 @@ class Follower:
                 text = await asyncio.wait_for(ws.recv(), 0.5)
             except TimeoutError:
                 continue
-            event = json.loads(text)
-            if "event_id" in event:
-                self.last_event_id = event["event_id"]
-                self.positions.append(event["event_id"])
-            if event.get("type") == "order_created":
-                self.orders.append(event["data"]["order"]["id"])
+            self.record(json.loads(text))
+        self.drop.clear()
+
+    def record(self, event: dict) -> None:
+        if "event_id" in event:
+            self.last_event_id = event["event_id"]
+            self.positions.append(event["event_id"])
+        if event.get("type") == "order_created":
+            self.orders.append(event["data"]["order"]["id"])
+
+
+class StreamFollower(Follower):
+    """The same view over server-sent events: the Bearer header, and Last-Event-ID to resume."""
+
+    def __init__(self, host: str, path: str, token: str) -> None:
+        super().__init__(f"http://{host}{path}")
+        self.host, self.path, self.token = host, path, token
+
+    async def follow(self, stop: asyncio.Event, ready: asyncio.Event | None = None) -> None:
+        timeout = httpx2.Timeout(30, read=None)  # a stream is idle between events (a ping every 15 s)
+        async with httpx2.AsyncClient(base_url=f"http://{self.host}", timeout=timeout) as http:
+            while not stop.is_set():
+                headers = {"Authorization": f"Bearer {self.token}"}
+                if self.last_event_id is not None:
+                    headers["Last-Event-ID"] = str(self.last_event_id)
+                try:
+                    async with event_stream(http, self.path, headers) as stream:
+                        await stream.next(30)  # connection_established
+                        if ready is not None:
+                            ready.set()
+                            ready = None
+                        await self._read_stream(stream, stop)
+                except (httpx2.HTTPError, OSError, TimeoutError, AssertionError):
+                    pass
+                self.reconnects += 1
+                await asyncio.sleep(0.05)
+
+    async def _read_stream(self, stream: EventReader, stop: asyncio.Event) -> None:
+        while not stop.is_set() and not self.drop.is_set():
+            try:
+                event = await stream.next(0.5)
+            except TimeoutError:
+                continue
+            if event is None:  # the server ended the stream
+                return
+            self.record(event.message)
         self.drop.clear()
 
 
 async def run(host: str, waiter_token: str, args: argparse.Namespace, redis_port: int | None) -> dict:
     url = f"ws://{host}/ws/cafe/orders/?token={waiter_token}"
-    followers = [Follower(url) for _ in range(args.sockets)]
+    streams = round(args.sockets * args.sse)
+    followers: list[Follower] = [StreamFollower(host, "/ws/cafe/orders/", waiter_token) for _ in range(streams)]
+    followers += [Follower(url) for _ in range(args.sockets - streams)]
     stop = asyncio.Event()
     readies = [asyncio.Event() for _ in followers]
     tasks = [asyncio.create_task(f.follow(stop, ready)) for f, ready in zip(followers, readies, strict=True)]
@@ -124,6 +168,7 @@ async def run(host: str, waiter_token: str, args: argparse.Namespace, redis_port
     order_of = {order_id: index for index, order_id in enumerate(sent)}
     return {
         "sockets": args.sockets,
+        "event_streams": streams,
         "sent": len(sent),
         "delivered": sum(len(f.orders) for f in followers),
         "lost": sum(len(expected - set(f.orders)) for f in followers),
@@ -155,7 +200,8 @@ def restart_redis(port: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sockets", type=int, default=200)
+    parser.add_argument("--sockets", type=int, default=200, help="clients: WebSockets and event streams")
+    parser.add_argument("--sse", type=float, default=0.25, help="the share of clients that are event streams")
     parser.add_argument("--writes", type=int, default=5000)
     parser.add_argument("--writers", type=int, default=8, help="concurrent REST writers")
     parser.add_argument("--broker", choices=("redis", "memory"), default="redis")
@@ -188,6 +234,7 @@ def main(argv: list[str] | None = None) -> int:
                 stack.close()
     print(json.dumps(result))
     print(
+        f"{result['sockets']} clients ({result['event_streams']} server-sent event streams): "
         f"sent {result['sent']}, delivered {result['delivered']}, lost {result['lost']}, "
         f"duplicated {result['duplicated']}, out of order {result['out_of_order']}"
     )

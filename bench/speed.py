@@ -10,6 +10,8 @@ measures, each a section with a JSON line per measurement:
               p50/p99 write-to-push latency (the limit publishes frames the size of cafe_rt's order_created)
   saturation  the same sockets, 8 writers as fast as they can for --sat-seconds (the limit: 8 frames in
               flight, each until every socket has it): delivered frames/s, server CPU µs per frame
+  sse         cafe_rt's rate and saturation sections again with --sockets server-sent event streams on the
+              same feed instead of WebSockets (GET with Accept: text/event-stream): the same measurements
   connect     --idle sockets on a fresh server of each kind: server CPU ms per connect, time to connect all,
               RSS KiB per idle socket
   postgres    with --postgres ADMIN_URL (and --redis URL, else a private redis-server): the writes and rate
@@ -80,6 +82,7 @@ RATE_CONNECTIONS = 16  # keep-alive connections the paced writes take turns on
 CONNECT_CONCURRENCY = 200  # handshakes in flight while opening many sockets
 # One owner token for every socket: the per-user cap (50 by default) is raised for the bench.
 CAFE_ENV = {"MAX_SOCKETS_PER_USER": "1000000", "ACCESS_TOKEN_TTL": "86400"}
+SSE_KIND = "cafe_rt sse"  # the same server and feed, as server-sent event streams
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -160,6 +163,8 @@ class Target:
     hosts: tuple[str, ...]
     pids: tuple[int, ...]
     feed_path: str
+    # "ws": WebSocket clients (Feed); "sse": server-sent event streams on the same path (StreamFeed).
+    transport: str = "ws"
 
     def with_token(self, token: str) -> Target:
         return replace(self, feed_path=f"{FEED_PATH}?token={token}")
@@ -337,16 +342,102 @@ class Feed(asyncio.Protocol):
                 self.transport.write(chunk)
 
 
+class StreamFeed(Feed):
+    """One lean event-stream client: a raw HTTP/1.1 GET with `Accept: text/event-stream`, its chunked body
+    taken apart by hand, each event's `data:` counted as a socket's text frame is (the greeting first)."""
+
+    def __init__(self, host: str, path: str, tally: Tally) -> None:  # not Feed's: no WebSocket protocol here
+        self.host = host
+        self.path = path
+        self.greeted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.transport: asyncio.Transport | None = None
+        self.closed_early = False
+        self.close_code: int | None = None
+        self._raw = bytearray()
+        self._body = bytearray()
+        self._state = "head"
+        self._left = 0
+        self.reset(tally)
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        request = f"GET {self.path} HTTP/1.1\r\nHost: {self.host}\r\nAccept: text/event-stream\r\n\r\n"
+        transport.write(request.encode())  # type: ignore[attr-defined]
+
+    def data_received(self, data: bytes) -> None:
+        now = time.monotonic()
+        self._raw += data
+        self._dechunk()
+        body = self._body
+        while (end := body.find(b"\n\n")) >= 0:
+            block = bytes(body[:end])
+            del body[: end + 2]
+            if block.startswith(b":"):  # a comment: a ping, or why the server ended the stream
+                if block.startswith(b": closed "):
+                    self.close_code = int(block.split()[2])
+                continue
+            data_line = block[block.find(b"data: ") + 6 :]
+            if self.greeted.done():
+                self.frames += 1
+                key = self.tally.key(data_line)
+                if key is not None:
+                    self.keys.append(key)
+                    self.times.append(now)
+            else:
+                self.greeted.set_result(None)
+
+    def _dechunk(self) -> None:
+        raw = self._raw
+        while raw:
+            if self._state == "head":
+                end = raw.find(b"\r\n\r\n")
+                if end < 0:
+                    return
+                if raw[9:12] != b"200":
+                    self._fail(f"answered {bytes(raw[9:12]).decode()}")
+                    return
+                del raw[: end + 4]
+                self._state = "size"
+            elif self._state == "size":
+                end = raw.find(b"\r\n")
+                if end < 0:
+                    return
+                self._left = int(bytes(raw[:end]).split(b";")[0], 16)
+                del raw[: end + 2]
+                if self._left == 0:  # the last chunk: the server ended the stream
+                    self._fail(f"stream ended ({self.close_code})")
+                    return
+                self._state = "data"
+            elif self._state == "data":
+                taken = raw[: self._left]
+                self._body += taken
+                del raw[: len(taken)]
+                self._left -= len(taken)
+                if self._left == 0:
+                    self._state = "crlf"
+            else:
+                if len(raw) < 2:
+                    return
+                del raw[:2]
+                self._state = "size"
+
+
+
 async def open_feeds(target: Target, count: int, tally: Tally) -> tuple[list[Feed], int]:
-    """`count` sockets on the target's feed (alternating over its hosts), each greeted; (feeds, failed)."""
+    """`count` sockets (or streams) on the target's feed (alternating over its hosts), each greeted: (feeds, failed)."""
     loop = asyncio.get_running_loop()
     gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
     uris = [parse_uri(f"ws://{host}{target.feed_path}") for host in target.hosts]
 
+    def client(uri: WebSocketURI) -> Feed:
+        if target.transport == "sse":
+            return StreamFeed(f"{uri.host}:{uri.port}", target.feed_path, tally)
+        return Feed(uri, tally)
+
     async def one(index: int) -> Feed:
         uri = uris[index % len(uris)]
         async with gate:
-            _, feed = await loop.create_connection(lambda: Feed(uri, tally), uri.host, uri.port)
+            _, feed = await loop.create_connection(lambda: client(uri), uri.host, uri.port)
             try:
                 await asyncio.wait_for(feed.greeted, 60)
             except BaseException:
@@ -833,6 +924,7 @@ async def sqlite_runs(args: argparse.Namespace, folder: str, logs: list[str]) ->
         writer = OrderWriter([Http(target.hosts[0], token) for _ in range(RATE_CONNECTIONS)], body)
         try:
             results += await fan_out(target, writer, args)
+            results += await fan_out(replace(target, kind=SSE_KIND, transport="sse"), writer, args)
         finally:
             writer.close()
     with write_limit(f"sqlite:///{folder}/write_limit.db", token, body) as limit:
@@ -990,6 +1082,18 @@ def writes_rows(results: list, mine: str, limit: str, where: str) -> list[str]:
     return lines
 
 
+# The rows that compare cafe_rt's WebSockets with its server-sent event streams.
+STREAMED = [
+    ("rate {n}x{rate}/s: p50 ms", "rate", "p50_ms"),
+    ("rate {n}x{rate}/s: p99 ms", "rate", "p99_ms"),
+    ("rate {n}x{rate}/s: server CPU µs/frame", "rate", "server_cpu_us_per_frame"),
+    ("rate {n}x{rate}/s: lost", "rate", "lost"),
+    ("saturation {n}: frames/s", "saturation", "frames_per_s"),
+    ("saturation {n}: server CPU µs/frame", "saturation", "server_cpu_us_per_frame"),
+    ("saturation {n}: lost", "saturation", "lost"),
+]
+
+
 def table(results: list) -> list[str]:
     lines = ["| measurement | cafe_rt | limit | cafe_rt / limit |", "|---|---|---|---|"]
     lines += writes_rows(results, "cafe_rt", "write limit", "SQLite")
@@ -1015,6 +1119,15 @@ def table(results: list) -> list[str]:
         ):
             a, b = getattr(mine, attribute), getattr(floor, attribute)
             lines.append(f"| {label} | {a} | {b} | {ratio(a, b)} |")
+    if find(results, "rate", SSE_KIND):
+        lines += ["", "| measurement | WebSocket | server-sent events | sse / ws |", "|---|---|---|---|"]
+        for label, section, attribute in STREAMED:
+            ws, sse = find(results, section, "cafe_rt"), find(results, section, SSE_KIND)
+            if ws is None or sse is None:
+                continue
+            a, b = getattr(ws, attribute), getattr(sse, attribute)
+            name = label.format(n=sse.sockets, rate=f"{getattr(sse, 'rate', 0):g}")
+            lines.append(f"| {name} | {a} | {b} | {ratio(b, a)} |")
     postgres = [result for result in results if result.target == "cafe_rt pg"]
     if postgres:
         lines += [
@@ -1169,6 +1282,8 @@ def verdict(results: list) -> tuple[str, int, int]:
 
     writes = find(results, "writes", "cafe_rt")
     rate = find(results, "rate", "cafe_rt")
+    sat_ws = value(results, "saturation", "cafe_rt", "frames_per_s")
+    cpu_ws = value(results, "saturation", "cafe_rt", "server_cpu_us_per_frame")
     parts = [
         f"orders/s {writes.orders_per_s} (cpu {writes.server_cpu_ms_per_order} ms/order)",
         f"frames/s {versus('saturation', 'frames_per_s')} limit",
@@ -1176,6 +1291,8 @@ def verdict(results: list) -> tuple[str, int, int]:
         f"p99@{rate.sockets}x{rate.rate:g}/s {rate.p99_ms} ms vs limit {value(results, 'rate', 'limit', 'p99_ms')} ms",
         f"connect {value(results, 'connect', 'cafe_rt', 'server_cpu_ms_per_connect')} ms/socket",
         f"idle {value(results, 'connect', 'cafe_rt', 'rss_kib_per_socket')} KiB/socket",
+        f"sse frames/s {ratio(value(results, 'saturation', SSE_KIND, 'frames_per_s'), sat_ws)} ws, "
+        f"cpu/frame {ratio(value(results, 'saturation', SSE_KIND, 'server_cpu_us_per_frame'), cpu_ws)} ws",
         f"lost {lost}",
     ]
     if errors:

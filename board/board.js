@@ -130,6 +130,38 @@ async function api(path, { method = "GET", body, auth = true } = {}) {
 
 // ---------------------------------------------------------------------------------------------------
 // One cafe feed: a fresh ticket per connect, resume from the last event_id seen, reconnect forever.
+// Some networks (hotel Wi-Fi, a few proxies and carriers) break WebSocket upgrades: after two sockets that
+// never opened, the feed follows the same URL as server-sent events (EventSource), and back again after
+// two streams that never opened.
+
+const OPEN_ATTEMPTS = 2;
+// An EventSource hears only the event types it listens for: the feed's messages, as /asyncapi.json names them.
+const STREAM_TYPES = [
+  "connection_established",
+  "resync_required",
+  "order_created",
+  "order_updated",
+  "order_deleted",
+  "table_status_changed",
+  "table_created",
+  "table_updated",
+  "kitchen_task_ready",
+  "kitchen_task_created",
+  "kitchen_task_updated",
+];
+let described = null;
+
+async function streamTypes(feed) {
+  described ??= fetch("/asyncapi.json")
+    .then((response) => (response.ok ? response.json() : null))
+    .catch(() => null);
+  const doc = await described;
+  const channel = doc?.channels?.[`cafe-${feed}`];
+  if (!channel) return STREAM_TYPES;
+  return Object.keys(channel.messages)
+    .map((key) => doc.components.messages[key]?.name)
+    .filter(Boolean);
+}
 
 class Feed {
   constructor(name, board) {
@@ -137,6 +169,9 @@ class Feed {
     this.board = board;
     this.lastEventId = null;
     this.socket = null;
+    this.source = null;
+    this.transport = "websocket";
+    this.unopened = 0;
     this.failures = 0;
     this.stopped = false;
     this.timers = [];
@@ -144,6 +179,7 @@ class Feed {
 
   async connect() {
     this.setState("connecting");
+    const types = this.transport === "events" ? await streamTypes(this.name) : null;
     let ticket;
     try {
       ({ ticket } = await api("/api/auth/ws-ticket", { method: "POST" }));
@@ -155,10 +191,20 @@ class Feed {
     const query = new URLSearchParams({ ticket });
     if (this.board.branchQuery) query.set("branch_id", this.board.branchQuery);
     if (this.lastEventId !== null) query.set("last_event_id", String(this.lastEventId));
+    if (types) this.openStream(query, types);
+    else this.openSocket(query);
+  }
+
+  openSocket(query) {
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     const socket = new WebSocket(`${scheme}://${location.host}/ws/cafe/${this.name}/?${query}`);
     this.socket = socket;
+    let opened = false;
     let established = false;
+    socket.addEventListener("open", () => {
+      opened = true;
+      this.unopened = 0;
+    });
     socket.addEventListener("message", (message) => {
       let frame;
       try {
@@ -168,33 +214,80 @@ class Feed {
       }
       if (frame.type === "connection_established") {
         established = true;
-        this.failures = 0;
-        this.setState("live");
         this.keepAlive(socket);
-        // Without a position to resume from, what happened while we were away is only in REST.
-        if (this.lastEventId === null) this.board.resync(this);
-        return;
       }
-      if (frame.type === "pong") {
-        clearTimeout(this.pongTimer);
-        return;
-      }
-      if (frame.type === "resync_required") {
-        this.board.resync(this);
-        return;
-      }
-      if (typeof frame.event_id === "number") this.lastEventId = frame.event_id;
-      this.board.receive(this, frame);
+      this.receive(frame);
     });
     socket.addEventListener("close", (event) => {
       if (this.socket !== socket) return;
       this.socket = null;
       this.clearTimers();
       if (this.stopped) return;
+      if (!opened) this.couldNotOpen();
       // 4003: the token behind the ticket is no longer good; the next ticket request refreshes it or signs out.
       if (event.code === 4003 && !established) this.failures += 2;
       this.retryLater();
     });
+  }
+
+  // Read-only, and its pings are comments the page never sees: the server ends a stream where it would close
+  // a socket. EventSource would reconnect by itself with the spent ticket; the feed reconnects with a new one.
+  openStream(query, types) {
+    const source = new EventSource(`/ws/cafe/${this.name}/?${query}`);
+    this.source = source;
+    let established = false;
+    const listener = (message) => {
+      let frame;
+      try {
+        frame = JSON.parse(message.data);
+      } catch {
+        return;
+      }
+      if (frame.type === "connection_established") {
+        established = true;
+        this.unopened = 0;
+      }
+      this.receive(frame);
+    };
+    for (const type of new Set(["message", ...types])) source.addEventListener(type, listener);
+    source.addEventListener("error", () => {
+      if (this.source !== source) return;
+      source.close();
+      this.source = null;
+      this.clearTimers();
+      if (this.stopped) return;
+      if (!established) this.couldNotOpen();
+      this.retryLater();
+    });
+  }
+
+  couldNotOpen() {
+    this.unopened += 1;
+    if (this.unopened >= OPEN_ATTEMPTS) {
+      this.transport = this.transport === "websocket" ? "events" : "websocket";
+      this.unopened = 0;
+    }
+  }
+
+  // A frame from either transport: the greeting, a pong, a resync, or an event of this feed.
+  receive(frame) {
+    if (frame.type === "connection_established") {
+      this.failures = 0;
+      this.setState("live");
+      // Without a position to resume from, what happened while we were away is only in REST.
+      if (this.lastEventId === null) this.board.resync(this);
+      return;
+    }
+    if (frame.type === "pong") {
+      clearTimeout(this.pongTimer);
+      return;
+    }
+    if (frame.type === "resync_required") {
+      this.board.resync(this);
+      return;
+    }
+    if (typeof frame.event_id === "number") this.lastEventId = frame.event_id;
+    this.board.receive(this, frame);
   }
 
   keepAlive(socket) {
@@ -243,6 +336,8 @@ class Feed {
     this.clearTimers();
     this.socket?.close(1000, "board closed");
     this.socket = null;
+    this.source?.close();
+    this.source = null;
   }
 
   setState(state) {

@@ -26,6 +26,8 @@ class Channel:
     sends: tuple[str, ...]
     receives: tuple[str, ...]
     branch_query: bool = False
+    # Also served as server-sent events (GET with Accept: text/event-stream): the `sends`, read-only.
+    streamed: bool = True
 
 
 FEED_SENDS = ("connection_established", "pong", "error", "token_refreshed", "resync_required")
@@ -160,11 +162,26 @@ BRANCH_QUERY = {
 }
 
 
+STREAM_QUERY = {
+    "rooms": {
+        "type": "string",
+        "description": "rooms dialect, event streams only: comma-separated rooms joined from the start, each "
+        "allowed as join-room is",
+    }
+}
+
+
+def _query(channel: Channel) -> dict[str, Any]:
+    return QUERY | (BRANCH_QUERY if channel.branch_query else {})
+
+
 def _channel(channel: Channel) -> dict[str, Any]:
-    query = QUERY | (BRANCH_QUERY if channel.branch_query else {})
+    query = _query(channel)
+    servers = ["local", "events"] if channel.streamed else ["local"]
     described: dict[str, Any] = {
         "address": channel.address,
         "title": channel.title,
+        "servers": [{"$ref": f"#/servers/{name}"} for name in servers],
         "messages": {name: {"$ref": f"#/components/messages/{name}"} for name in (*channel.sends, *channel.receives)},
         "bindings": {
             "ws": {"method": "GET", "query": {"type": "object", "properties": query}, "bindingVersion": "0.1.0"}
@@ -203,6 +220,11 @@ def document() -> dict[str, Any]:
     operations: dict[str, Any] = {}
     for key, channel in CHANNELS.items():
         operations[f"{key}-sends"] = _operation(key, "send", channel.sends)
+        if channel.streamed:
+            query = _query(channel) | (STREAM_QUERY if channel.sends == ROOMS.sends else {})
+            operations[f"{key}-sends"]["bindings"] = {
+                "http": {"method": "GET", "query": {"type": "object", "properties": query}, "bindingVersion": "0.3.0"}
+            }
         operations[f"{key}-receives"] = _operation(key, "receive", channel.receives)
     return {
         "asyncapi": "3.0.0",
@@ -213,7 +235,8 @@ def document() -> dict[str, Any]:
             "rooms socket. Every frame is a JSON text; events carry `event_id` for resuming with "
             "`?last_event_id=`. Writes go over REST (/openapi.json). Operations are the server's: `send` is "
             "what the server sends, `receive` what it takes from clients. With CORS_ORIGINS set, a handshake "
-            "whose `Origin` is not listed is refused with HTTP 403.",
+            "whose `Origin` is not listed is refused with HTTP 403. Every channel is also served as server-sent "
+            "events (the `events` server): the same frames, read-only.",
         },
         "defaultContentType": "application/json",
         "servers": {
@@ -226,7 +249,22 @@ def document() -> dict[str, Any]:
                     {"$ref": "#/components/securitySchemes/ticket"},
                     {"$ref": "#/components/securitySchemes/bearer"},
                 ],
-            }
+            },
+            "events": {
+                "host": "localhost:8000",
+                "protocol": "http",
+                "description": "Server-sent events: GET a channel's address with `Accept: text/event-stream` and "
+                "the socket's credentials (a ticket is what EventSource can send). Each frame the server sends on "
+                "the socket is one event: `id:` its `event_id`, `event:` its `type`, `data:` its JSON text; the "
+                "connect message comes first; `Last-Event-ID` (or `?last_event_id=`) resumes; a `: ping` comment "
+                "every 15 s (SSE_PING_INTERVAL); the stream ends where the socket would close (4003, 4008, 1012). "
+                "Read-only: the `receive` operations are the WebSocket's only. A plain GET is answered 426.",
+                "security": [
+                    {"$ref": "#/components/securitySchemes/token"},
+                    {"$ref": "#/components/securitySchemes/ticket"},
+                    {"$ref": "#/components/securitySchemes/bearer"},
+                ],
+            },
         },
         "channels": {key: _channel(channel) for key, channel in CHANNELS.items()},
         "operations": operations,

@@ -12,6 +12,7 @@ import re
 from functools import cache
 from typing import Any
 
+from describe.asyncapi import CHANNELS, ROOMS
 from describe.bodies import REQUESTS, RESPONSES
 from describe.shapes import (
     ID,
@@ -354,6 +355,54 @@ def operation_id(method: str, path: str) -> str:
     return method + "".join(words)
 
 
+EVENT_STREAM: Schema = {
+    "type": "string",
+    "description": "text/event-stream: one event per frame the socket sends (`id:` its event_id, `event:` its "
+    "type, `data:` its JSON text, as /asyncapi.json describes it), the connect message first, a `: ping` comment "
+    "every SSE_PING_INTERVAL seconds; a final `: closed <code> ...` comment when the server ends the stream",
+}
+STREAM_QUERY = [
+    query_param("token", TEXT, "an access token (or send `Authorization: Bearer`)"),
+    query_param("ticket", TEXT, "a single-use ticket from POST /api/auth/ws-ticket (what EventSource can send)"),
+    query_param(
+        "last_event_id",
+        {"type": "string", "pattern": "^[0-9]+$"},
+        "resume: every event after this one first, else resync_required (the `Last-Event-ID` header wins)",
+    ),
+]
+STREAM_ROOMS = query_param(
+    "rooms", TEXT, "comma-separated rooms to join from the start, each allowed as join-room is (403 otherwise)"
+)
+STREAM_ANSWERS: dict[int, tuple[str, Schema]] = {
+    426: ("Not `Accept: text/event-stream`: open the URL as a WebSocket, or ask for an event stream", ref("Error")),
+    429: ("The user has MAX_SOCKETS_PER_USER sockets and event streams open", ref("Error")),
+    503: ("The server is shutting down", ref("Error")),
+}
+
+
+def event_stream_paths() -> dict[str, dict[str, dict[str, Any]]]:
+    """GET on every socket URL of /asyncapi.json with `Accept: text/event-stream`: the socket's frames as
+    server-sent events, read-only."""
+    paths = {}
+    for channel in CHANNELS.values():
+        query = [*STREAM_QUERY, *([BRANCH_ID] if channel.branch_query else [])]
+        if channel.sends == ROOMS.sends:
+            query.append(STREAM_ROOMS)
+        answers = STREAM_ANSWERS | ({400: ("Too many rooms", ref("Error"))} if channel.sends == ROOMS.sends else {})
+        paths[channel.address] = {
+            "get": op(
+                f"{channel.title}, as server-sent events (send `Accept: text/event-stream`)",
+                returns=EVENT_STREAM,
+                media_type="text/event-stream",
+                query=query,
+                errors=(404,),
+                also=answers,
+                tag="events",
+            )
+        }
+    return paths
+
+
 def _with_path_parameters(path: str, operations: dict[str, dict[str, Any]]) -> dict[str, Any]:
     names = re.findall(r"{(\w+)}", path)
     item: dict[str, Any] = {
@@ -378,7 +427,9 @@ def document() -> dict[str, Any]:
         },
         "servers": [{"url": "http://localhost:8000", "description": "`cafe_rt.py serve`; https behind TLS"}],
         "security": [{"bearerAuth": []}],
-        "paths": {path: _with_path_parameters(path, operations) for path, operations in PATHS.items()},
+        "paths": {
+            path: _with_path_parameters(path, operations) for path, operations in (PATHS | event_stream_paths()).items()
+        },
         "components": {
             "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
             "schemas": SCHEMAS | RESPONSES | REQUESTS,

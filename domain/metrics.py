@@ -10,8 +10,13 @@ from __future__ import annotations
 from prometheus_client import Counter, Gauge, Histogram
 
 SOCKETS = Gauge("cafe_rt_sockets", "Open WebSockets, by dialect.", ["dialect"], multiprocess_mode="livesum")
+EVENT_STREAMS = Gauge(
+    "cafe_rt_event_streams", "Open server-sent event streams, by dialect.", ["dialect"], multiprocess_mode="livesum"
+)
 EVENTS_PUBLISHED = Counter("cafe_rt_events_published", "Events handed to the broker after commit.")
-EVENTS_DELIVERED = Counter("cafe_rt_events_delivered", "Event frames handed to sockets (one per socket per event).")
+EVENTS_DELIVERED = Counter(
+    "cafe_rt_events_delivered", "Event frames handed to sockets and event streams (one per client per event)."
+)
 SLOW_CLIENT_CLOSES = Counter("cafe_rt_slow_client_closes", "Sockets closed with 4008: their send queue was full.")
 # Under --workers the supervising process holds a 0 it never updates: the most recent value is the one
 # that tells (the workers share one broker).

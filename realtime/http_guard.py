@@ -1,4 +1,5 @@
-"""uvicorn's httptools protocol with the two limits it lacks: the size of a request head, and its time.
+"""uvicorn's httptools protocol with the two limits it lacks: the size of a request head, and its time;
+and, on shutdown, the end of the service's event streams.
 
 httptools buffers a header or a URL until it ends, however long, and uvicorn starts no timer before
 a request's first response: a peer could grow the process's memory with one endless header, or hold
@@ -51,6 +52,14 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def on_message_complete(self) -> None:
         self._disarm()
         super().on_message_complete()
+
+    def shutdown(self) -> None:
+        # uvicorn waits for every response to complete, and a server-sent event stream never does by itself:
+        # end this process's streams (the first call does; each completes its response), as sockets get 1012.
+        streams = self.app_state.get("streams")
+        if streams is not None:
+            streams.end_all()
+        super().shutdown()
 
     def handle_websocket_upgrade(self) -> None:
         # The client's part of the handshake is complete; the WebSocket protocol takes the connection.

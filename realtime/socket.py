@@ -1,4 +1,9 @@
-"""What every WebSocket dialect shares: the token, the close codes, the send pump, message parsing."""
+"""What every socket dialect shares: the token, the close codes, the connect, the send pump, message parsing.
+
+`HubClient` is the part that does not depend on the transport: who connects, which channels it gets,
+its greeting or state, and its registration with the hub. `HubSocket` serves it as a WebSocket; an
+event stream (realtime/stream.py) serves the same client as server-sent events.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,8 @@ from collections.abc import Awaitable
 from typing import Any
 
 from starlette.endpoints import WebSocketEndpoint
+from starlette.requests import HTTPConnection
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from domain.auth import Actor, CompanyActor, actor_from_token, bearer_value, company_bound
@@ -49,23 +56,37 @@ class RateLimiter:
         return True
 
 
-class Rejected(Exception):
-    """The connection is refused with a close code (sent after accept, so clients can read it)."""
+# What an event stream answers instead of a close code, before its response starts.
+REFUSALS = {
+    CLOSE_BAD_TOKEN: (403, "This user may not open this feed."),
+    CLOSE_NO_COMPANY: (403, "The user belongs to no company."),
+    CLOSE_NOT_FOUND: (404, "Not found."),
+    CLOSE_TOO_MANY: (429, "This user has too many open sockets and event streams."),
+}
 
-    def __init__(self, code: int) -> None:
+
+class Rejected(Exception):
+    """The connection is refused: a WebSocket with a close code (sent after accept, so clients can read it),
+    an event stream with an HTTP status and a `detail` before its response starts."""
+
+    def __init__(self, code: int, detail: str | None = None, status: int | None = None) -> None:
         super().__init__(code)
         self.code = code
+        default_status, default_detail = REFUSALS.get(code, (403, "Refused."))
+        self.status = status or default_status
+        self.detail = detail or default_detail
 
 
-def bearer_token(websocket: WebSocket) -> str | None:
+def bearer_token(websocket: HTTPConnection) -> str | None:
     token = websocket.query_params.get("token")
     if token:
         return token
     return bearer_value(websocket.headers.get("authorization", ""))
 
 
-def resume_position(websocket: WebSocket) -> int | None:
-    value = websocket.query_params.get("last_event_id")
+def resume_position(connection: HTTPConnection) -> int | None:
+    """Where a client resumes: `Last-Event-ID` (EventSource sends it on its own reconnects), else `?last_event_id=`."""
+    value = connection.headers.get("last-event-id") or connection.query_params.get("last_event_id")
     # isdigit() alone lets "²" through, which int() refuses.
     if value is None or not (value.isascii() and value.isdigit()):
         return None
@@ -84,76 +105,124 @@ def fits(fresh: Actor, opened: Actor) -> bool:
     )
 
 
-class HubSocket(WebSocketEndpoint):
-    """A socket fed by the hub. Subclasses decide the channels (`open_outlet`) and answer actions."""
+class HubClient:
+    """A client of the hub, whatever carries it: subclasses decide the channels (`open_outlet`) and what is
+    sent first (`on_attached`); `subscribe` authenticates, authorizes and registers it before anything is sent."""
+
+    outlet: Outlet | None = None
+    # Set on subscribe, before anything is sent: every client's user belongs to a company.
+    actor: CompanyActor
+    # The label of this client in cafe_rt_sockets / cafe_rt_event_streams.
+    dialect = ""
+    # An event stream is read-only; a dialect may take from its query what a socket would ask for in messages.
+    streaming = False
+
+    def __init__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # Not WebSocketEndpoint's __init__, which insists on a WebSocket scope: an event stream makes the same client.
+        self.scope, self.receive, self.send = scope, receive, send
+
+    async def subscribe(self, connection: HTTPConnection) -> Outlet:
+        """Who connects (ticket, token), whether it may, its outlet registered with the hub and a resume queued;
+        what it gets first is queued too. Rejected when refused."""
+        services = connection.state.services
+        try:
+            actor = company_bound(
+                await socket_actor(services, connection.query_params.get("ticket"), bearer_token(connection))
+            )
+        except NotAuthenticated as refused:
+            raise Rejected(CLOSE_BAD_TOKEN, str(refused.detail), 401) from None
+        if actor is None:
+            raise Rejected(CLOSE_NO_COMPANY)
+        hub = self.hub(connection)
+        if hub.sockets_of(actor.id) >= connection.state.settings.max_sockets_per_user:
+            raise Rejected(CLOSE_TOO_MANY)
+        outlet = await self.open_outlet(connection, actor)
+        self.actor = actor
+        self.outlet = outlet
+        outlet.user_id, outlet.token_version = actor.id, actor.token_version
+        await hub.attach(outlet, resume_position(connection))
+        try:
+            # Checked once registered: a revocation committed from here on reaches the client as an event.
+            await check_current(services.database, actor)
+        except NotAuthenticated as refused:
+            self.outlet = None
+            await hub.detach(outlet)
+            raise Rejected(CLOSE_BAD_TOKEN, str(refused.detail), 401) from None
+        except BaseException:
+            await self.forget(hub, outlet)
+            raise
+        try:
+            await self.on_attached(connection)
+        except BaseException:
+            await self.forget(hub, outlet)
+            raise
+        return outlet
+
+    async def forget(self, hub: Hub, outlet: Outlet) -> None:
+        self.outlet = None
+        await outlet.stop()
+        await hub.detach(outlet)
+
+    async def open_outlet(self, connection: HTTPConnection, actor: CompanyActor) -> Outlet:
+        raise NotImplementedError
+
+    async def on_attached(self, connection: HTTPConnection) -> None:
+        """Runs once the client is registered: a state sent now is never older than the events after it."""
+
+    def reply(self, message: dict[str, Any]) -> None:
+        """Queue a reply behind the events already queued, so the client sees one ordered stream."""
+        assert self.outlet is not None
+        text = json.dumps(message, ensure_ascii=False)
+        if not text.isascii():
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError:
+                # A lone surrogate cannot go out as UTF-8 and would stop the pump; escaped, it is valid JSON.
+                text = json.dumps(message)
+        self.outlet.push(text)
+
+    def reply_error(self, text: str) -> None:
+        self.reply({"error": text})
+
+    @staticmethod
+    def hub(connection: HTTPConnection) -> Hub:
+        return connection.state.hub
+
+    @staticmethod
+    def max_queue(connection: HTTPConnection) -> int:
+        return connection.state.settings.send_queue_size
+
+
+class HubSocket(HubClient, WebSocketEndpoint):
+    """A hub client served as a WebSocket: actions in `on_message`, the token refreshed in-band."""
 
     # Text and binary frames both reach on_receive: a binary one is answered with the dialect's error, since a
     # bad message never closes a socket (Starlette's "text" encoding would close it with 1003).
     encoding = None
-    outlet: Outlet | None = None
-    # Set on connect, before the socket is accepted: every socket's user belongs to a company.
-    actor: CompanyActor
     expiry: asyncio.TimerHandle | None = None
-    # The label of this socket in cafe_rt_sockets.
-    dialect = ""
     counted = False
     # What a successful refresh_token / refresh-token is answered with, in the dialect's spelling.
     token_refreshed = "token_refreshed"
 
     async def on_connect(self, websocket: WebSocket) -> None:
-        services = websocket.state.services
         try:
-            actor = company_bound(
-                await socket_actor(services, websocket.query_params.get("ticket"), bearer_token(websocket))
-            )
-        except NotAuthenticated:
-            await self.reject(websocket, CLOSE_BAD_TOKEN)
-            return
-        if actor is None:
-            await self.reject(websocket, CLOSE_NO_COMPANY)
-            return
-        hub = self.hub(websocket)
-        if hub.sockets_of(actor.id) >= websocket.state.settings.max_sockets_per_user:
-            await self.reject(websocket, CLOSE_TOO_MANY)
-            return
-        try:
-            outlet = await self.open_outlet(websocket, actor)
+            outlet = await self.subscribe(websocket)
         except Rejected as rejected:
             await self.reject(websocket, rejected.code)
             return
-        self.actor = actor
-        self.outlet = outlet
-        outlet.user_id, outlet.token_version = actor.id, actor.token_version
-        await hub.attach(outlet, resume_position(websocket))
+        hub = self.hub(websocket)
         try:
-            # Checked once registered: a revocation committed from here on reaches the socket as an event.
-            await check_current(services.database, actor)
-        except NotAuthenticated:
-            self.outlet = None
-            await hub.detach(outlet)
-            await self.reject(websocket, CLOSE_BAD_TOKEN)
-            return
-        except BaseException:
-            await self._forget(hub, outlet)
-            raise
-        try:
-            await self.on_attached(websocket)
             await websocket.accept()
         except BaseException:
             # Starlette calls on_disconnect only after on_connect returned: unregister here, or the socket
             # would stay in the hub (and count against its user's cap) for the life of the process.
-            await self._forget(hub, outlet)
+            await self.forget(hub, outlet)
             raise
         outlet.start(self._send_frame, websocket.close, hub.replay, self._frame_writer(websocket))
         SOCKETS.labels(self.dialect).inc()
         self.counted = True
         self.limiter = RateLimiter(websocket.state.settings.socket_rate, websocket.state.settings.socket_burst)
-        self._expire_at(actor.expires_at)
-
-    async def _forget(self, hub: Hub, outlet: Outlet) -> None:
-        self.outlet = None
-        await outlet.stop()
-        await hub.detach(outlet)
+        self._expire_at(self.actor.expires_at)
 
     @staticmethod
     def _frame_writer(websocket: WebSocket) -> WriteFrame | None:
@@ -198,12 +267,6 @@ class HubSocket(WebSocketEndpoint):
         self._expire_at(fresh.expires_at)
         self.reply({"type": self.token_refreshed, "data": {"expires_at": fresh.expires_at}})
 
-    async def open_outlet(self, websocket: WebSocket, actor: CompanyActor) -> Outlet:
-        raise NotImplementedError
-
-    async def on_attached(self, websocket: WebSocket) -> None:
-        """Runs once the socket is registered: a state sent now is never older than the events after it."""
-
     async def on_receive(self, websocket: WebSocket, data: str | bytes) -> None:
         if self.outlet is None:
             return
@@ -242,29 +305,6 @@ class HubSocket(WebSocketEndpoint):
         if self.outlet is not None:
             await self.outlet.stop()
             await self.hub(websocket).detach(self.outlet)
-
-    def reply(self, message: dict[str, Any]) -> None:
-        """Queue a reply behind the events already queued, so the socket sees one ordered stream."""
-        assert self.outlet is not None
-        text = json.dumps(message, ensure_ascii=False)
-        if not text.isascii():
-            try:
-                text.encode("utf-8")
-            except UnicodeEncodeError:
-                # A lone surrogate cannot go out as UTF-8 and would stop the pump; escaped, it is valid JSON.
-                text = json.dumps(message)
-        self.outlet.push(text)
-
-    def reply_error(self, text: str) -> None:
-        self.reply({"error": text})
-
-    @staticmethod
-    def hub(websocket: WebSocket) -> Hub:
-        return websocket.state.hub
-
-    @staticmethod
-    def max_queue(websocket: WebSocket) -> int:
-        return websocket.state.settings.send_queue_size
 
     @staticmethod
     async def reject(websocket: WebSocket, code: int) -> None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from starlette.routing import WebSocketRoute
+from starlette.requests import HTTPConnection
+from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from domain import accounts, entities, notifications, order_queries, orders, restaurants, sessions
@@ -14,6 +15,7 @@ from domain.errors import DomainError, error_message
 from domain.floor import visible_table
 from realtime.outlet import Outlet
 from realtime.socket import CLOSE_BAD_TOKEN, CLOSE_NOT_FOUND, HubSocket, Rejected
+from realtime.stream import EventStream
 
 
 class EntitySocket(HubSocket):
@@ -25,18 +27,18 @@ class EntitySocket(HubSocket):
     path_param = ""
     actions: tuple[str, ...] = ()
 
-    async def open_outlet(self, websocket: WebSocket, actor: CompanyActor) -> Outlet:
+    async def open_outlet(self, connection: HTTPConnection, actor: CompanyActor) -> Outlet:
         if not may_open_entity_socket(actor, self.kind):
             raise Rejected(CLOSE_BAD_TOKEN)
-        self.services = websocket.state.services
+        self.services = connection.state.services
         self.db = self.services.database
         self.actor = actor
-        self.entity_id = websocket.path_params[self.path_param]
+        self.entity_id = connection.path_params[self.path_param]
         try:
             channels = await self.channels()
         except DomainError:
             raise Rejected(CLOSE_NOT_FOUND) from None
-        return Outlet(actor.company_id, set(channels), self.max_queue(websocket))
+        return Outlet(actor.company_id, set(channels), self.max_queue(connection))
 
     async def channels(self) -> list[str]:
         raise NotImplementedError
@@ -44,7 +46,7 @@ class EntitySocket(HubSocket):
     async def send_state(self) -> None:
         """The entity's current state, on connect and for `get_status`-like actions."""
 
-    async def on_attached(self, websocket: WebSocket) -> None:
+    async def on_attached(self, connection: HTTPConnection) -> None:
         await self.send_state()
 
     async def on_message(self, websocket: WebSocket, message: dict[str, Any]) -> None:
@@ -202,16 +204,29 @@ class RestaurantNotificationsSocket(EntitySocket):
         return [entities.restaurant_notifications_channel(self.actor.company_id, branch["id"])]
 
 
+# Every socket URL also answers GET with Accept: text/event-stream: the same class, as server-sent events.
 routes = [
     WebSocketRoute("/ws/orders/{order_id}/", OrderSocket, name="ws-order"),
+    Route("/ws/orders/{order_id}/", EventStream(OrderSocket), methods=["GET"], name="sse-order"),
     WebSocketRoute("/ws/orders/{order_id}/items/", OrderItemsSocket, name="ws-order-items"),
+    Route("/ws/orders/{order_id}/items/", EventStream(OrderItemsSocket), methods=["GET"], name="sse-order-items"),
     WebSocketRoute("/ws/tables/sessions/{session_id}/", SessionSocket, name="ws-table-session"),
+    Route("/ws/tables/sessions/{session_id}/", EventStream(SessionSocket), methods=["GET"], name="sse-table-session"),
     WebSocketRoute("/ws/tables/{table_id}/", TableSocket, name="ws-table"),
+    Route("/ws/tables/{table_id}/", EventStream(TableSocket), methods=["GET"], name="sse-table"),
     WebSocketRoute("/ws/waiters/{waiter_id}/", WaiterSocket, name="ws-waiter"),
+    Route("/ws/waiters/{waiter_id}/", EventStream(WaiterSocket), methods=["GET"], name="sse-waiter"),
     WebSocketRoute("/ws/restaurants/{restaurant_id}/", RestaurantSocket, name="ws-restaurant"),
+    Route("/ws/restaurants/{restaurant_id}/", EventStream(RestaurantSocket), methods=["GET"], name="sse-restaurant"),
     WebSocketRoute(
         "/ws/restaurants/{restaurant_id}/notifications/",
         RestaurantNotificationsSocket,
         name="ws-restaurant-notifications",
+    ),
+    Route(
+        "/ws/restaurants/{restaurant_id}/notifications/",
+        EventStream(RestaurantNotificationsSocket),
+        methods=["GET"],
+        name="sse-restaurant-notifications",
     ),
 ]

@@ -14,6 +14,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from domain.metrics import HTTP_LATENCY, HTTP_REQUESTS
 
 
+EVENT_STREAM = (b"content-type", b"text/event-stream")
+
+
 class RequestMetrics:
     """Counts and times every REST request by its route's path template (never the raw path: ids would
     make a series per order)."""
@@ -27,11 +30,13 @@ class RequestMetrics:
             return
         started = time.perf_counter()
         status = 500
+        streamed = False
 
         async def sending(message: Message) -> None:
-            nonlocal status
+            nonlocal status, streamed
             if message["type"] == "http.response.start":
                 status = message["status"]
+                streamed = EVENT_STREAM in message.get("headers", ())
             await send(message)
 
         try:
@@ -39,7 +44,9 @@ class RequestMetrics:
         finally:
             route = getattr(scope.get("route"), "path", "unmatched")
             HTTP_REQUESTS.labels(route, scope["method"], str(status)).inc()
-            HTTP_LATENCY.labels(route, scope["method"]).observe(time.perf_counter() - started)
+            # An event stream lasts as long as its client stays: counted, but its length is no latency.
+            if not streamed:
+                HTTP_LATENCY.labels(route, scope["method"]).observe(time.perf_counter() - started)
 
 
 async def metrics(request: Request) -> Response:

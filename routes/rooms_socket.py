@@ -4,27 +4,45 @@ from __future__ import annotations
 
 from typing import Any
 
-from starlette.routing import WebSocketRoute
+from starlette.requests import HTTPConnection
+from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from domain import rooms
 from domain.auth import CompanyActor
 from domain.errors import DomainError, error_message
 from realtime.outlet import Outlet
-from realtime.socket import HubSocket
+from realtime.socket import CLOSE_BAD_TOKEN, HubSocket, Rejected
+from realtime.stream import EventStream
+
+MAX_STREAM_ROOMS = 20
 
 
 class RoomsSocket(HubSocket):
     dialect = "rooms"
     token_refreshed = "token-refreshed"
 
-    async def open_outlet(self, websocket: WebSocket, actor: CompanyActor) -> Outlet:
-        self.db = websocket.state.services.database
+    async def open_outlet(self, connection: HTTPConnection, actor: CompanyActor) -> Outlet:
+        self.db = connection.state.services.database
         self.rooms = {room: await rooms.room_channel(self.db, actor, room) for room in rooms.automatic_rooms(actor)}
+        if self.streaming:
+            await self.join_requested(connection, actor)
         channels = {*self.rooms.values(), rooms.company_channel(actor.company_id)}
-        self.outlet = Outlet(actor.company_id, channels, self.max_queue(websocket))
+        self.outlet = Outlet(actor.company_id, channels, self.max_queue(connection))
         self.reply({"type": "connected", "data": {"userId": actor.id, "role": actor.role}})
         return self.outlet
+
+    async def join_requested(self, connection: HTTPConnection, actor: CompanyActor) -> None:
+        """An event stream cannot send join-room: it names its rooms in `?rooms=a,b`, each allowed as join-room is.
+        They are its channels from the start, so a resume replays them too."""
+        requested = [room for room in connection.query_params.get("rooms", "").split(",") if room]
+        if len(requested) > MAX_STREAM_ROOMS:
+            raise Rejected(CLOSE_BAD_TOKEN, f"At most {MAX_STREAM_ROOMS} rooms in ?rooms=.", 400)
+        for room in requested:
+            try:
+                self.rooms[room] = await rooms.room_channel(self.db, actor, room)
+            except DomainError as refused:
+                raise Rejected(CLOSE_BAD_TOKEN, error_message(refused.detail), refused.status_code) from None
 
     def reply_error(self, text: str) -> None:
         self.reply({"type": "error", "data": {"message": text}})
@@ -68,9 +86,13 @@ class RoomsSocket(HubSocket):
         self.reply({"type": "room-left", "data": {"roomId": room}})
 
 
+# Every socket URL also answers GET with Accept: text/event-stream: the same class, as server-sent events.
 routes = [
     WebSocketRoute("/", RoomsSocket, name="ws-rooms"),
+    Route("/", EventStream(RoomsSocket), methods=["GET"], name="sse-rooms"),
     WebSocketRoute("/ws/", RoomsSocket, name="ws-rooms-ws"),
+    Route("/ws/", EventStream(RoomsSocket), methods=["GET"], name="sse-rooms-ws"),
     # The path every mini-app build since February opens.
     WebSocketRoute("/socket", RoomsSocket, name="ws-rooms-socket"),
+    Route("/socket", EventStream(RoomsSocket), methods=["GET"], name="sse-rooms-socket"),
 ]

@@ -16,10 +16,11 @@ from jsonschema import Draft7Validator
 from referencing import Registry
 from referencing.jsonschema import DRAFT7
 from starlette.applications import Starlette
-from starlette.routing import WebSocketRoute
+from starlette.routing import Route, WebSocketRoute
 from starlette.testclient import TestClient
 
 from describe.asyncapi import document
+from realtime.stream import EventStream
 from tests.factory import ok
 from tests.frames import frame_checker
 
@@ -155,6 +156,19 @@ def test_asyncapi_has_a_channel_for_every_socket_url(client: TestClient):
     served = {route.path for route in app.routes if isinstance(route, WebSocketRoute)}
     described = {channel["address"] for channel in document()["channels"].values()}
     assert served == described
+
+
+@SQLITE_ONLY
+def test_asyncapi_says_which_channels_are_also_event_streams(client: TestClient):
+    app = client.app
+    assert isinstance(app, Starlette)
+    streamed = {route.path for route in app.routes if isinstance(route, Route) and isinstance(route.app, EventStream)}
+    described = {
+        channel["address"]
+        for channel in document()["channels"].values()
+        if {"$ref": "#/servers/events"} in channel["servers"]
+    }
+    assert streamed == described == {route.path for route in app.routes if isinstance(route, WebSocketRoute)}
 
 
 @pytest.mark.parametrize(

@@ -24,8 +24,9 @@ def test_nothing_is_lost_duplicated_or_reordered(capsys):
     if shutil.which("redis-server") is None:
         require_redis()
         pytest.skip("redis-server is not installed")
-    assert loss.main(["--sockets", "12", "--writes", "150", "--settle", "30"]) == 0
-    assert "lost 0, duplicated 0, out of order 0" in capsys.readouterr().out
+    assert loss.main(["--sockets", "12", "--sse", "0.34", "--writes", "150", "--settle", "30"]) == 0
+    out = capsys.readouterr().out
+    assert "12 clients (4 server-sent event streams)" in out and "lost 0, duplicated 0, out of order 0" in out
 
 
 def test_stalled_sockets_are_closed_and_the_readers_lose_nothing(capsys):
@@ -44,8 +45,19 @@ def test_speed_runs_every_section_and_loses_nothing(capsys):
     assert speed.main([*argv, "--idle", "30", "--settle", "30"]) == 0
     out = capsys.readouterr().out
     sections = [json.loads(line)["section"] for line in out.splitlines() if line.startswith("{")]
-    assert sections == ["writes", "rate", "saturation", "writes", "rate", "saturation", "connect", "connect", "connect"]
-    targets = [line for line in out.splitlines() if line.startswith("| SQLite: server CPU per order / the write")]
-    assert targets and "not measured" not in targets[0]
+    assert sections == [
+        "writes",
+        *["rate", "saturation"] * 2,
+        "writes",
+        "rate",
+        "saturation",
+        "connect",
+        "connect",
+        "connect",
+    ]
+    targets = [json.loads(line)["target"] for line in out.splitlines() if line.startswith("{")]
+    assert targets[1:5] == ["cafe_rt", "cafe_rt", "cafe_rt sse", "cafe_rt sse"]
+    rows = [line for line in out.splitlines() if line.startswith("| SQLite: server CPU per order / the write")]
+    assert rows and "not measured" not in rows[0]
     assert out.splitlines()[-1].startswith("speed: orders/s ")
     assert out.splitlines()[-1].endswith("| lost 0")

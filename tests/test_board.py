@@ -78,11 +78,15 @@ def browser() -> Iterator[Browser]:
             chromium.close()
 
 
-def open_page(browser: Browser, base: str, traffic: Traffic, path: str = "/board/") -> tuple[Page, list[str]]:
+def open_page(
+    browser: Browser, base: str, traffic: Traffic, path: str = "/board/", init_script: str | None = None
+) -> tuple[Page, list[str]]:
     from playwright.sync_api import expect
 
     expect.set_options(timeout=10_000)
     page = browser.new_page(viewport={"width": 1600, "height": 900})
+    if init_script is not None:
+        page.add_init_script(init_script)
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
 
@@ -303,4 +307,75 @@ def test_board_refetches_when_its_position_is_pruned(browser: Browser, tmp_path:
     assert {"/api/cafe/tables/", "/api/cafe/orders/", "/api/cafe/kitchen/tasks/"} <= fetched
     for url in traffic.sockets_since(refetch):
         assert "last_event_id" in parse_qs(urlsplit(url).query), url
+    assert errors == []
+
+
+# A network that breaks WebSocket upgrades, as the page sees it: every socket closes (1006) before it opens.
+NO_WEBSOCKETS = """
+window.WebSocket = class extends EventTarget {
+  static OPEN = 1;
+  constructor(url) {
+    super();
+    this.url = url;
+    this.readyState = 0;
+    setTimeout(() => {
+      this.readyState = 3;
+      this.dispatchEvent(new CloseEvent("close", { code: 1006 }));
+    }, 20);
+  }
+  send() {}
+  close() {}
+};
+"""
+
+
+def test_board_follows_the_feeds_as_event_streams_when_websockets_cannot_open(browser: Browser, tmp_path: Path) -> None:
+    """Each feed falls back to EventSource on its own URL, with a fresh single-use ticket per connect, and after
+    a restart resumes with last_event_id instead of refetching."""
+    from playwright.sync_api import expect
+
+    database_url = f"sqlite:///{tmp_path}/board.db"
+    env = server_env(database_url)
+    owner_email = create_company_by_command(database_url)
+    port = free_port()
+    traffic = Traffic()
+
+    def streams_since(mark: tuple[int, int]) -> list[str]:
+        return [url for _, url in traffic.requests[mark[0] :] if "/ws/cafe/" in url]
+
+    with uvicorn_server(env, port=port) as host, httpx2.Client(base_url=f"http://{host}") as http:
+        cafe = furnish(http, owner_email)
+        waiter = {"Authorization": f"Bearer {cafe['waiter_token']}"}
+        page, errors = open_page(browser, f"http://{host}", traffic, init_script=NO_WEBSOCKETS)
+        sign_in(page, cafe["waiter_email"])
+        feeds_live(page)
+        body = {"table": cafe["table"], "items": [{"menu_item": cafe["menu_item"], "quantity": 1}]}
+        order = http.post("/api/cafe/orders/", json=body, headers=waiter)
+        order.raise_for_status()
+        order_id = order.json()["id"]
+        table = page.locator(f'[data-table-id="{cafe["table"]}"]')
+        expect(table).to_have_class(re.compile(r"\bbusy\b"))
+        expect(page.locator(f'[data-order-id="{order_id}"]')).to_be_visible()
+        expect(page.locator("#tasks [data-task-id]")).to_have_count(1)
+
+    held = {"tickets": True}
+    page.route("**/api/auth/ws-ticket", lambda route: route.abort() if held["tickets"] else route.continue_())
+    with uvicorn_server(env, port=port) as host, httpx2.Client(base_url=f"http://{host}") as http:
+        expect(page.locator('.feed[data-state="live"]')).to_have_count(0)
+        http.patch(f"/api/cafe/orders/{order_id}/", json={"status": "closed"}, headers=waiter).raise_for_status()
+        resumed = traffic.mark()
+        held["tickets"] = False
+        expect(table).to_have_class(re.compile(r"\bfree\b"), timeout=LIVE_TIMEOUT)
+        expect(page.locator(f'[data-order-id="{order_id}"]')).to_have_count(0)
+        feeds_live(page)
+
+    streams = streams_since((0, 0))
+    assert traffic.sockets == [] and {urlsplit(url).path for url in streams} == {f"/ws/cafe/{f}/" for f in FEEDS}
+    tickets = [parse_qs(urlsplit(url).query)["ticket"][0] for url in streams]
+    assert len(set(tickets)) == len(streams), "a ticket was used twice"
+    assert {urlsplit(url).path for url in streams_since(resumed)} == {f"/ws/cafe/{f}/" for f in FEEDS}
+    for url in streams_since(resumed):
+        assert "last_event_id" in parse_qs(urlsplit(url).query), url
+    assert {url for method, url in traffic.rest_since(resumed) if method == "GET"} == set(), "it refetched"
+    assert_no_token_in_urls(traffic, stored_tokens(page))
     assert errors == []
