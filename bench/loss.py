@@ -30,7 +30,6 @@ from websockets.exceptions import ConnectionClosed
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.factory import PASSWORD  # noqa: E402
-from tests.sse import EventReader, event_stream  # noqa: E402
 from tests.servers import (  # noqa: E402  (the repository root is put on the path just above)
     create_company_by_command,
     free_port,
@@ -39,6 +38,7 @@ from tests.servers import (  # noqa: E402  (the repository root is put on the pa
     token_for,
     uvicorn_server,
 )
+from tests.sse import EventReader, event_stream  # noqa: E402
 
 
 class Follower:

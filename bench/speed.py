@@ -422,7 +422,6 @@ class StreamFeed(Feed):
                 self._state = "size"
 
 
-
 async def open_feeds(target: Target, count: int, tally: Tally) -> tuple[list[Feed], int]:
     """`count` sockets (or streams) on the target's feed (alternating over its hosts), each greeted: (feeds, failed)."""
     loop = asyncio.get_running_loop()

@@ -13,7 +13,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from domain.metrics import HTTP_LATENCY, HTTP_REQUESTS
 
-
 EVENT_STREAM = (b"content-type", b"text/event-stream")
 
 

@@ -189,9 +189,10 @@ def test_a_stream_resumes_from_last_event_id_after_a_restart_with_nothing_missin
         async with httpx2.AsyncClient(base_url=f"http://{host}", timeout=TIMEOUT) as http:
             missed = [await order(http, cafe), await order(http, cafe)]
             resumed = {**bearer(cafe["waiter_token"]), "Last-Event-ID": str(last_seen)}
-            async with event_stream(http, path, resumed) as sse, event_stream(
-                http, f"{path}?last_event_id={last_seen}", bearer(cafe["waiter_token"])
-            ) as by_query:
+            async with (
+                event_stream(http, path, resumed) as sse,
+                event_stream(http, f"{path}?last_event_id={last_seen}", bearer(cafe["waiter_token"])) as by_query,
+            ):
                 for stream in (sse, by_query):
                     greeting = await stream.next()
                     assert greeting is not None and greeting.event == "connection_established"
