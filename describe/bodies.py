@@ -99,7 +99,7 @@ RESPONSES: dict[str, Schema] = {
     "Error": obj({"detail": {"anyOf": [TEXT, {"type": "object", "additionalProperties": array(TEXT)}]}}),
     "Tokens": obj({"access": TEXT, "refresh": TEXT}),
     "WsTicket": obj({"ticket": TEXT, "expires_in": {"type": "integer", "description": "seconds the ticket lives"}}),
-    "Health": obj({"database": enum(["ok", "down"]), "broker": enum(["ok", "down"])}),
+    "Health": obj({"database": enum(["ok", "down"]), "broker": enum(["ok", "down"])}, {"detail": TEXT}),
     "Branch": obj({"id": ID, "name": TEXT, "city_id": INTEGER, "company": ID}),
     "Zone": obj({"id": ID, "title": TEXT, "branch": ID}),
     "MenuItem": obj({"id": ID, "title": TEXT, "price": MONEY, "is_active": BOOLEAN, "branch": nullable(ID)}),
