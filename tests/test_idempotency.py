@@ -38,7 +38,7 @@ def test_a_retried_order_is_one_order_and_one_event(client):
         assert again.json() == first.json()
         # A different order afterwards: the feed carries the first one once, then this one.
         later = create_order(client, cafe, table="a2")
-        created = []
+        created: list[str] = []
         while not created or created[-1] != later["id"]:
             message = ws.receive_json()
             if message["type"] == "order_created":
