@@ -200,3 +200,9 @@ def test_a_password_change_retried_with_the_revoked_token_is_401(client):
     body = {"old_password": "password-123", "new_password": "password-456"}
     ok(client.post("/api/users/me/password/", json=body, headers=headers))
     assert client.post("/api/users/me/password/", json=body, headers=headers).status_code == 401
+
+
+@pytest.mark.parametrize("path", ["/api/users/login/", "/api/users/me/", "/api/users/logout/"])
+def test_an_undocumented_method_on_a_documented_path_is_405(client, path):
+    cafe = make_company(client)
+    assert client.patch(path, json={"role": "cook"}, headers=cafe.owner.auth).status_code == 405
