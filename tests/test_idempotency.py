@@ -206,3 +206,26 @@ def test_a_password_change_retried_with_the_revoked_token_is_401(client):
 def test_an_undocumented_method_on_a_documented_path_is_405(client, path):
     cafe = make_company(client)
     assert client.patch(path, json={"role": "cook"}, headers=cafe.owner.auth).status_code == 405
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_a_committed_change_is_answered_2xx_when_returning_its_connection_fails(client, monkeypatch, caplog):
+    """As in a PostgreSQL restart: the COMMIT went through, giving the connection back to the pool did not."""
+    import asyncpg.pool
+
+    cafe = make_company(client)
+    real_release = asyncpg.pool.Pool.release
+
+    async def release_then_fail(pool, connection, *, timeout=None):
+        await real_release(pool, connection, timeout=timeout)
+        raise ConnectionResetError("the connection went away while it was returned")
+
+    monkeypatch.setattr(asyncpg.pool.Pool, "release", release_then_fail)
+    made = [
+        client.post("/api/cafe/orders/", json=order_body(cafe), headers=headers)
+        for headers in (cafe.waiter.auth, keyed(cafe.waiter.auth, "release-fails"))
+    ]
+    monkeypatch.setattr(asyncpg.pool.Pool, "release", real_release)
+    assert [response.status_code for response in made] == [201, 201]
+    assert count_orders(client, cafe) == 2
+    assert "returning a connection to the pool failed" in caplog.text
