@@ -326,7 +326,7 @@ PATHS: dict[str, dict[str, dict[str, Any]]] = {
             returns=array(TASK),
             query=[
                 query_param("status", enum(TASK_STATUSES), "only tasks in this status"),
-                query_param("mine", enum(["1", "true"]), "only the tasks the current cook claimed"),
+                query_param("mine", enum(["1", "true", "0", "false"]), "only the tasks the current cook claimed"),
                 BRANCH_ID,
             ],
             errors=(400, 404),
@@ -359,7 +359,8 @@ PATHS: dict[str, dict[str, dict[str, Any]]] = {
         "get": op(
             "The current user's notifications",
             returns=array(ref("Notification")),
-            query=[query_param("unread", enum(["1", "true"]), "only unacknowledged ones")],
+            query=[query_param("unread", enum(["1", "true", "0", "false"]), "only unacknowledged ones")],
+            errors=(400,),
             tag="messages",
         )
     },

@@ -80,6 +80,17 @@ def whole_numbers(values: list[Any], low: int, high: int = MAX_INT) -> list[int]
     return [number for number in numbers if number is not None]
 
 
+FLAG_VALUES = ("1", "true", "0", "false")
+
+
+def query_flag(query: dict[str, str], name: str) -> bool:
+    """A yes/no query parameter (`?mine=1`): 1/true or 0/false, absent is no; anything else is 400."""
+    value = query.get(name, "0")
+    if value not in FLAG_VALUES:
+        raise Invalid({name: [f"Must be one of: {', '.join(FLAG_VALUES)}."]})
+    return value in ("1", "true")
+
+
 def is_uuid(value: object) -> TypeGuard[str]:
     if not isinstance(value, str) or len(value) != 36:
         return False

@@ -229,3 +229,11 @@ def test_a_committed_change_is_answered_2xx_when_returning_its_connection_fails(
     assert [response.status_code for response in made] == [201, 201]
     assert count_orders(client, cafe) == 2
     assert "returning a connection to the pool failed" in caplog.text
+
+
+def test_a_yes_no_query_parameter_outside_its_enum_is_400(client):
+    cafe = make_company(client)
+    assert client.get("/api/cafe/kitchen/tasks/?mine=AAA", headers=cafe.cook.auth).status_code == 400
+    assert client.get("/api/cafe/notifications/?unread=AAA", headers=cafe.waiter.auth).status_code == 400
+    assert client.get("/api/cafe/kitchen/tasks/?mine=0", headers=cafe.cook.auth).status_code == 200
+    assert client.get("/api/cafe/notifications/?unread=true", headers=cafe.waiter.auth).status_code == 200
