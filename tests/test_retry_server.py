@@ -8,6 +8,7 @@ import concurrent.futures
 import contextlib
 import http.client
 import json
+import os
 import shutil
 import signal
 import socket
@@ -249,44 +250,54 @@ def test_a_database_cut_is_503_with_retry_after_on_the_same_connection(fresh_pos
             connection.close()
 
 
-def test_sigterm_closes_sockets_with_1012_and_exits(tmp_path):
-    """SHUTDOWN_TIMEOUT is handed to uvicorn: an open socket does not hold the exit past it."""
+@pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server is not installed")
+def test_sigterm_lets_a_request_in_flight_finish_and_closes_sockets_with_1012(tmp_path):
+    """A write held by a paused broker (up to PUBLISH_TIMEOUT) is in flight at SIGTERM: it is answered, the
+    socket is closed with 1012, and the process exits within SHUTDOWN_TIMEOUT."""
     database_url = f"sqlite:///{tmp_path}/cafe.db"
-    port = free_port()
-    env = {**server_env(database_url, SHUTDOWN_TIMEOUT="2")}
-    process = subprocess.Popen(
-        [sys.executable, "cafe_rt.py", "serve", "--port", str(port), "--log-level", "warning"],
-        cwd=ROOT,
-        env={**__import__("os").environ, **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                break
-            assert time.monotonic() < deadline and process.poll() is None
-            time.sleep(0.1)
-        owner_email = create_company_by_command(database_url)
-        with httpx2.Client(base_url=f"http://127.0.0.1:{port}") as http:
-            cafe = furnish(http, owner_email)
+    port, redis_port = free_port(), free_port()
+    env = server_env(database_url, SHUTDOWN_TIMEOUT="5", BROADCAST_URL=f"redis://127.0.0.1:{redis_port}/0")
+    owner_email = create_company_by_command(database_url)
+    with private_redis(redis_port):
+        process = subprocess.Popen(
+            [sys.executable, "cafe_rt.py", "serve", "--port", str(port), "--log-level", "warning"],
+            cwd=ROOT,
+            env={**os.environ, **env},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                    break
+                assert time.monotonic() < deadline and process.poll() is None
+                time.sleep(0.1)
+            with httpx2.Client(base_url=f"http://127.0.0.1:{port}", timeout=20) as http:
+                cafe = furnish(http, owner_email)
 
-        async def scenario() -> int | None:
-            async with connect(f"ws://127.0.0.1:{port}/ws/cafe/orders/?token={cafe['waiter_token']}") as ws:
-                await ws.recv()
-                started = time.monotonic()
-                process.send_signal(signal.SIGTERM)
-                with contextlib.suppress(Exception):
-                    while True:
-                        await asyncio.wait_for(ws.recv(), TIMEOUT)
-                assert time.monotonic() - started < 8
-                return ws.close_code
+                async def scenario() -> tuple[int, int | None]:
+                    async with connect(f"ws://127.0.0.1:{port}/ws/cafe/orders/?token={cafe['waiter_token']}") as ws:
+                        await ws.recv()
+                        with redis.Redis(port=redis_port) as pauser:
+                            pauser.execute_command("CLIENT", "PAUSE", "3000")
+                        write = asyncio.create_task(
+                            asyncio.to_thread(http.post, "/api/cafe/orders/", json=order_body(cafe), headers=waiter(cafe))
+                        )
+                        await asyncio.sleep(0.4)  # the write has committed and waits for the paused broker
+                        started = time.monotonic()
+                        process.send_signal(signal.SIGTERM)
+                        answer = await write
+                        with contextlib.suppress(Exception):
+                            while True:
+                                await asyncio.wait_for(ws.recv(), TIMEOUT)
+                        assert time.monotonic() - started < 8
+                        return answer.status_code, ws.close_code
 
-        assert asyncio.run(scenario()) == 1012
-        # uvicorn ends by raising the signal it handled again, after its graceful shutdown.
-        assert process.wait(10) in (0, -signal.SIGTERM)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+                assert asyncio.run(scenario()) == (201, 1012)
+            # uvicorn ends by raising the signal it handled again, after its graceful shutdown.
+            assert process.wait(10) in (0, -signal.SIGTERM)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
