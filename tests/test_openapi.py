@@ -38,10 +38,17 @@ WRITE_CHECKS = [*CHECKS, positive_data_acceptance, negative_data_rejection]
 # About 45 operations: this many requests each keeps the run near 30 s on a 2-core machine.
 EXAMPLES = 25
 CLIENT = {"name": "Anna", "phone": "+100"}
-# The 400s a well-formed request can still get, each for a rule about the data that no schema can state:
-# a wrong old password, and the branch a user without a home branch (the owner the run acts as) must name.
+# Fields only a customer's order has (NewCustomerOrder): the run places orders as staff.
 CUSTOMER_ONLY = {"bonuses_used", "type"}
-BUSINESS_RULES = ("Wrong password.", "the user has no home branch", "works in one branch: give its id")
+# The 400s a well-formed request can still get, each for a rule about the data that no schema can state:
+# a wrong old password, the branch a user without a home branch (the owner the run acts as) must name, and
+# the portions an order may hold (a setting, stated in the description).
+BUSINESS_RULES = (
+    "Wrong password.",
+    "the user has no home branch",
+    "works in one branch: give its id",
+    "portions (the sum of quantities)",
+)
 
 
 # The documents do not depend on the database: one is enough.
