@@ -24,10 +24,10 @@ from domain.broadcasts import LEVELS
 from domain.customer_orders import ORDER_TYPES
 from domain.kitchen import TASK_STATUSES
 from domain.orders import PAYMENT_METHODS, STATUSES
-from domain.validate import MAX_INT, MONEY_TEXT
+from domain.validate import MAX_INT, MONEY_TEXT, SPACE
 
 # Text the service takes: not blank (it is stripped), no NUL character.
-SOME_TEXT = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+SOME_TEXT = rf"^[^\u0000]*[^{SPACE}\u0000][^\u0000]*$"
 NAME: Schema = {"type": "string", "minLength": 1, "maxLength": 200, "pattern": SOME_TEXT}
 EMAIL: Schema = {"type": "string", "minLength": 3, "maxLength": 254, "pattern": r"^[^\u0000]*@[^\u0000]*$"}
 SECRET: Schema = {**NAME, "maxLength": 128}
@@ -36,7 +36,7 @@ PASSWORD: Schema = {
     "type": "string",
     "minLength": 8,
     "maxLength": 128,
-    "pattern": r"^\s*[^\s\u0000][^\u0000]{6,}[^\s\u0000]\s*$",
+    "pattern": rf"^[{SPACE}]*[^{SPACE}\u0000][^\u0000]{{6,}}[^{SPACE}\u0000][{SPACE}]*$",
 }
 CITY_IDS = array({"type": "integer", "minimum": 1, "maximum": MAX_INT})
 PRICE: Schema = {
@@ -51,7 +51,7 @@ QUANTITY: Schema = {"type": "integer", "minimum": 1, "maximum": 100}
 # A payment's amount: as PRICE, and more than zero.
 AMOUNT: Schema = {
     "anyOf": [
-        {"type": "string", "pattern": r"(?!^\s*0*(?:\.0*)?\s*$)" + MONEY_TEXT},
+        {"type": "string", "pattern": rf"(?!^[{SPACE}]*0*(?:\.0*)?[{SPACE}]*$)" + MONEY_TEXT},
         {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_INT // 100, "multipleOf": 0.01},
     ],
     "description": 'more than 0, at most two decimals: "12.50", 12.5 or 12 (at most 10000000.00)',

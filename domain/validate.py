@@ -15,8 +15,10 @@ MAX_TEXT = 200
 MAX_INT = 1_000_000_000
 # No body or message of this API nests more than a few levels; deeper is an attack on the parser.
 MAX_DEPTH = 32
+# What str.strip() takes off, spelled out: JSON Schema's (ECMA) `\s` and others' differ from Python's.
+SPACE = "\\t\\n\\u000b\\u000c\\r\\u001c-\\u0020\\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000"
 # Money as text: digits, at most two decimals, up to MAX_INT cents (10000000.00); surrounding spaces are let go.
-MONEY_TEXT = r"^\s*(?:[0-9]{1,7}(?:\.[0-9]{1,2})?|10000000(?:\.00?)?)\s*$"
+MONEY_TEXT = rf"^[{SPACE}]*(?:[0-9]{{1,7}}(?:\.[0-9]{{1,2}})?|10000000(?:\.00?)?)[{SPACE}]*$"
 
 
 def _refuse_constant(constant: str) -> None:

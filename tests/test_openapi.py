@@ -42,12 +42,13 @@ CLIENT = {"name": "Anna", "phone": "+100"}
 CUSTOMER_ONLY = {"bonuses_used", "type"}
 # The 400s a well-formed request can still get, each for a rule about the data that no schema can state:
 # a wrong old password, the branch a user without a home branch (the owner the run acts as) must name, and
-# the portions an order may hold (a setting, stated in the description).
+# the portions an order may hold (a setting, stated in the description), a payment over what is due.
 BUSINESS_RULES = (
     "Wrong password.",
     "the user has no home branch",
     "works in one branch: give its id",
     "portions (the sum of quantities)",
+    "still due.",
 )
 
 
