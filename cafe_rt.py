@@ -32,7 +32,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from uvicorn.supervisors import Multiprocess
 
-from domain import accounts, demo, sync
+from domain import accounts, demo, idempotency, sync
 from domain.auth import TokenSettings
 from domain.db import normalize_database_url, utc_now
 from domain.migrations import SchemaError, migrate, open_database
@@ -63,8 +63,10 @@ from routes import (
     rooms_socket,
 )
 from routes.common import exception_handlers
+from routes.idempotency import Idempotency
 from routes.log_redaction import redact_uvicorn_logs
 from routes.metrics import RequestMetrics
+from routes.outages import RETRY_AFTER, outage
 
 log = logging.getLogger("cafe_rt")
 config = Config()
@@ -105,6 +107,12 @@ STALLED_TIMEOUT: float = config("STALLED_TIMEOUT", cast=float, default=60.0)
 # Heroku's convention for how many processes a dyno runs.
 WEB_CONCURRENCY: int = config("WEB_CONCURRENCY", cast=int, default=1)
 REQUEST_TIMEOUT: float = config("REQUEST_TIMEOUT", cast=float, default=10.0)
+# Read by `serve` only: how long in-flight requests get after SIGTERM.
+SHUTDOWN_TIMEOUT: int = config("SHUTDOWN_TIMEOUT", cast=int, default=10)
+IDEMPOTENCY_TTL: int = config("IDEMPOTENCY_TTL", cast=int, default=86400)
+PUBLISH_TIMEOUT: float = config("PUBLISH_TIMEOUT", cast=float, default=1.0)
+# /healthz answers within this even when the database hangs.
+HEALTH_TIMEOUT = 2.0
 # HS256 with a key shorter than its 32-byte output can be brute-forced offline from any one token.
 MIN_SECRET_BYTES = 32
 
@@ -139,6 +147,8 @@ class Settings:
     login_max_failures: int = LOGIN_MAX_FAILURES
     login_lockout: float = LOGIN_LOCKOUT
     login_max_failures_per_address: int = LOGIN_MAX_FAILURES_PER_ADDRESS
+    idempotency_ttl: int = IDEMPOTENCY_TTL
+    publish_timeout: float = PUBLISH_TIMEOUT
 
 
 class WeakSecret(RuntimeError):
@@ -171,6 +181,8 @@ async def running_services(settings: Settings) -> AsyncIterator[Services]:
         login_limits=LoginLimits(
             settings.login_max_failures, settings.login_lockout, settings.login_max_failures_per_address
         ),
+        publish_timeout=settings.publish_timeout,
+        idempotency_ttl=settings.idempotency_ttl,
     )
     try:
         await services.broadcast.connect()
@@ -184,7 +196,7 @@ async def running_services(settings: Settings) -> AsyncIterator[Services]:
 
 async def relay_forever(services: Services, interval: float, retention: float, stopping: asyncio.Event) -> None:
     """Publish what a crash or a broker outage left behind (rows younger than `interval` are in flight),
-    and forget events older than `retention`."""
+    and forget events older than `retention` (and Idempotency-Key answers older than IDEMPOTENCY_TTL)."""
     while not stopping.is_set():
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stopping.wait(), interval)
@@ -192,6 +204,7 @@ async def relay_forever(services: Services, interval: float, retention: float, s
         try:
             await relay_unpublished(services, utc_now(seconds_ago=interval))
             await prune(services, utc_now(seconds_ago=retention))
+            await idempotency.prune(services.database, services.idempotency_ttl)
         except Exception:
             log.warning("relay pass failed", exc_info=True)
 
@@ -275,20 +288,34 @@ def create_app(settings: Settings | None = None) -> Starlette:
         lifespan=lifespan,
         exception_handlers=exception_handlers,
         # KeepRawSend first: it must see the server's own send, before anything wraps it (realtime/direct.py).
-        middleware=[Middleware(KeepRawSend), Middleware(RequestMetrics), *origin_middleware(settings.cors_origins)],
+        # Idempotency last (innermost): it must run in the operation's own task, as it holds its transaction.
+        middleware=[
+            Middleware(KeepRawSend),
+            Middleware(RequestMetrics),
+            *origin_middleware(settings.cors_origins),
+            Middleware(Idempotency),
+        ],
     )
 
 
 async def healthz(request: Request) -> JSONResponse:
-    """200 when the database answers and the broker carried the last probe; 503 otherwise."""
+    """200 when the database answers and the broker carried the last probe; 503 with `detail` naming what is
+    down otherwise."""
+    problems: list[str] = []
     try:
-        await request.state.services.database.fetch_one("SELECT 1 AS ok")
-        database = "ok"
-    except Exception:
-        database = "down"
+        async with asyncio.timeout(HEALTH_TIMEOUT):
+            await request.state.services.database.fetch_one("SELECT 1 AS ok")
+    except Exception as error:
+        problems.append(outage(error) or f"The database answered an error ({type(error).__name__}).")
+    database = "down" if problems else "ok"
     broker = "ok" if request.state.broker.healthy else "down"
-    status = 200 if database == broker == "ok" else 503
-    return JSONResponse({"database": database, "broker": broker}, status_code=status)
+    if broker == "down":
+        problems.append("The broker is unreachable: other processes get events late (the relay catches up).")
+    body = {"database": database, "broker": broker}
+    if not problems:
+        return JSONResponse(body)
+    headers = {"Retry-After": str(RETRY_AFTER)}
+    return JSONResponse({**body, "detail": " ".join(problems)}, status_code=503, headers=headers)
 
 
 async def _create_company(settings: Settings, name: str, email: str, password: str) -> CreatedCompany:
@@ -382,6 +409,8 @@ def serve(host: str, port: int, log_level: str, workers: int, loop: str) -> None
         ws_ping_timeout=WS_PING_TIMEOUT,
         proxy_headers=True,
         log_level=log_level,
+        # SIGTERM: stop accepting, close sockets (1012), give in-flight requests this long, then exit.
+        timeout_graceful_shutdown=SHUTDOWN_TIMEOUT,
     )
     # Once here, before listening, rather than only in each worker's lifespan (which finds nothing left to do).
     logging.getLogger("uvicorn.error").info(run_migrations(DATABASE_URL))

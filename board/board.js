@@ -104,18 +104,51 @@ function refreshTokens() {
   return refreshing;
 }
 
+// A write carries an Idempotency-Key, the same on every try: a retry after no answer (the network) or a 503
+// is then harmless. The server keeps the first answer and gives it again.
+const WRITE_TRIES = 3;
+
+function newKey() {
+  // crypto.randomUUID() needs a secure context; the board may be served over plain HTTP on a cafe's network.
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
+}
+
+async function send(path, options, write) {
+  for (let attempt = 1; ; attempt++) {
+    let response;
+    try {
+      response = await fetch(path, options);
+    } catch (error) {
+      if (!write || attempt >= WRITE_TRIES) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 1000 * attempt));
+      continue;
+    }
+    if (!write || response.status !== 503 || attempt >= WRITE_TRIES) return response;
+    const wait = Math.min(Number(response.headers.get("Retry-After")) || 1, 5);
+    await new Promise((resolve) => setTimeout(resolve, wait * 1000));
+  }
+}
+
 async function api(path, { method = "GET", body, auth = true } = {}) {
+  const write = method !== "GET";
+  const key = write ? newKey() : null;
   for (let attempt = 0; ; attempt++) {
     const used = session.access;
     const headers = { Accept: "application/json" };
     if (body !== undefined) headers["Content-Type"] = "application/json";
     if (auth) headers.Authorization = `Bearer ${used}`;
-    const response = await fetch(path, {
-      method,
-      headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
-      cache: "no-store",
-    });
+    if (key) headers["Idempotency-Key"] = key;
+    const response = await send(
+      path,
+      {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        cache: "no-store",
+      },
+      write,
+    );
     noteServerClock(response);
     if (response.status === 401 && auth) {
       // Another request may have refreshed already while this one was on its way.

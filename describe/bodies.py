@@ -24,22 +24,52 @@ from domain.broadcasts import LEVELS
 from domain.customer_orders import ORDER_TYPES
 from domain.kitchen import TASK_STATUSES
 from domain.orders import PAYMENT_METHODS, STATUSES
+from domain.validate import MAX_INT, MONEY_TEXT, SPACE
 
-NAME = {"type": "string", "minLength": 1, "maxLength": 200}
-PASSWORD: Schema = {"type": "string", "minLength": 8, "maxLength": 128}
-CITY_IDS = array({"type": "integer", "minimum": 1})
-PRICE: Schema = {"type": ["string", "number"], "description": 'at most two decimals: "12.50", 12.5 or 12'}
+# Text the service takes: not blank (it is stripped), no NUL character.
+SOME_TEXT = rf"^[^\u0000]*[^{SPACE}\u0000][^\u0000]*$"
+NAME: Schema = {"type": "string", "minLength": 1, "maxLength": 200, "pattern": SOME_TEXT}
+EMAIL: Schema = {"type": "string", "minLength": 3, "maxLength": 254, "pattern": r"^[^\u0000]*@[^\u0000]*$"}
+SECRET: Schema = {**NAME, "maxLength": 128}
+# At least 8 characters once stripped, at most 128, no NUL.
+PASSWORD: Schema = {
+    "type": "string",
+    "minLength": 8,
+    "maxLength": 128,
+    "pattern": rf"^[{SPACE}]*[^{SPACE}\u0000][^\u0000]{{6,}}[^{SPACE}\u0000][{SPACE}]*$",
+}
+CITY_IDS = array({"type": "integer", "minimum": 1, "maximum": MAX_INT})
+PRICE: Schema = {
+    "anyOf": [
+        {"type": "string", "pattern": MONEY_TEXT},
+        {"type": "number", "minimum": 0, "maximum": MAX_INT // 100, "multipleOf": 0.01},
+    ],
+    "description": 'at most two decimals: "12.50", 12.5 or 12 (at most 10000000.00)',
+}
 GUESTS: Schema = {"type": "integer", "minimum": 1, "maximum": 1000}
 QUANTITY: Schema = {"type": "integer", "minimum": 1, "maximum": 100}
-LINES = {"type": "array", "maxItems": 100, "items": obj({"menu_item": ID}, {"quantity": QUANTITY})}
+# A payment's amount: as PRICE, and more than zero.
+AMOUNT: Schema = {
+    "anyOf": [
+        {"type": "string", "pattern": rf"(?!^[{SPACE}]*0*(?:\.0*)?[{SPACE}]*$)" + MONEY_TEXT},
+        {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_INT // 100, "multipleOf": 0.01},
+    ],
+    "description": 'more than 0, at most two decimals: "12.50", 12.5 or 12 (at most 10000000.00)',
+}
+LINES = {
+    "type": "array",
+    "maxItems": 100,
+    "items": obj({"menu_item": ID}, {"quantity": QUANTITY}),
+    "description": "at most MAX_PORTIONS_PER_ORDER portions (the sum of quantities; 200 unless configured), else 400",
+}
 
 REQUESTS: dict[str, Schema] = {
-    "Login": obj({"email": TEXT, "password": TEXT}),
-    "Refresh": obj({"refresh": TEXT}),
-    "PasswordChange": obj({"old_password": TEXT, "new_password": PASSWORD}),
-    "NewBranch": obj({"name": NAME, "city_id": {"type": "integer", "minimum": 1}}),
+    "Login": obj({"email": EMAIL, "password": SECRET}),
+    "Refresh": obj({"refresh": {**NAME, "maxLength": 4096}}),
+    "PasswordChange": obj({"old_password": SECRET, "new_password": PASSWORD}),
+    "NewBranch": obj({"name": NAME, "city_id": {"type": "integer", "minimum": 1, "maximum": MAX_INT}}),
     "NewUser": obj(
-        {"email": TEXT, "password": PASSWORD, "role": enum(ROLES)},
+        {"email": EMAIL, "password": PASSWORD, "role": enum(ROLES)},
         {"branch": nullable(ID), "city_ids": CITY_IDS},
     ),
     # PATCH /api/users/<id>/: any of them; a real change revokes every token of the user.
@@ -56,7 +86,7 @@ REQUESTS: dict[str, Schema] = {
     "TableSessionChange": obj({"guests_count": GUESTS}),
     "NewMenuItem": obj({"title": NAME, "price": PRICE}, {"branch": nullable(ID), "is_active": BOOLEAN}),
     "MenuItemChange": obj({}, {"title": NAME, "price": PRICE, "is_active": BOOLEAN}),
-    "NewClient": obj({"name": NAME, "phone": {"type": "string", "minLength": 1, "maxLength": 32}}),
+    "NewClient": obj({"name": NAME, "phone": {**NAME, "maxLength": 32}}),
     "NewOrder": obj(
         {},
         {
@@ -85,12 +115,12 @@ REQUESTS: dict[str, Schema] = {
             "table": nullable(ID),
         },
     ),
-    "Payment": obj({}, {"method": enum(PAYMENT_METHODS), "amount": PRICE, "close": BOOLEAN}),
+    "Payment": obj({}, {"method": enum(PAYMENT_METHODS), "amount": AMOUNT, "close": BOOLEAN}),
     "NewOrderItem": obj({"order": ID, "menu_item": ID}, {"quantity": QUANTITY}),
     "OrderItemChange": obj({"quantity": QUANTITY}),
     "KitchenTaskChange": obj({"status": enum(TASK_STATUSES)}),
     "NewBroadcast": obj(
-        {"message": {"type": "string", "minLength": 1, "maxLength": 1000}},
+        {"message": {**NAME, "maxLength": 1000}},
         {"level": enum(LEVELS), "branch": nullable(ID)},
     ),
 }
@@ -99,7 +129,7 @@ RESPONSES: dict[str, Schema] = {
     "Error": obj({"detail": {"anyOf": [TEXT, {"type": "object", "additionalProperties": array(TEXT)}]}}),
     "Tokens": obj({"access": TEXT, "refresh": TEXT}),
     "WsTicket": obj({"ticket": TEXT, "expires_in": {"type": "integer", "description": "seconds the ticket lives"}}),
-    "Health": obj({"database": enum(["ok", "down"]), "broker": enum(["ok", "down"])}),
+    "Health": obj({"database": enum(["ok", "down"]), "broker": enum(["ok", "down"])}, {"detail": TEXT}),
     "Branch": obj({"id": ID, "name": TEXT, "city_id": INTEGER, "company": ID}),
     "Zone": obj({"id": ID, "title": TEXT, "branch": ID}),
     "MenuItem": obj({"id": ID, "title": TEXT, "price": MONEY, "is_active": BOOLEAN, "branch": nullable(ID)}),

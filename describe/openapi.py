@@ -31,11 +31,37 @@ ERRORS = {
     401: "No valid access token.",
     403: "The user's role may not do this.",
     404: "Not found, or not the user's to see (another company's ids look missing).",
-    409: "The current state forbids the change.",
+    409: "The current state forbids the change, or a request with the same `Idempotency-Key` is still running "
+    "(then with `Retry-After`).",
     413: "The request body is over 256 KiB.",
+    422: "This `Idempotency-Key` was used with another request body.",
     429: "Too many failed logins: the account or the client address is locked for `Retry-After` seconds.",
+    503: "A dependency is down (`detail` names it: the database unreachable or shutting down, its disk full, no "
+    "pool connection in time): nothing was changed; retry after `Retry-After` seconds.",
 }
-HEADERS = {429: {"Retry-After": {"description": "seconds until the lock ends", "schema": {"type": "integer"}}}}
+RETRY_AFTER = {"schema": {"type": "integer"}}
+HEADERS = {
+    409: {"Retry-After": {"description": "seconds to wait when the same key is still running", **RETRY_AFTER}},
+    429: {"Retry-After": {"description": "seconds until the lock ends", **RETRY_AFTER}},
+    503: {"Retry-After": {"description": "seconds to wait before retrying", **RETRY_AFTER}},
+}
+WRITE_METHODS = ("post", "patch", "put", "delete")
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"},
+    "description": "Makes a retry harmless: a repeat with the same key (same user, method and path) and the same "
+    "body gets the first answer again with `Idempotent-Replayed: true` and changes nothing; another body is 422, "
+    "a repeat while the first runs is 409. Kept IDEMPOTENCY_TTL seconds (a day). 5xx answers are not kept. "
+    "Operations that take no access token (log in, refresh, log out) check its form and otherwise ignore it.",
+}
+REPLAYED_HEADER = {
+    "Idempotent-Replayed": {
+        "description": "`true` on an answer given again for a repeated `Idempotency-Key`",
+        "schema": {"type": "string", "enum": ["true"]},
+    }
+}
 # Most authenticated operations can answer these; an operation lists more with `errors=`.
 AUTHENTICATED = (401, 403)
 # Any operation that reads a body: malformed or invalid JSON, and a body too large.
@@ -300,7 +326,7 @@ PATHS: dict[str, dict[str, dict[str, Any]]] = {
             returns=array(TASK),
             query=[
                 query_param("status", enum(TASK_STATUSES), "only tasks in this status"),
-                query_param("mine", enum(["1", "true"]), "only the tasks the current cook claimed"),
+                query_param("mine", enum(["1", "true", "0", "false"]), "only the tasks the current cook claimed"),
                 BRANCH_ID,
             ],
             errors=(400, 404),
@@ -333,7 +359,8 @@ PATHS: dict[str, dict[str, dict[str, Any]]] = {
         "get": op(
             "The current user's notifications",
             returns=array(ref("Notification")),
-            query=[query_param("unread", enum(["1", "true"]), "only unacknowledged ones")],
+            query=[query_param("unread", enum(["1", "true", "0", "false"]), "only unacknowledged ones")],
+            errors=(400,),
             tag="messages",
         )
     },
@@ -403,10 +430,26 @@ def event_stream_paths() -> dict[str, dict[str, dict[str, Any]]]:
     return paths
 
 
+def _retry_safe(path: str, method: str, operation: dict[str, Any]) -> dict[str, Any]:
+    """Every operation may answer 503 (a dependency down); every write under /api/ takes an Idempotency-Key."""
+    responses = dict(operation["responses"])
+    if "503" not in responses:
+        responses["503"] = {"$ref": "#/components/responses/503"}
+    if method not in WRITE_METHODS or not path.startswith("/api/"):
+        return {**operation, "responses": responses}
+    for code in ("400", "409", "422"):
+        responses.setdefault(code, {"$ref": f"#/components/responses/{code}"})
+    for code, response in responses.items():
+        if code.startswith("2"):
+            responses[code] = {**response, "headers": REPLAYED_HEADER}
+    return {**operation, "parameters": [*operation["parameters"], IDEMPOTENCY_KEY], "responses": responses}
+
+
 def _with_path_parameters(path: str, operations: dict[str, dict[str, Any]]) -> dict[str, Any]:
     names = re.findall(r"{(\w+)}", path)
     item: dict[str, Any] = {
-        method: {"operationId": operation_id(method, path), **operation} for method, operation in operations.items()
+        method: {"operationId": operation_id(method, path), **_retry_safe(path, method, operation)}
+        for method, operation in operations.items()
     }
     if names:
         item["parameters"] = [{"name": name, "in": "path", "required": True, "schema": ID} for name in names]

@@ -21,7 +21,7 @@ from domain.revocation import revoke_user
 from domain.services import Services
 from domain.shapes import BranchJSON, CreatedCompany, UserJSON, UserRow
 from domain.sql import Row, Statements, one
-from domain.validate import Body, is_uuid
+from domain.validate import MAX_INT, Body, is_uuid, whole_numbers
 
 INSERT_COMPANY = "INSERT INTO companies (id, name, created_at) VALUES (:id, :name, :created_at)"
 INSERT_BRANCH = """
@@ -161,8 +161,10 @@ async def create_user(services: Services, actor: Actor, data: Any) -> UserJSON:
     city_ids = body.items("city_ids", required=False)
     if email and "@" not in email:
         body.fail("email", "Enter a valid email address.")
-    if any(isinstance(city, bool) or not isinstance(city, int) or city < 1 for city in city_ids):
-        body.fail("city_ids", "Must be a list of positive integers.")
+    cities = whole_numbers(city_ids, 1)
+    if cities is None:
+        body.fail("city_ids", f"Must be a list of integers from 1 to {MAX_INT}.")
+    city_ids = cities or []
     if role in BRANCH_BOUND_ROLES and branch_id is None and "branch" not in body.errors:
         # A null branch would let the role read every branch, as only owners and admins may.
         body.fail("branch", f"A {role} works in one branch: give its id.")

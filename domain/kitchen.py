@@ -14,7 +14,7 @@ from domain.services import Services
 from domain.shapes import TaskJSON, TaskRow
 from domain.sql import Statements
 from domain.tasks import OPEN_STATUSES, SELECT_TASK, TASK_COLUMNS, order_tasks, save_task, task_json
-from domain.validate import Body, is_uuid
+from domain.validate import Body, is_uuid, query_flag
 
 TASK_STATUSES = ("pending", "in_progress", "ready", "cancelled")
 KITCHEN_ROLES = ("owner", "admin", "manager", "cook")
@@ -39,7 +39,7 @@ async def list_tasks(services: Services, actor: Actor, query: dict[str, str]) ->
     status = query.get("status", "")
     if status and status not in TASK_STATUSES:
         raise Invalid({"status": [f"Must be one of: {', '.join(TASK_STATUSES)}."]})
-    mine = query.get("mine", "") in ("1", "true")
+    mine = query_flag(query, "mine")
     rows = await services.database.fetch_all(
         SELECT_TASKS,
         {

@@ -15,7 +15,7 @@ from domain.outbox import Change
 from domain.services import Services
 from domain.shapes import MenuItemRow, OrderItemRow, OrderJSON, OrderRow, TaskJSON
 from domain.sql import Statements, one
-from domain.validate import Body, is_uuid
+from domain.validate import Body, is_uuid, whole
 
 STATUSES = ("open", "pending", "confirmed", "preparing", "ready", "delivered", "closed", "cancelled")
 FINAL_STATUSES = ("closed", "cancelled")
@@ -141,10 +141,10 @@ def read_items(body: Body, max_portions: int) -> list[tuple[str, int]]:
         if not isinstance(entry, dict) or set(entry) - {"menu_item", "quantity"}:
             body.fail(field, "Must be an object with menu_item and quantity.")
             continue
-        menu_item, quantity = entry.get("menu_item"), entry.get("quantity", 1)
+        menu_item, quantity = entry.get("menu_item"), whole(entry.get("quantity", 1))
         if not is_uuid(menu_item):
             body.fail(f"{field}.menu_item", "Must be a UUID.")
-        elif isinstance(quantity, bool) or not isinstance(quantity, int) or not 1 <= quantity <= MAX_QUANTITY:
+        elif quantity is None or not 1 <= quantity <= MAX_QUANTITY:
             body.fail(f"{field}.quantity", f"Must be an integer between 1 and {MAX_QUANTITY}.")
         else:
             lines.append((menu_item, quantity))

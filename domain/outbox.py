@@ -8,6 +8,7 @@ broker: once per change, on the company's one broker channel.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import logging
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from domain.db import utc_now
 from domain.errors import NotFound
 from domain.metrics import EVENTS_PUBLISHED
-from domain.sql import Session, Statements
+from domain.sql import Session, Statements, after_commit
 
 if TYPE_CHECKING:
     from contextlib import AbstractAsyncContextManager
@@ -200,8 +201,13 @@ class Change:
             await self._abandon(error)
             raise
         await self._transaction.__aexit__(None, None, None)
-        await publish(self.services, self._events)
+        # From here the change is committed (or held for its request's answer): nothing after it may fail it.
+        if self._events and not after_commit(self._publish):
+            await self._publish()
         return False
+
+    async def _publish(self) -> None:
+        await publish(self.services, self._events)
 
 
 async def create_counter(db: Statements, company_id: str) -> None:
@@ -216,7 +222,11 @@ async def publish(services: Services, events: list[OutboxEvent]) -> bool:
     company_id = events[0].company_id
     message = envelope(events, services.broker_max_text, time.time())
     try:
-        await services.broadcast.publish(channel=company_broker_channel(company_id), message=message)
+        # A broker that stalls must not hold the answer: the relay publishes what this leaves.
+        await asyncio.wait_for(
+            services.broadcast.publish(channel=company_broker_channel(company_id), message=message),
+            services.publish_timeout,
+        )
     except Exception:
         log.warning("publish failed; the relay will retry", exc_info=True)
         return False

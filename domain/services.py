@@ -27,6 +27,10 @@ class Services:
     # Kitchen portions (the sum of quantities) one order may hold: one request must not flood the kitchen.
     max_portions_per_order: int = 200
     login_limits: LoginLimits = LoginLimits()
+    # Seconds the publish after a commit may hold a response; the relay publishes what it leaves.
+    publish_timeout: float = 1.0
+    # Seconds an Idempotency-Key's answer is kept.
+    idempotency_ttl: int = 86400
 
     def change(self, company_id: str) -> Change:
         return Change(self, company_id)

@@ -16,9 +16,10 @@ plain dicts.
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from functools import lru_cache
@@ -26,6 +27,10 @@ from typing import Any, Protocol
 
 from databases import Database as DatabasesDatabase
 from databases.core import Connection
+
+log = logging.getLogger("cafe_rt.sql")
+# How long a request waits for a PostgreSQL connection from the pool before it is answered 503.
+POOL_TIMEOUT = 5.0
 
 Row = dict[str, Any]
 Values = Mapping[str, Any]
@@ -155,6 +160,114 @@ class Session:
 
 
 _current: ContextVar[Session | None] = ContextVar("cafe_rt_transaction", default=None)
+_held_now: ContextVar[Held | None] = ContextVar("cafe_rt_held", default=None)
+AfterCommit = Callable[[], Awaitable[object]]
+SAVEPOINT = "SAVEPOINT held"
+ROLLBACK_TO_SAVEPOINT = "ROLLBACK TO SAVEPOINT held"
+RELEASE_SAVEPOINT = "RELEASE SAVEPOINT held"
+
+
+class Held:
+    """A request's writes in one transaction, held open until its answer is known, so that the answer (an
+    Idempotency-Key's) commits with them.
+
+    The first transaction the request opens begins it; its end, and every later one, is a savepoint (a
+    block that fails undoes only itself, as its own transaction would have). `finish` commits or rolls
+    back, then runs what the blocks left for after the commit (their publish)."""
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+        self.session: Session | None = None
+        self._outer: Session | None = None
+        self._release: Callable[[], Awaitable[None]] | None = None
+        self._after: list[AfterCommit] = []
+
+    @property
+    def open(self) -> bool:
+        return self.session is not None
+
+    def after_commit(self, callback: AfterCommit) -> None:
+        self._after.append(callback)
+
+    @asynccontextmanager
+    async def block(self) -> AsyncIterator[Session]:
+        if self.session is None:
+            await self._begin()
+            assert self.session is not None
+            try:
+                yield self.session
+            except BaseException:
+                await self.finish(commit=False)  # the first block: nothing else was written yet
+                raise
+            return
+        session = self.session
+        await session.execute(SAVEPOINT)
+        try:
+            yield session
+        except BaseException:
+            await asyncio.shield(self._undo_block(session))
+            raise
+        await session.execute(RELEASE_SAVEPOINT)
+
+    @staticmethod
+    async def _undo_block(session: Session) -> None:
+        await session.execute(ROLLBACK_TO_SAVEPOINT)
+        await session.execute(RELEASE_SAVEPOINT)
+
+    async def _begin(self) -> None:
+        outer, self._release = await self._database._begin_held()
+        self._outer = outer
+        self.session = self._database._inside(outer)
+        _current.set(self.session)
+
+    async def finish(self, *, commit: bool, last: Callable[[Session], Awaitable[object]] | None = None) -> None:
+        """COMMIT (after `last`, the answer's statement, on the same transaction) or ROLLBACK; raises when the
+        commit fails. What fails after the COMMIT (releasing the connection, a publish) is logged."""
+        session, outer, release = self.session, self._outer, self._release
+        if session is None or outer is None or release is None:
+            return
+        self.session = self._outer = self._release = None
+        _current.set(None)
+        after, self._after = self._after, []
+        try:
+            if commit:
+                if last is not None:
+                    await last(session)
+                await outer.execute("COMMIT")
+            else:
+                await self._database._roll_back(outer)
+        except BaseException:
+            await self._database._roll_back(outer)
+            await release()
+            raise
+        await release()
+        if commit:
+            for callback in after:
+                try:
+                    await callback()
+                except Exception:
+                    log.warning("a step after a commit failed; the change is committed", exc_info=True)
+
+
+@asynccontextmanager
+async def holding(database: Database) -> AsyncIterator[Held]:
+    """Hold every transaction this task opens in the block in one (see Held); rolled back unless finished."""
+    held = Held(database)
+    token = _held_now.set(held)
+    try:
+        yield held
+    finally:
+        _held_now.reset(token)
+        await held.finish(commit=False)
+
+
+def after_commit(callback: AfterCommit) -> bool:
+    """Leave `callback` to run once the held transaction commits; False when none is held (run it now)."""
+    held = _held_now.get()
+    if held is None or not held.open:
+        return False
+    held.after_commit(callback)
+    return True
 
 
 class Database:
@@ -231,7 +344,13 @@ class Database:
 
     @asynccontextmanager
     async def _outside(self, sql: str) -> AsyncIterator[Session]:
-        """Where a statement outside any transaction runs: SQLite reads beside the writer, writes on it."""
+        """Where a statement outside any transaction runs: SQLite reads beside the writer, writes on it; a write
+        while a request's transaction is held joins it."""
+        held = _held_now.get()
+        if held is not None and not is_read(sql):
+            async with held.block() as session:
+                yield session
+            return
         if self.is_sqlite:
             assert self._reader is not None and self._writer is not None, "the database is not connected"
             if is_read(sql):
@@ -240,12 +359,30 @@ class Database:
                 async with self._write_lock:
                     yield self._writer
             return
-        async with self._databases.connection() as connection:
-            yield Session(self._runner, connection.raw_connection)
+        async with self._pooled() as raw:
+            yield Session(self._runner, raw)
+
+    @asynccontextmanager
+    async def _pooled(self) -> AsyncIterator[Any]:
+        """A PostgreSQL connection from the pool (TimeoutError after POOL_TIMEOUT). Returning it is never an
+        error: after a COMMIT, a failure there must not turn a committed write into an error answer."""
+        pool = self._databases._backend._pool
+        if pool is None:
+            raise ConnectionError("the database is not connected")
+        raw = await pool.acquire(timeout=POOL_TIMEOUT)
+        try:
+            yield raw
+        finally:
+            await _release(pool, raw)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Session]:
         """A transaction for this task: its statements (through this object or the session) join it."""
+        held = _held_now.get()
+        if held is not None:
+            async with held.block() as session:
+                yield session
+            return
         if _current.get() is not None:
             raise RuntimeError("a transaction is already open in this task")
         if self.is_sqlite:
@@ -254,15 +391,50 @@ class Database:
                 async with self._transaction(self._writer, "BEGIN IMMEDIATE") as session:
                     yield session
             return
-        async with self._databases.connection() as connection:
-            async with self._transaction(Session(self._runner, connection.raw_connection), "BEGIN") as session:
+        async with self._pooled() as raw:
+            async with self._transaction(Session(self._runner, raw), "BEGIN") as session:
                 yield session
+
+    def _inside(self, session: Session) -> Session:
+        """What a transaction's statements run on (SQLite: the loop's thread, as the write lock is held)."""
+        return Session(_SQLiteInlineRunner(), session.raw) if self.is_sqlite else session
+
+    async def _begin_held(self) -> tuple[Session, Callable[[], Awaitable[None]]]:
+        """BEGIN on a connection of its own for a Held transaction; returns the session and what releases it."""
+        if self.is_sqlite:
+            assert self._writer is not None, "the database is not connected"
+            writer = self._writer
+            await self._write_lock.acquire()
+            try:
+                await writer.execute("BEGIN IMMEDIATE")
+            except BaseException:
+                self._write_lock.release()
+                raise
+
+            async def unlock() -> None:
+                self._write_lock.release()
+
+            return writer, unlock
+        pool = self._databases._backend._pool
+        if pool is None:
+            raise ConnectionError("the database is not connected")
+        raw = await pool.acquire(timeout=POOL_TIMEOUT)
+        try:
+            await raw.execute("BEGIN")
+        except BaseException:
+            await _release(pool, raw)
+            raise
+
+        async def give_back() -> None:
+            await _release(pool, raw)
+
+        return Session(self._runner, raw), give_back
 
     @asynccontextmanager
     async def _transaction(self, session: Session, begin: str) -> AsyncIterator[Session]:
         """BEGIN and COMMIT on `session`; the statements in between on `inside` (SQLite: on the loop's thread)."""
         await session.execute(begin)
-        inside = Session(_SQLiteInlineRunner(), session.raw) if self.is_sqlite else session
+        inside = self._inside(session)
         token = _current.set(inside)
         try:
             yield inside
@@ -282,5 +454,16 @@ class Database:
         return bool(raw.in_transaction) if self.is_sqlite else bool(raw.is_in_transaction())
 
     async def _roll_back(self, session: Session) -> None:
-        if self._in_transaction(session.raw):
-            await asyncio.shield(session.execute("ROLLBACK"))
+        try:
+            if self._in_transaction(session.raw):
+                await asyncio.shield(session.execute("ROLLBACK"))
+        except Exception:
+            # The connection is gone (and the transaction with it): the error that got us here is the one to tell.
+            log.warning("ROLLBACK failed", exc_info=True)
+
+
+async def _release(pool: Any, raw: Any) -> None:
+    try:
+        await pool.release(raw)
+    except Exception:
+        log.warning("returning a connection to the pool failed", exc_info=True)

@@ -22,7 +22,7 @@ from domain.revocation import revoke, revoking
 from domain.services import Services
 from domain.shapes import UserJSON, UserRow
 from domain.sql import one
-from domain.validate import Body, is_uuid
+from domain.validate import MAX_INT, Body, is_uuid, whole_numbers
 
 UPDATE_PASSWORD = "UPDATE users SET password_hash = :password_hash WHERE id = :id"
 SELECT_COMPANY_USER = "SELECT * FROM users WHERE id = :id AND company_id = :company_id"
@@ -66,8 +66,10 @@ async def update_user(services: Services, actor: Actor, user_id: object, data: A
     branch_id = body.ident("branch", required=False)
     city_ids = body.items("city_ids", required=False)
     is_active = body.boolean("is_active", default=True)
-    if any(isinstance(city, bool) or not isinstance(city, int) or city < 1 for city in city_ids):
-        body.fail("city_ids", "Must be a list of positive integers.")
+    cities = whole_numbers(city_ids, 1)
+    if cities is None:
+        body.fail("city_ids", f"Must be a list of integers from 1 to {MAX_INT}.")
+    city_ids = cities or []
     body.check()
     if not is_uuid(user_id):
         raise NotFound("User not found.")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from typing import Any, TypeGuard
 
@@ -14,6 +15,10 @@ MAX_TEXT = 200
 MAX_INT = 1_000_000_000
 # No body or message of this API nests more than a few levels; deeper is an attack on the parser.
 MAX_DEPTH = 32
+# What str.strip() takes off, spelled out: JSON Schema's (ECMA) `\s` and others' differ from Python's.
+SPACE = "\\t\\n\\u000b\\u000c\\r\\u001c-\\u0020\\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000"
+# Money as text: digits, at most two decimals, up to MAX_INT cents (10000000.00); surrounding spaces are let go.
+MONEY_TEXT = rf"^[{SPACE}]*(?:[0-9]{{1,7}}(?:\.[0-9]{{1,2}})?|10000000(?:\.00?)?)[{SPACE}]*$"
 
 
 def _refuse_constant(constant: str) -> None:
@@ -56,6 +61,36 @@ def _check_text(text: str) -> None:
         text.encode("utf-8")
     except UnicodeEncodeError:
         raise ValueError("a lone surrogate (like \\ud800) is not text") from None
+
+
+def whole(value: object) -> int | None:
+    """An integer as JSON Schema counts one: 3 or 3.0 (a number with no fraction), never true or 3.5."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
+
+
+def whole_numbers(values: list[Any], low: int, high: int = MAX_INT) -> list[int] | None:
+    """Every entry a whole number within [low, high], or None."""
+    numbers = [whole(value) for value in values]
+    if any(number is None or not low <= number <= high for number in numbers):
+        return None
+    return [number for number in numbers if number is not None]
+
+
+FLAG_VALUES = ("1", "true", "0", "false")
+
+
+def query_flag(query: dict[str, str], name: str) -> bool:
+    """A yes/no query parameter (`?mine=1`): 1/true or 0/false, absent is no; anything else is 400."""
+    value = query.get(name, "0")
+    if value not in FLAG_VALUES:
+        raise Invalid({name: [f"Must be one of: {', '.join(FLAG_VALUES)}."]})
+    return value in ("1", "true")
 
 
 def is_uuid(value: object) -> TypeGuard[str]:
@@ -110,12 +145,13 @@ class Body:
         value = self._get(field, required)
         if value is MISSING or (value is None and not required):
             return None
-        if isinstance(value, bool) or not isinstance(value, int):
+        number = whole(value)
+        if number is None:
             self.fail(field, "Must be an integer.")
-        elif not low <= value <= high:
+        elif not low <= number <= high:
             self.fail(field, f"Must be between {low} and {high}.")
         else:
-            return value
+            return number
         return None
 
     def ident(self, field: str, *, required: bool = True) -> str | None:
@@ -131,6 +167,8 @@ class Body:
         value = self._get(field, required)
         if value is MISSING or (value is None and not required):
             return None
+        if isinstance(value, str) and not re.fullmatch(MONEY_TEXT, value):
+            value = None  # "1e3", "+5", "٣": Decimal reads them, the document does not allow them
         try:
             cents = parse_cents(value)
         except ArithmeticError:  # decimal.InvalidOperation: more digits than Decimal's precision (1e300)

@@ -52,7 +52,9 @@ def origin_middleware(allow_origins: Sequence[str]) -> list[Middleware]:
             CORSMiddleware,
             allow_origins=list(allow_origins),
             allow_methods=["GET", "POST", "PATCH", "DELETE"],
-            allow_headers=["Authorization", "Content-Type"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
+            # A browser client reads these to retry well (DESIGN.md, "Safe to retry").
+            expose_headers=["Idempotent-Replayed", "Retry-After"],
             max_age=600,
         ),
         Middleware(WebSocketOrigins, allow_origins=list(allow_origins)),

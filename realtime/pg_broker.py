@@ -11,6 +11,8 @@ import asyncpg
 from broadcaster import Broadcast
 from broadcaster._backends.postgres import PostgresBackend
 
+from realtime.redis_broker import TimedRedisBackend
+
 
 class PostgresBroker(PostgresBackend):
     async def connect(self) -> None:
@@ -40,4 +42,6 @@ def broker_for(url: str) -> Broadcast:
     """The broker of `url` (redis://, postgres://, memory://), PostgreSQL's made safe for concurrent use."""
     if url.startswith(("postgres://", "postgresql://")):
         return Broadcast(backend=PostgresBroker(url))
+    if url.startswith(("redis://", "rediss://")):
+        return Broadcast(backend=TimedRedisBackend(url))
     return Broadcast(url)

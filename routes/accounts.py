@@ -7,6 +7,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from domain import accounts, staff, tickets
+from routes import paths  # noqa: F401  (registers {name:id})
 from routes.common import actor, bearer, body, client_address, no_content, respond, services
 
 
@@ -62,6 +63,6 @@ routes = [
     Route("/api/users/me/", me, methods=["GET"], name="me"),
     Route("/api/users/me/password/", change_password, methods=["POST"], name="password"),
     Route("/api/users/", users, methods=["GET", "POST"], name="users"),
-    Route("/api/users/{user_id}/", update_user, methods=["PATCH"], name="user"),
+    Route("/api/users/{user_id:id}/", update_user, methods=["PATCH"], name="user"),
     Route("/api/branches/", branches, methods=["GET", "POST"], name="branches"),
 ]

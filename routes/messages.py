@@ -7,6 +7,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from domain import broadcasts, notifications
+from domain.validate import query_flag
 from routes.common import actor, body, respond, services
 
 
@@ -15,7 +16,7 @@ async def broadcast(request: Request) -> JSONResponse:
 
 
 async def notification_list(request: Request) -> JSONResponse:
-    unread_only = request.query_params.get("unread") in ("1", "true")
+    unread_only = query_flag(dict(request.query_params), "unread")
     return respond(await notifications.list_notifications(services(request), await actor(request), unread_only))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from starlette.testclient import WebSocketDenialResponse
 from starlette.websockets import WebSocketDisconnect
 
 from routes.entity_sockets import OrderSocket
@@ -395,7 +396,9 @@ def test_a_socket_that_fails_while_connecting_leaves_nothing_in_the_hub(client, 
 
     monkeypatch.setattr(OrderSocket, "send_state", database_went_away)
     for _ in range(3):
-        with pytest.raises(ConnectionError):
+        # An outage during the handshake is refused with HTTP 503 before accept (DESIGN.md, "Safe to retry").
+        with pytest.raises(WebSocketDenialResponse) as refused:
             with client.websocket_connect(f"/ws/orders/{order['id']}/?token={cafe.owner.token}") as ws:
                 ws.receive_json()
+        assert refused.value.status_code == 503 and refused.value.headers["retry-after"]
     assert hub.sockets_of(cafe.owner.id) == 0
