@@ -94,6 +94,7 @@ MAX_PORTIONS_PER_ORDER: int = config("MAX_PORTIONS_PER_ORDER", cast=int, default
 LOGIN_MAX_FAILURES: int = config("LOGIN_MAX_FAILURES", cast=int, default=10)
 LOGIN_LOCKOUT: float = config("LOGIN_LOCKOUT", cast=float, default=900.0)
 LOGIN_MAX_FAILURES_PER_ADDRESS: int = config("LOGIN_MAX_FAILURES_PER_ADDRESS", cast=int, default=100)
+LOGIN_MAX_DELAY: float = config("LOGIN_MAX_DELAY", cast=float, default=60.0)
 # Read by `serve` only: uvicorn's WebSocket options, how long a peer may take no data at all, and how
 # long a connection may take to deliver its request.
 WS_PING_INTERVAL: float = config("WS_PING_INTERVAL", cast=float, default=30.0)
@@ -135,6 +136,7 @@ class Settings:
     login_max_failures: int = LOGIN_MAX_FAILURES
     login_lockout: float = LOGIN_LOCKOUT
     login_max_failures_per_address: int = LOGIN_MAX_FAILURES_PER_ADDRESS
+    login_max_delay: float = LOGIN_MAX_DELAY
 
 
 class WeakSecret(RuntimeError):
@@ -165,7 +167,10 @@ async def running_services(settings: Settings) -> AsyncIterator[Services]:
         ws_ticket_ttl=settings.ws_ticket_ttl,
         max_portions_per_order=settings.max_portions_per_order,
         login_limits=LoginLimits(
-            settings.login_max_failures, settings.login_lockout, settings.login_max_failures_per_address
+            settings.login_max_failures,
+            settings.login_lockout,
+            settings.login_max_failures_per_address,
+            settings.login_max_delay,
         ),
     )
     try:
