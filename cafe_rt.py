@@ -47,6 +47,7 @@ from realtime.http_guard import GuardedHttpToolsProtocol
 from realtime.hub import Hub
 from realtime.origins import origin_middleware
 from realtime.pg_broker import broker_for
+from realtime.socket_leases import REDIS_SCHEMES, SocketLeases
 from routes import accounts as account_routes
 from routes import (
     bonuses,
@@ -236,8 +237,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
                     settings.sync_timeout,
                 )
                 workers.append(asyncio.create_task(sync.sync_forever(services, sync_settings, stopping)))
+            # With Redis as the broker, the per-user socket cap is counted there, over every process.
+            leases = SocketLeases(settings.broadcast_url) if settings.broadcast_url.startswith(REDIS_SCHEMES) else None
+            if leases is not None:
+                workers.append(asyncio.create_task(leases.run(stopping)))
             try:
-                yield {"services": services, "hub": hub, "settings": settings, "broker": broker}
+                yield {"services": services, "hub": hub, "settings": settings, "broker": broker, "leases": leases}
             finally:
                 # Let a worker finish what it is doing: a write cut off mid-transaction can leave
                 # SQLite locked. Only one stuck past its own timeout is cancelled.
@@ -248,6 +253,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
                     with contextlib.suppress(asyncio.CancelledError):
                         await worker
                 await hub.stop()
+                if leases is not None:
+                    await leases.close()
 
     routes = [
         Route("/healthz", healthz, methods=["GET"], name="healthz"),

@@ -21,6 +21,7 @@ from domain.validate import parse_json
 from realtime.direct import frame_writer_for
 from realtime.hub import Hub
 from realtime.outlet import Outlet, WriteFrame
+from realtime.socket_leases import SocketLeases
 
 log = logging.getLogger("cafe_rt.socket")
 CLOSE_BAD_TOKEN = 4003
@@ -97,6 +98,8 @@ class HubSocket(WebSocketEndpoint):
     # The label of this socket in cafe_rt_sockets.
     dialect = ""
     counted = False
+    # This socket's place under MAX_SOCKETS_PER_USER in Redis, when the cap is counted there.
+    lease: str | None = None
     # What a successful refresh_token / refresh-token is answered with, in the dialect's spelling.
     token_refreshed = "token_refreshed"
 
@@ -113,14 +116,18 @@ class HubSocket(WebSocketEndpoint):
             await self.reject(websocket, CLOSE_NO_COMPANY)
             return
         hub = self.hub(websocket)
-        if hub.sockets_of(actor.id) >= websocket.state.settings.max_sockets_per_user:
+        if not await self._take_place(websocket, hub, actor):
             await self.reject(websocket, CLOSE_TOO_MANY)
             return
         try:
             outlet = await self.open_outlet(websocket, actor)
         except Rejected as rejected:
+            await self._give_place_back(websocket)
             await self.reject(websocket, rejected.code)
             return
+        except BaseException:
+            await self._give_place_back(websocket)
+            raise
         self.actor = actor
         self.outlet = outlet
         outlet.user_id, outlet.token_version = actor.id, actor.token_version
@@ -131,10 +138,11 @@ class HubSocket(WebSocketEndpoint):
         except NotAuthenticated:
             self.outlet = None
             await hub.detach(outlet)
+            await self._give_place_back(websocket)
             await self.reject(websocket, CLOSE_BAD_TOKEN)
             return
         except BaseException:
-            await self._forget(hub, outlet)
+            await self._forget(websocket, hub, outlet)
             raise
         try:
             await self.on_attached(websocket)
@@ -142,7 +150,7 @@ class HubSocket(WebSocketEndpoint):
         except BaseException:
             # Starlette calls on_disconnect only after on_connect returned: unregister here, or the socket
             # would stay in the hub (and count against its user's cap) for the life of the process.
-            await self._forget(hub, outlet)
+            await self._forget(websocket, hub, outlet)
             raise
         outlet.start(self._send_frame, websocket.close, hub.replay, self._frame_writer(websocket))
         SOCKETS.labels(self.dialect).inc()
@@ -150,10 +158,30 @@ class HubSocket(WebSocketEndpoint):
         self.limiter = RateLimiter(websocket.state.settings.socket_rate, websocket.state.settings.socket_burst)
         self._expire_at(actor.expires_at)
 
-    async def _forget(self, hub: Hub, outlet: Outlet) -> None:
+    async def _take_place(self, websocket: WebSocket, hub: Hub, actor: CompanyActor) -> bool:
+        """Whether the user may hold one more socket (MAX_SOCKETS_PER_USER): over every process when Redis
+        keeps the leases, else (or while Redis does not answer) over this process's sockets."""
+        cap = websocket.state.settings.max_sockets_per_user
+        leases: SocketLeases | None = websocket.state.leases
+        if leases is not None:
+            claim = await leases.claim(actor.id, cap)
+            if claim.full:
+                return False
+            if claim.lease is not None:
+                self.lease = claim.lease
+                return True
+        return hub.sockets_of(actor.id) < cap
+
+    async def _give_place_back(self, websocket: WebSocket) -> None:
+        lease, self.lease = self.lease, None
+        if lease is not None:
+            await websocket.state.leases.release(lease)
+
+    async def _forget(self, websocket: WebSocket, hub: Hub, outlet: Outlet) -> None:
         self.outlet = None
         await outlet.stop()
         await hub.detach(outlet)
+        await self._give_place_back(websocket)
 
     @staticmethod
     def _frame_writer(websocket: WebSocket) -> WriteFrame | None:
@@ -242,6 +270,7 @@ class HubSocket(WebSocketEndpoint):
         if self.outlet is not None:
             await self.outlet.stop()
             await self.hub(websocket).detach(self.outlet)
+        await self._give_place_back(websocket)
 
     def reply(self, message: dict[str, Any]) -> None:
         """Queue a reply behind the events already queued, so the socket sees one ordered stream."""
