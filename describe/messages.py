@@ -100,8 +100,8 @@ ORDER_STATUS = obj(
         "confirmed_at": nullable(TIMESTAMP),
         "ready_at": nullable(TIMESTAMP),
         "delivered_at": nullable(TIMESTAMP),
-        "void": nullable(ref("Void")),
-    }
+    },
+    {"void": nullable(ref("Void"))},  # always sent since migration 0005; older stored events lack it
 )
 SYNC = {"entity": TEXT, "entityId": ID}
 

@@ -106,8 +106,9 @@ ORDER = obj(
         "ready_at": nullable(TIMESTAMP),
         "delivered_at": nullable(TIMESTAMP),
         "closed_at": nullable(TIMESTAMP),
-        "void": nullable(ref("Void")),
-    }
+    },
+    # Always sent since migration 0005; events stored before it lack it, which means null (resumes replay them).
+    {"void": nullable(ref("Void"))},
 )
 
 TABLE = obj(

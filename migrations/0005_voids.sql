@@ -8,3 +8,5 @@ ALTER TABLE orders ADD COLUMN void_reason TEXT;
 ALTER TABLE orders ADD COLUMN written_off_cents BIGINT NOT NULL DEFAULT 0;
 -- The report (GET /api/cafe/orders/?voided=true) reads a company's voided orders, newest first.
 CREATE INDEX IF NOT EXISTS orders_voided ON orders (company_id, voided_at);
+-- Events stored before this migration carry orders without `void`: the documents make it optional (absent
+-- means null), so a resume across the upgrade replays them instead of asking for a resync.
