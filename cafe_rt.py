@@ -47,6 +47,7 @@ from realtime.http_guard import GuardedHttpToolsProtocol
 from realtime.hub import Hub
 from realtime.origins import origin_middleware
 from realtime.pg_broker import broker_for
+from realtime.socket_leases import REDIS_SCHEMES, SocketLeases
 from realtime.stream import OpenStreams
 from routes import accounts as account_routes
 from routes import (
@@ -98,6 +99,7 @@ MAX_PORTIONS_PER_ORDER: int = config("MAX_PORTIONS_PER_ORDER", cast=int, default
 LOGIN_MAX_FAILURES: int = config("LOGIN_MAX_FAILURES", cast=int, default=10)
 LOGIN_LOCKOUT: float = config("LOGIN_LOCKOUT", cast=float, default=900.0)
 LOGIN_MAX_FAILURES_PER_ADDRESS: int = config("LOGIN_MAX_FAILURES_PER_ADDRESS", cast=int, default=100)
+LOGIN_MAX_DELAY: float = config("LOGIN_MAX_DELAY", cast=float, default=60.0)
 # Read by `serve` only: uvicorn's WebSocket options, how long a peer may take no data at all, and how
 # long a connection may take to deliver its request.
 WS_PING_INTERVAL: float = config("WS_PING_INTERVAL", cast=float, default=30.0)
@@ -147,6 +149,7 @@ class Settings:
     login_max_failures: int = LOGIN_MAX_FAILURES
     login_lockout: float = LOGIN_LOCKOUT
     login_max_failures_per_address: int = LOGIN_MAX_FAILURES_PER_ADDRESS
+    login_max_delay: float = LOGIN_MAX_DELAY
     idempotency_ttl: int = IDEMPOTENCY_TTL
     publish_timeout: float = PUBLISH_TIMEOUT
 
@@ -179,7 +182,10 @@ async def running_services(settings: Settings) -> AsyncIterator[Services]:
         ws_ticket_ttl=settings.ws_ticket_ttl,
         max_portions_per_order=settings.max_portions_per_order,
         login_limits=LoginLimits(
-            settings.login_max_failures, settings.login_lockout, settings.login_max_failures_per_address
+            settings.login_max_failures,
+            settings.login_lockout,
+            settings.login_max_failures_per_address,
+            settings.login_max_delay,
         ),
         publish_timeout=settings.publish_timeout,
         idempotency_ttl=settings.idempotency_ttl,
@@ -248,6 +254,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
                     settings.sync_timeout,
                 )
                 workers.append(asyncio.create_task(sync.sync_forever(services, sync_settings, stopping)))
+            # With Redis as the broker, the per-user socket cap is counted there, over every process.
+            leases = SocketLeases(settings.broadcast_url) if settings.broadcast_url.startswith(REDIS_SCHEMES) else None
+            if leases is not None:
+                workers.append(asyncio.create_task(leases.run(stopping)))
             try:
                 yield {
                     "services": services,
@@ -255,6 +265,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                     "settings": settings,
                     "broker": broker,
                     "streams": OpenStreams(),
+                    "leases": leases,
                 }
             finally:
                 # Let a worker finish what it is doing: a write cut off mid-transaction can leave
@@ -266,6 +277,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
                     with contextlib.suppress(asyncio.CancelledError):
                         await worker
                 await hub.stop()
+                if leases is not None:
+                    await leases.close()
 
     routes = [
         Route("/healthz", healthz, methods=["GET"], name="healthz"),

@@ -23,7 +23,7 @@ from domain.auth import ROLES
 from domain.broadcasts import LEVELS
 from domain.customer_orders import ORDER_TYPES
 from domain.kitchen import TASK_STATUSES
-from domain.orders import PAYMENT_METHODS, STATUSES
+from domain.orders import MAX_REASON, PAYMENT_METHODS, STATUSES
 from domain.validate import MAX_INT, MONEY_TEXT, SPACE
 
 # Text the service takes: not blank (it is stripped), no NUL character.
@@ -113,6 +113,13 @@ REQUESTS: dict[str, Schema] = {
             "waiter": nullable(ID),
             "client": nullable(ID),
             "table": nullable(ID),
+            "reason": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": MAX_REASON,
+                "description": "why: required (owners, admins, managers) when closing with money due (a comp) "
+                "or cancelling after the kitchen started (a void); ignored otherwise",
+            },
         },
     ),
     "Payment": obj({}, {"method": enum(PAYMENT_METHODS), "amount": AMOUNT, "close": BOOLEAN}),
@@ -135,7 +142,8 @@ RESPONSES: dict[str, Schema] = {
     "MenuItem": obj({"id": ID, "title": TEXT, "price": MONEY, "is_active": BOOLEAN, "branch": nullable(ID)}),
     # POST /api/cafe/order-items/: the created item, its order and the order's new total.
     "AddedOrderItem": obj({**ORDER_ITEM["properties"], "order": ID, "order_total_amount": MONEY}),
-    "Client": obj({"id": ID, "name": TEXT, "phone": TEXT, "created_at": TIMESTAMP}),
+    # phone is null for waiters (names only: domain/catalog.py PHONE_READERS).
+    "Client": obj({"id": ID, "name": TEXT, "phone": nullable(TEXT), "created_at": TIMESTAMP}),
     "OrderPage": obj(
         {
             "count": INTEGER,

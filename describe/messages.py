@@ -25,8 +25,14 @@ from describe.shapes import (
 )
 from domain.broadcasts import LEVELS
 from domain.entities import ORDER_STATUS_DISPLAY
-from domain.orders import PAYMENT_METHODS, STATUSES
+from domain.orders import MAX_REASON, PAYMENT_METHODS, STATUSES
 
+REASON: Schema = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": MAX_REASON,
+    "description": "why: required when the move is a void or a comp",
+}
 EVENT_ID: Schema = {"type": "integer", "minimum": 1, "description": "position in the company's event sequence"}
 # Every cafe feed event's data also says whose it is.
 SCOPE = {"company_id": ID, "branch_id": ID}
@@ -94,7 +100,8 @@ ORDER_STATUS = obj(
         "confirmed_at": nullable(TIMESTAMP),
         "ready_at": nullable(TIMESTAMP),
         "delivered_at": nullable(TIMESTAMP),
-    }
+    },
+    {"void": nullable(ref("Void"))},  # always sent since migration 0005; older stored events lack it
 )
 SYNC = {"entity": TEXT, "entityId": ID}
 
@@ -329,7 +336,7 @@ MESSAGES: dict[str, tuple[str, Schema]] = {
     "action-get_status": ("Send the entity's state again", action("get_status")),
     "action-update_status": (
         "Move the order's status (owners, admins, managers)",
-        action("update_status", {"status": enum(STATUSES)}),
+        action("update_status", {"status": enum(STATUSES)}, {"reason": REASON}),
     ),
     "action-get_items": ("Send items_list again", action("get_items")),
     "action-occupy": ("Seat guests: opens a session", action("occupy", optional={"guests_count": INTEGER})),

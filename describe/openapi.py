@@ -79,6 +79,12 @@ ORDER_FILTERS = [
     query_param("table", ID, "only this table's orders"),
     query_param("waiter", ID, "only this waiter's orders"),
     query_param("client", ID, "only this client's orders"),
+    query_param(
+        "voided",
+        enum(["true", "void", "comp"]),
+        "the void and comp report (owners, admins, managers; others 403): only voided (`void`), comped (`comp`) "
+        "or both (`true`) orders, each with its `void` (who, when, why, how much)",
+    ),
     BRANCH_ID,
     PAGE,
 ]
@@ -190,12 +196,17 @@ PATHS: dict[str, dict[str, dict[str, Any]]] = {
             "Change the current user's password: every old token is revoked, new ones answered",
             body="PasswordChange",
             returns=ref("Tokens"),
-            errors=(400, 404),
+            errors=(400, 404, 429),
             tag="accounts",
         )
     },
     "/api/users/": {
-        "get": op("The company's users (managers up)", returns=array(ref("User")), tag="accounts"),
+        "get": op(
+            "Users: owners and admins see the company's; a manager its branch's staff and the customers of its "
+            "branch's orders",
+            returns=array(ref("User")),
+            tag="accounts",
+        ),
         "post": op(
             "Add a user (owner, admin)",
             body="NewUser",
@@ -226,15 +237,17 @@ PATHS: dict[str, dict[str, dict[str, Any]]] = {
         ),
     },
     "/api/cafe/zones/": {
-        "get": op("Zones", returns=array(ref("Zone")), query=[BRANCH_ID], errors=(404,), tag="floor"),
+        "get": op(
+            "Zones (staff; customers 403)", returns=array(ref("Zone")), query=[BRANCH_ID], errors=(404,), tag="floor"
+        ),
         "post": op("Add a zone", body="NewZone", returns=ref("Zone"), status=201, errors=(400, 404), tag="floor"),
     },
     "/api/cafe/tables/": {
-        "get": op("Tables", returns=array(TABLE), query=[BRANCH_ID], errors=(404,), tag="floor"),
+        "get": op("Tables (staff; customers 403)", returns=array(TABLE), query=[BRANCH_ID], errors=(404,), tag="floor"),
         "post": op("Add a table", body="NewTable", returns=TABLE, status=201, errors=(400, 404, 409), tag="floor"),
     },
     "/api/cafe/tables/{table_id}/": {
-        "get": op("A table", returns=TABLE, errors=(404,), tag="floor"),
+        "get": op("A table (staff; customers 403)", returns=TABLE, errors=(404,), tag="floor"),
         "patch": op("Change a table", body="TableChange", returns=TABLE, errors=(400, 404, 409), tag="floor"),
     },
     "/api/cafe/table-sessions/": {
@@ -269,9 +282,9 @@ PATHS: dict[str, dict[str, dict[str, Any]]] = {
     },
     "/api/cafe/clients/": {
         "get": op(
-            "Clients",
+            "Clients (waiters get `phone: null`; cooks and customers 403)",
             returns=array(ref("Client")),
-            query=[query_param("search", TEXT, "part of the name or phone")],
+            query=[query_param("search", TEXT, "part of the name, or of the phone for those who see phones")],
             tag="catalog",
         ),
         "post": op("Add a client", body="NewClient", returns=ref("Client"), status=201, errors=(400,), tag="catalog"),
@@ -298,8 +311,19 @@ PATHS: dict[str, dict[str, dict[str, Any]]] = {
     },
     "/api/cafe/orders/{order_id}/": {
         "get": op("An order", returns=ORDER, errors=(404,), tag="orders"),
-        "patch": op("Change an order", body="OrderChange", returns=ORDER, errors=(400, 404, 409), tag="orders"),
-        "delete": op("Delete an unpaid order (managers up)", status=204, errors=(404, 409), tag="orders"),
+        "patch": op(
+            "Change an order; a void or comp is for owners, admins and managers (403) and needs a reason (400)",
+            body="OrderChange",
+            returns=ORDER,
+            errors=(400, 404, 409),
+            tag="orders",
+        ),
+        "delete": op(
+            "Delete an unpaid order the kitchen has not started (managers up; else 409: cancel it, a void)",
+            status=204,
+            errors=(404, 409),
+            tag="orders",
+        ),
     },
     "/api/cafe/orders/{order_id}/pay/": {
         "post": op("Pay an order", body="Payment", returns=ORDER, errors=(400, 404, 409), tag="orders")

@@ -72,6 +72,17 @@ ORDER_ITEM = obj(
     }
 )
 
+# A void (cancelled after the kitchen started) or a comp (closed with money due), with who, when and why.
+VOID = obj(
+    {
+        "kind": enum(["void", "comp"]),
+        "by": nullable(ID),
+        "reason": nullable(TEXT),
+        "at": nullable(TIMESTAMP),
+        "amount": {**MONEY, "description": "what the order still owed when it was voided or comped"},
+    }
+)
+
 ORDER = obj(
     {
         "id": ID,
@@ -95,7 +106,9 @@ ORDER = obj(
         "ready_at": nullable(TIMESTAMP),
         "delivered_at": nullable(TIMESTAMP),
         "closed_at": nullable(TIMESTAMP),
-    }
+    },
+    # Always sent since migration 0005; events stored before it lack it, which means null (resumes replay them).
+    {"void": nullable(ref("Void"))},
 )
 
 TABLE = obj(
@@ -201,6 +214,7 @@ ROOM_ORDER = obj(
 
 SCHEMAS: dict[str, Schema] = {
     "Order": ORDER,
+    "Void": VOID,
     "OrderItem": ORDER_ITEM,
     "Table": TABLE,
     "KitchenTask": KITCHEN_TASK,

@@ -38,6 +38,15 @@ INSERT_USER_CITY = "INSERT INTO user_cities (user_id, city_id) VALUES (:user_id,
 SELECT_USER_BY_EMAIL = "SELECT * FROM users WHERE email = :email"
 SELECT_USER = "SELECT * FROM users WHERE id = :id"
 SELECT_USERS = "SELECT * FROM users WHERE company_id = :company_id ORDER BY created_at"
+# A manager's view: its branch's staff, and the customers who placed an order in its branch.
+SELECT_BRANCH_USERS = """
+SELECT * FROM users u
+WHERE u.company_id = :company_id
+  AND ((u.role <> 'client' AND u.branch_id = :branch_id)
+       OR (u.role = 'client'
+           AND EXISTS (SELECT 1 FROM orders o WHERE o.created_by = u.id AND o.branch_id = :branch_id)))
+ORDER BY u.created_at
+"""
 SELECT_USER_CITIES = "SELECT city_id FROM user_cities WHERE user_id = :user_id ORDER BY city_id"
 
 # Spent on unknown emails too, so a login's timing does not tell which emails exist.
@@ -65,7 +74,7 @@ async def user_json(db: Statements, row: UserRow) -> UserJSON:
     }
 
 
-def _normalize_email(email: str) -> str:
+def normalize_email(email: str) -> str:
     return email.strip().lower()
 
 
@@ -118,14 +127,14 @@ async def create_company(services: Services, name: str, owner_email: str, owner_
         await outbox.create_counter(db, company_id)
         owner_id = await _insert_user(
             db,
-            email=_normalize_email(owner_email),
+            email=normalize_email(owner_email),
             password_hash=password_hash,
             role="owner",
             company_id=company_id,
             branch_id=None,
             city_ids=[],
         )
-    return {"company_id": company_id, "owner_id": owner_id, "owner_email": _normalize_email(owner_email)}
+    return {"company_id": company_id, "owner_id": owner_id, "owner_email": normalize_email(owner_email)}
 
 
 async def create_branch(services: Services, actor: Actor, data: Any) -> BranchJSON:
@@ -179,7 +188,7 @@ async def create_user(services: Services, actor: Actor, data: Any) -> UserJSON:
     async with db.transaction():
         user_id = await _insert_user(
             db,
-            email=_normalize_email(email),
+            email=normalize_email(email),
             password_hash=password_hash,
             role=role,
             company_id=actor.company_id,
@@ -202,10 +211,14 @@ async def watchable_waiter(db: Statements, actor: Actor, user_id: object) -> Row
 
 
 async def list_users(services: Services, actor: Actor) -> list[UserJSON]:
+    """Owners and admins: every user of the company; a manager: its branch's staff and customers."""
     actor = require_role(actor, MANAGERS)
     db = services.database
-    rows = cast(list[UserRow], await db.fetch_all(SELECT_USERS, {"company_id": actor.company_id}))
-    return [await user_json(db, row) for row in rows]
+    if actor.company_wide:
+        rows = await db.fetch_all(SELECT_USERS, {"company_id": actor.company_id})
+    else:
+        rows = await db.fetch_all(SELECT_BRANCH_USERS, {"company_id": actor.company_id, "branch_id": actor.branch_id})
+    return [await user_json(db, row) for row in cast(list[UserRow], rows)]
 
 
 async def login(services: Services, data: Any, address: str | None = None) -> dict[str, str]:
@@ -214,10 +227,10 @@ async def login(services: Services, data: Any, address: str | None = None) -> di
     password = body.text("password", max_length=128)
     body.check()
     assert email is not None and password is not None  # required: check() refused their absence
-    async with throttle.login_attempt(services, _normalize_email(email), address):
+    async with throttle.login_attempt(services, normalize_email(email), address):
         row = cast(
             "UserRow | None",
-            await services.database.fetch_one(SELECT_USER_BY_EMAIL, {"email": _normalize_email(email)}),
+            await services.database.fetch_one(SELECT_USER_BY_EMAIL, {"email": normalize_email(email)}),
         )
         stored = row["password_hash"] if row is not None else DUMMY_HASH
         if not await asyncio.to_thread(verify_password, password, stored) or row is None:

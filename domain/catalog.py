@@ -36,6 +36,10 @@ INSERT INTO clients (id, company_id, name, phone, created_at) VALUES (:id, :comp
 """
 SELECT_CLIENT = "SELECT * FROM clients WHERE id = :id"
 SELECT_CLIENTS = "SELECT * FROM clients WHERE company_id = :company_id ORDER BY name"
+CLIENT_WRITERS = ("owner", "admin", "manager", "waiter", "cashier")
+CLIENT_READERS = (*CLIENT_WRITERS, "cook")
+# Who sees a client's phone; waiters and cooks see names only (the phone is null, and not searchable).
+PHONE_READERS = ("owner", "admin", "manager", "cashier")
 # A company-wide item's price is every branch's price: not for a manager of one branch to set.
 COMPANY_WIDE_ONLY = "Company-wide menu items (no branch) are created and changed by owners and admins only."
 
@@ -50,8 +54,9 @@ def menu_item_json(row: MenuItemRow) -> MenuItemJSON:
     }
 
 
-def client_json(row: Row) -> ClientJSON:
-    return {"id": row["id"], "name": row["name"], "phone": row["phone"], "created_at": row["created_at"]}
+def client_json(row: Row, actor: Actor) -> ClientJSON:
+    phone = row["phone"] if actor.role in PHONE_READERS else None
+    return {"id": row["id"], "name": row["name"], "phone": phone, "created_at": row["created_at"]}
 
 
 async def create_menu_item(services: Services, actor: Actor, data: Any) -> MenuItemJSON:
@@ -126,14 +131,14 @@ async def list_menu_items(services: Services, actor: Actor, branch_param: str | 
 
 
 async def create_client(services: Services, actor: Actor, data: Any) -> ClientJSON:
-    actor = require_role(actor, ("owner", "admin", "manager", "waiter", "cashier"))
+    actor = require_role(actor, CLIENT_WRITERS)
     body = Body(data, {"name", "phone"})
     name = body.text("name")
     phone = body.text("phone", max_length=32)
     body.check()
     row: Row = {"id": new_id(), "company_id": actor.company_id, "name": name, "phone": phone, "created_at": utc_now()}
     await services.database.execute(INSERT_CLIENT, row)
-    return client_json(row)
+    return client_json(row, actor)
 
 
 async def visible_client(db: Statements, actor: Actor, client_id: object) -> Row:
@@ -143,7 +148,12 @@ async def visible_client(db: Statements, actor: Actor, client_id: object) -> Row
 
 
 async def list_clients(services: Services, actor: Actor, search: str | None) -> list[ClientJSON]:
-    actor = require_role(actor, ("owner", "admin", "manager", "waiter", "cashier"))
+    actor = require_role(actor, CLIENT_READERS)
     rows = await services.database.fetch_all(SELECT_CLIENTS, {"company_id": actor.company_id})
     needle = (search or "").strip().lower()
-    return [client_json(row) for row in rows if not needle or needle in row["name"].lower() or needle in row["phone"]]
+    by_phone = actor.role in PHONE_READERS
+    return [
+        client_json(row, actor)
+        for row in rows
+        if not needle or needle in row["name"].lower() or (by_phone and needle in row["phone"])
+    ]

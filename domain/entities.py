@@ -77,6 +77,8 @@ def order_status_data(order: OrderJSON) -> dict[str, Any]:
         "confirmed_at": order["confirmed_at"],
         "ready_at": order["ready_at"],
         "delivered_at": order["delivered_at"],
+        # Beyond the seed: a void or comp says who, when and why on the order's own status message too.
+        "void": order["void"],
     }
 
 

@@ -6,9 +6,9 @@ from typing import Any, cast
 
 from domain import announce, feeds
 from domain.access import MANAGERS, ensure_visible, read_branch, require_company, require_role, write_branch
-from domain.auth import Actor
+from domain.auth import Actor, CompanyActor
 from domain.db import new_id, utc_now
-from domain.errors import Conflict, Invalid, NotFound
+from domain.errors import Conflict, Forbidden, Invalid, NotFound
 from domain.outbox import Change
 from domain.services import Services
 from domain.shapes import TableJSON, TableRow, ZoneJSON
@@ -43,6 +43,14 @@ SELECT t.*,
        THEN 1 ELSE 0 END AS held
 FROM cafe_tables t WHERE t.id = :id
 """
+
+
+def floor_reader(actor: Actor) -> CompanyActor:
+    """Staff read the floor (zones, tables); customers order without a table and see none of it."""
+    actor = require_company(actor)
+    if not actor.is_staff:
+        raise Forbidden("Only staff can see the floor (tables and zones).")
+    return actor
 
 
 def zone_json(row: Row) -> ZoneJSON:
@@ -80,7 +88,7 @@ async def create_zone(services: Services, actor: Actor, data: Any) -> ZoneJSON:
 
 
 async def list_zones(services: Services, actor: Actor, branch_param: str | None) -> list[ZoneJSON]:
-    actor = require_company(actor)
+    actor = floor_reader(actor)
     branch_id = await read_branch(services.database, actor, branch_param)
     scope = {"company_id": actor.company_id, "branch_id": branch_id or ""}
     rows = await services.database.fetch_all(SELECT_ZONES, scope)
@@ -140,12 +148,12 @@ async def visible_table(db: Statements, actor: Actor, table_id: object) -> Table
 
 
 async def get_table(services: Services, actor: Actor, table_id: str) -> TableJSON:
-    actor = require_company(actor)
+    actor = floor_reader(actor)
     return table_json(await visible_table(services.database, actor, table_id))
 
 
 async def list_tables(services: Services, actor: Actor, branch_param: str | None) -> list[TableJSON]:
-    actor = require_company(actor)
+    actor = floor_reader(actor)
     branch_id = await read_branch(services.database, actor, branch_param)
     scope = {"company_id": actor.company_id, "branch_id": branch_id or ""}
     rows = cast(list[TableRow], await services.database.fetch_all(SELECT_TABLES, scope))

@@ -56,7 +56,9 @@ def fingerprint(body: bytes, query: bytes) -> str:
     """What a retry must repeat: the body compared as parsed JSON (key order and spacing do not count),
     and the query string."""
     try:
-        canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode() if body.strip() else b""
+        canonical = (
+            json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode() if body.strip() else b""
+        )
     except ValueError:
         canonical = b"raw:" + body  # not JSON: the operation answers 400; a retry must send the same bytes
     return hashlib.sha256(query + b"\0" + canonical).hexdigest()

@@ -7,8 +7,8 @@ from typing import cast
 from domain.access import read_branch, require_role
 from domain.auth import Actor
 from domain.catalog import visible_client
-from domain.errors import Invalid, NotFound
-from domain.orders import ORDER_READERS, ORDER_WRITERS, STATUSES, order_json, visible_order
+from domain.errors import Forbidden, Invalid, NotFound
+from domain.orders import ORDER_READERS, ORDER_WRITERS, STATUSES, WRITE_OFF_ROLES, order_json, visible_order
 from domain.services import Services
 from domain.shapes import OrderJSON, OrderPage, OrderRow
 from domain.sql import Statements, one
@@ -24,7 +24,9 @@ WHERE company_id = :company_id
   AND (:waiter_id = '' OR waiter_id = :waiter_id)
   AND (:client_id = '' OR client_id = :client_id)
   AND (:created_by = '' OR created_by = :created_by)
+  AND (:voided = '' OR (void_kind IS NOT NULL AND (:voided = 'true' OR void_kind = :voided)))
 """
+VOIDED_FILTERS = ("true", "void", "comp")
 SELECT_ORDERS = (
     "SELECT * FROM orders" + ORDER_FILTERS + "ORDER BY created_at DESC, number DESC LIMIT :limit OFFSET :offset"
 )
@@ -48,6 +50,7 @@ async def list_orders(services: Services, actor: Actor, query: dict[str, str]) -
         "branch_id": branch_id or "",
         "status": status,
         "created_by": actor.id if actor.role == "client" else "",
+        "voided": _voided_filter(actor, query.get("voided")),
     }
     for name in ("table", "waiter", "client"):
         value = query.get(name, "")
@@ -55,6 +58,17 @@ async def list_orders(services: Services, actor: Actor, query: dict[str, str]) -
             raise Invalid({name: ["Must be a UUID."]})
         filters[f"{name}_id"] = value
     return await _order_page(services.database, filters, query.get("page"))
+
+
+def _voided_filter(actor: Actor, value: str | None) -> str:
+    """?voided=true|void|comp: the void and comp report, for those who may void and comp."""
+    if value is None:
+        return ""
+    if value not in VOIDED_FILTERS:
+        raise Invalid({"voided": [f"Must be one of: {', '.join(VOIDED_FILTERS)}."]})
+    if actor.role not in WRITE_OFF_ROLES:
+        raise Forbidden("The void and comp report is for owners, admins and managers.")
+    return value
 
 
 async def _order_page(
@@ -93,5 +107,6 @@ async def client_orders(
         "waiter_id": "",
         "client_id": client_id,
         "created_by": "",
+        "voided": "",
     }
     return await _order_page(services.database, filters, page_param)

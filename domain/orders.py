@@ -5,15 +5,15 @@ from __future__ import annotations
 from typing import Any, cast
 
 from domain import announce, bonuses, sync, tasks
-from domain.access import MANAGERS, ensure_visible, require_role, write_branch
+from domain.access import MANAGERS, ensure_visible, require_company, require_role, write_branch
 from domain.auth import Actor
 from domain.catalog import visible_client, visible_menu_item
 from domain.db import format_cents, new_id, utc_now
-from domain.errors import Conflict, Invalid, NotFound
+from domain.errors import Conflict, Forbidden, Invalid, NotFound
 from domain.floor import refresh_table_status, visible_table
 from domain.outbox import Change
 from domain.services import Services
-from domain.shapes import MenuItemRow, OrderItemRow, OrderJSON, OrderRow, TaskJSON
+from domain.shapes import MenuItemRow, OrderItemRow, OrderJSON, OrderRow, TaskJSON, VoidJSON
 from domain.sql import Statements, one
 from domain.validate import Body, is_uuid, whole
 
@@ -23,6 +23,9 @@ PAYMENT_METHODS = ("cash", "card", "transfer", "online")
 ORDER_WRITERS = ("owner", "admin", "manager", "waiter", "cashier")
 ORDER_READERS = (*ORDER_WRITERS, "cook", "client")
 MAX_QUANTITY = 100
+# A void (cancelling what the kitchen started) and a comp (closing with money due) are a manager's decision.
+WRITE_OFF_ROLES = MANAGERS
+MAX_REASON = 500
 
 SELECT_ORDER = "SELECT * FROM orders WHERE id = :id"
 SELECT_ORDER_ITEMS = """
@@ -50,7 +53,9 @@ UPDATE_ORDER = """
 UPDATE orders SET status = :status, guests = :guests, waiter_id = :waiter_id, client_id = :client_id,
                   table_id = :table_id, paid_cents = :paid_cents, updated_at = :updated_at,
                   confirmed_at = :confirmed_at, ready_at = :ready_at, delivered_at = :delivered_at,
-                  closed_at = :closed_at, bonuses_earned_cents = :bonuses_earned_cents
+                  closed_at = :closed_at, bonuses_earned_cents = :bonuses_earned_cents,
+                  void_kind = :void_kind, voided_by = :voided_by, voided_at = :voided_at,
+                  void_reason = :void_reason, written_off_cents = :written_off_cents
 WHERE id = :id
 """
 INSERT_PAYMENT = """
@@ -71,6 +76,11 @@ ORDER_STATE = (
     "delivered_at",
     "closed_at",
     "bonuses_earned_cents",
+    "void_kind",
+    "voided_by",
+    "voided_at",
+    "void_reason",
+    "written_off_cents",
 )
 # The moment an order first reaches a status is kept; closed and cancelled share closed_at.
 STATUS_STAMPS = {
@@ -82,6 +92,9 @@ STATUS_STAMPS = {
 }
 SELECT_CUSTOMER = "SELECT id FROM users WHERE id = :id AND role = 'client'"
 COUNT_PAYMENTS = "SELECT COUNT(*) AS n FROM payments WHERE order_id = :order_id"
+COUNT_STARTED_PORTIONS = (
+    "SELECT COUNT(*) AS n FROM kitchen_tasks WHERE order_id = :order_id AND status IN ('in_progress', 'ready')"
+)
 DELETE_ORDER_ITEMS = "DELETE FROM order_items WHERE order_id = :order_id"
 DELETE_ORDER = "DELETE FROM orders WHERE id = :id"
 
@@ -131,6 +144,19 @@ def order_document(row: OrderRow, items: list[OrderItemRow], table_number: int |
         "ready_at": row["ready_at"],
         "delivered_at": row["delivered_at"],
         "closed_at": row["closed_at"],
+        "void": void_document(row),
+    }
+
+
+def void_document(row: OrderRow) -> VoidJSON | None:
+    if row["void_kind"] is None:
+        return None
+    return {
+        "kind": row["void_kind"],
+        "by": row["voided_by"],
+        "reason": row["void_reason"],
+        "at": row["voided_at"],
+        "amount": format_cents(row["written_off_cents"]),
     }
 
 
@@ -244,6 +270,11 @@ async def place_order(
         "ready_at": None,
         "delivered_at": None,
         "closed_at": None,
+        "void_kind": None,
+        "voided_by": None,
+        "voided_at": None,
+        "void_reason": None,
+        "written_off_cents": 0,
     }
     items = [_item_row(row, line, menu_item, quantity) for line, (menu_item, quantity) in enumerate(priced, start=1)]
     await db.execute_many(INSERT_ORDER_ITEM, items)
@@ -351,10 +382,42 @@ def _check_not_final(order: OrderRow) -> None:
         raise Conflict(f"The order is {order['status']} and can no longer change.")
 
 
+def amount_due(order: OrderRow) -> int:
+    return order["total_cents"] - order["bonuses_used_cents"] - order["paid_cents"]
+
+
+async def write_off(db: Statements, actor: Actor, current: OrderRow, status: str, reason: str | None) -> dict[str, Any]:
+    """The one place that decides voids and comps: the columns a move to `status` records, {} for a plain move.
+
+    A void cancels an order whose portions have left `pending`; a comp closes one with money still due.
+    Both are for WRITE_OFF_ROLES (403 naming the rule) and need a reason (400)."""
+    due = amount_due(current)
+    if status == "closed" and due > 0:
+        kind = "comp"
+        rule = f"Closing an order with {format_cents(due)} still due is a comp"
+    elif status == "cancelled" and one(await db.fetch_one(COUNT_STARTED_PORTIONS, {"order_id": current["id"]}))["n"]:
+        kind = "void"
+        rule = "Cancelling an order the kitchen has started (portions in progress or ready) is a void"
+    else:
+        return {}
+    if actor.role not in WRITE_OFF_ROLES:
+        raise Forbidden(f"{rule}: only owners, admins and managers may do it.")
+    if reason is None:
+        raise Invalid({"reason": [f"{rule}: say why in reason."]})
+    return {
+        "void_kind": kind,
+        "voided_by": actor.id,
+        "voided_at": utc_now(),
+        "void_reason": reason,
+        "written_off_cents": max(due, 0),
+    }
+
+
 async def update_order(services: Services, actor: Actor, order_id: str, data: Any) -> OrderJSON:
     actor = require_role(actor, ORDER_WRITERS)
-    body = Body(data, {"status", "guests", "waiter", "client", "table"})
+    body = Body(data, {"status", "guests", "waiter", "client", "table", "reason"})
     status = body.choice("status", STATUSES, required=False)
+    reason = body.text("reason", required=False, max_length=MAX_REASON)
     guests = body.integer("guests", low=1, high=1000, required=False)
     waiter_id = body.ident("waiter", required=False)
     client_id = body.ident("client", required=False)
@@ -367,6 +430,8 @@ async def update_order(services: Services, actor: Actor, order_id: str, data: An
         changes: dict[str, Any] = {}
         if status is not None:
             changes["status"] = status
+            if status != current["status"]:
+                changes |= await write_off(db, actor, current, status, reason)
         if guests is not None:
             changes["guests"] = guests
         if body.has("waiter"):
@@ -382,10 +447,13 @@ async def update_order(services: Services, actor: Actor, order_id: str, data: An
         return await save_order(change, current, changes)
 
 
-async def set_status(services: Services, actor: Actor, order_id: str, status: object) -> OrderJSON:
-    """The order socket's update_status: managers, owners and admins only."""
-    actor = require_role(actor, MANAGERS)
-    return await update_order(services, actor, order_id, {"status": status})
+async def set_status(services: Services, actor: Actor, order_id: str, status: object, reason: object) -> OrderJSON:
+    """The order socket's update_status: managers, owners and admins only; a void or comp takes its reason."""
+    actor = require_company(actor)
+    if actor.role not in MANAGERS:
+        raise Forbidden("Only owners, admins and managers can update an order's status on its socket.")
+    data = {"status": status} if reason is None else {"status": status, "reason": reason}
+    return await update_order(services, actor, order_id, data)
 
 
 async def pay_order(services: Services, actor: Actor, order_id: str, data: Any) -> OrderJSON:
@@ -398,7 +466,7 @@ async def pay_order(services: Services, actor: Actor, order_id: str, data: Any) 
     async with services.change(actor.company_id) as change:
         current = await visible_order(change.db, actor, order_id)
         _check_not_final(current)
-        due = current["total_cents"] - current["bonuses_used_cents"] - current["paid_cents"]
+        due = amount_due(current)
         if amount is None:
             amount = due
         if amount <= 0:
@@ -447,6 +515,9 @@ async def delete_order(services: Services, actor: Actor, order_id: str) -> None:
         current = await visible_order(db, actor, order_id)
         if one(await db.fetch_one(COUNT_PAYMENTS, {"order_id": current["id"]}))["n"]:
             raise Conflict("A paid order cannot be deleted; cancel it instead.")
+        if one(await db.fetch_one(COUNT_STARTED_PORTIONS, {"order_id": current["id"]}))["n"]:
+            # Deleting leaves no trace; a void must (who, when, why).
+            raise Conflict("The kitchen has started this order; cancel it with a reason (a void) instead.")
         order = await order_json(db, current)
         await tasks.cancel_open_tasks(change, current["id"])
         await tasks.delete_tasks(db, current["id"])

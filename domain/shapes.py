@@ -33,6 +33,11 @@ class OrderRow(TypedDict):
     ready_at: str | None
     delivered_at: str | None
     closed_at: str | None
+    void_kind: str | None
+    voided_by: str | None
+    voided_at: str | None
+    void_reason: str | None
+    written_off_cents: int
 
 
 class OrderItemRow(TypedDict):
@@ -123,6 +128,16 @@ class OrderItemJSON(TypedDict):
     total: str
 
 
+class VoidJSON(TypedDict):
+    """Who voided or comped an order, when, why, and what it still owed then."""
+
+    kind: str
+    by: str | None
+    reason: str | None
+    at: str | None
+    amount: str
+
+
 class OrderJSON(TypedDict):
     id: str
     number: int
@@ -145,6 +160,7 @@ class OrderJSON(TypedDict):
     ready_at: str | None
     delivered_at: str | None
     closed_at: str | None
+    void: VoidJSON | None
 
 
 class AddedItemJSON(OrderItemJSON):
@@ -235,7 +251,7 @@ class ZoneJSON(TypedDict):
 class ClientJSON(TypedDict):
     id: str
     name: str
-    phone: str
+    phone: str | None
     created_at: str
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any, cast
 
+from domain import throttle
 from domain.access import company_branch, require_role
 from domain.accounts import (
     BRANCH_BOUND_ROLES,
@@ -13,6 +14,7 @@ from domain.accounts import (
     SELECT_USER,
     SELECT_USER_CITIES,
     new_password,
+    normalize_email,
     start_session,
     user_json,
 )
@@ -35,8 +37,15 @@ WHERE company_id = :company_id AND role = 'owner' AND is_active = 1 AND id <> :i
 """
 
 
-async def change_password(services: Services, actor: Actor, data: Any) -> dict[str, str]:
-    """The user's own password; every token it had is revoked, and the caller gets new ones."""
+class WrongOldPassword(Exception):
+    """A password change's old password was wrong: a failed attempt for the login throttle."""
+
+
+async def change_password(services: Services, actor: Actor, data: Any, address: str | None = None) -> dict[str, str]:
+    """The user's own password; every token it had is revoked, and the caller gets new ones.
+
+    The old password is checked under the login throttle (per account and per address, 429 like a login):
+    a stolen access token must not become a way to guess the password."""
     body = Body(data, {"old_password", "new_password"})
     old = body.text("old_password", max_length=MAX_PASSWORD)
     new = new_password(body, "new_password")
@@ -46,8 +55,12 @@ async def change_password(services: Services, actor: Actor, data: Any) -> dict[s
     row = await db.fetch_one(SELECT_USER, {"id": actor.id})
     if row is None:
         raise NotFound("User not found.")
-    if not await asyncio.to_thread(verify_password, old, row["password_hash"]):
-        raise Invalid({"old_password": ["Wrong password."]})
+    try:
+        async with throttle.login_attempt(services, normalize_email(row["email"]), address, failure=WrongOldPassword):
+            if not await asyncio.to_thread(verify_password, old, row["password_hash"]):
+                raise WrongOldPassword
+    except WrongOldPassword:
+        raise Invalid({"old_password": ["Wrong password."]}) from None
     password_hash = await asyncio.to_thread(hash_password, new)
     async with revoking(services, actor.id, actor.company_id) as writer:
         await writer.execute(UPDATE_PASSWORD, {"id": actor.id, "password_hash": password_hash})

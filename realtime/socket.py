@@ -28,6 +28,7 @@ from domain.validate import parse_json
 from realtime.direct import frame_writer_for
 from realtime.hub import Hub
 from realtime.outlet import Outlet, WriteFrame
+from realtime.socket_leases import SocketLeases
 
 log = logging.getLogger("cafe_rt.socket")
 CLOSE_BAD_TOKEN = 4003
@@ -116,6 +117,9 @@ class HubClient:
     dialect = ""
     # An event stream is read-only; a dialect may take from its query what a socket would ask for in messages.
     streaming = False
+    # This client's place under MAX_SOCKETS_PER_USER in Redis, when the cap is counted there.
+    lease: str | None = None
+    _leases: SocketLeases | None = None
 
     def __init__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # Not WebSocketEndpoint's __init__, which insists on a WebSocket scope: an event stream makes the same client.
@@ -134,9 +138,13 @@ class HubClient:
         if actor is None:
             raise Rejected(CLOSE_NO_COMPANY)
         hub = self.hub(connection)
-        if hub.sockets_of(actor.id) >= connection.state.settings.max_sockets_per_user:
+        if not await self._take_place(connection, hub, actor):
             raise Rejected(CLOSE_TOO_MANY)
-        outlet = await self.open_outlet(connection, actor)
+        try:
+            outlet = await self.open_outlet(connection, actor)
+        except BaseException:
+            await self._give_place_back()
+            raise
         self.actor = actor
         self.outlet = outlet
         outlet.user_id, outlet.token_version = actor.id, actor.token_version
@@ -147,6 +155,7 @@ class HubClient:
         except NotAuthenticated as refused:
             self.outlet = None
             await hub.detach(outlet)
+            await self._give_place_back()
             raise Rejected(CLOSE_BAD_TOKEN, str(refused.detail), 401) from None
         except BaseException:
             await self.forget(hub, outlet)
@@ -162,6 +171,26 @@ class HubClient:
         self.outlet = None
         await outlet.stop()
         await hub.detach(outlet)
+        await self._give_place_back()
+
+    async def _take_place(self, connection: HTTPConnection, hub: Hub, actor: CompanyActor) -> bool:
+        """Whether the user may hold one more socket or stream (MAX_SOCKETS_PER_USER): over every process when
+        Redis keeps the leases, else (or while Redis does not answer) over this process's clients."""
+        cap = connection.state.settings.max_sockets_per_user
+        leases: SocketLeases | None = connection.state.leases
+        if leases is not None:
+            claim = await leases.claim(actor.id, cap)
+            if claim.full:
+                return False
+            if claim.lease is not None:
+                self._leases, self.lease = leases, claim.lease
+                return True
+        return hub.sockets_of(actor.id) < cap
+
+    async def _give_place_back(self) -> None:
+        lease, self.lease = self.lease, None
+        if lease is not None and self._leases is not None:
+            await self._leases.release(lease)
 
     async def open_outlet(self, connection: HTTPConnection, actor: CompanyActor) -> Outlet:
         raise NotImplementedError
@@ -305,6 +334,7 @@ class HubSocket(HubClient, WebSocketEndpoint):
         if self.outlet is not None:
             await self.outlet.stop()
             await self.hub(websocket).detach(self.outlet)
+        await self._give_place_back()
 
     @staticmethod
     async def reject(websocket: WebSocket, code: int) -> None:

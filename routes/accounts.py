@@ -30,7 +30,8 @@ async def logout(request: Request) -> Response:
 
 
 async def change_password(request: Request) -> JSONResponse:
-    return respond(await staff.change_password(services(request), await actor(request), await body(request)))
+    who, data = await actor(request), await body(request)
+    return respond(await staff.change_password(services(request), who, data, client_address(request)))
 
 
 async def update_user(request: Request) -> JSONResponse:

@@ -99,4 +99,9 @@ async def server_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": "Internal server error."}, status_code=500)
 
 
-exception_handlers: dict[Any, Any] = {**outage_handlers, DomainError: domain_error, HTTPException: http_error, 500: server_error}
+exception_handlers: dict[Any, Any] = {
+    **outage_handlers,
+    DomainError: domain_error,
+    HTTPException: http_error,
+    500: server_error,
+}

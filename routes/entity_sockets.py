@@ -9,7 +9,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from domain import accounts, entities, notifications, order_queries, orders, restaurants, sessions
-from domain.access import MANAGERS, may_open_entity_socket
+from domain.access import may_open_entity_socket
 from domain.auth import CompanyActor
 from domain.errors import DomainError, error_message
 from domain.floor import visible_table
@@ -84,10 +84,7 @@ class OrderSocket(EntitySocket):
         await self.send_state()
 
     async def do_update_status(self, message: dict[str, Any]) -> None:
-        if self.actor.role not in MANAGERS:
-            self.reply_error("Only owners, admins and managers can update an order's status.")
-            return
-        await orders.set_status(self.services, self.actor, self.entity_id, message.get("status"))
+        await orders.set_status(self.services, self.actor, self.entity_id, message.get("status"), message.get("reason"))
 
 
 class OrderItemsSocket(EntitySocket):

@@ -71,7 +71,9 @@ class Idempotency:
         where = idempotency.Scope(actor.id, scope["method"], scope["path"], key)
         try:
             outcome = await idempotency.claim(
-                services.database, where, idempotency.fingerprint(body, scope.get("query_string", b"")),
+                services.database,
+                where,
+                idempotency.fingerprint(body, scope.get("query_string", b"")),
                 services.idempotency_ttl,
             )
         except Exception as error:
@@ -82,9 +84,7 @@ class Idempotency:
         elif isinstance(outcome, Mismatch):
             await JSONResponse({"detail": OTHER_BODY}, status_code=422)(scope, receive, send)
         elif isinstance(outcome, Running):
-            await JSONResponse({"detail": RUNNING}, status_code=409, headers={"Retry-After": "1"})(
-                scope, receive, send
-            )
+            await JSONResponse({"detail": RUNNING}, status_code=409, headers={"Retry-After": "1"})(scope, receive, send)
         else:
             await self._first(services, where, outcome, scope, replay, send)
 
@@ -112,8 +112,10 @@ class Idempotency:
                 if status < 500 and wrote:
                     await held.finish(commit=True, last=keep)
             # Nothing was written (a 4xx from the checks, say): the answer is kept on its own.
-            if status < 500 and not wrote and not await idempotency.store(
-                services.database, where, claimed.claim, status, text
+            if (
+                status < 500
+                and not wrote
+                and not await idempotency.store(services.database, where, claimed.claim, status, text)
             ):
                 raise LostClaim
             if status < 500:

@@ -201,7 +201,8 @@ def test_board_follows_the_floor_and_the_kitchen_live(browser: Browser, tmp_path
     with uvicorn_server(env, port=port) as host, httpx2.Client(base_url=f"http://{host}") as http:
         expect(page.locator('.feed[data-state="live"]')).to_have_count(0)
         expect(page.locator("#banner")).to_be_visible()
-        http.patch(f"/api/cafe/orders/{order_id}/", json={"status": "closed"}, headers=waiter).raise_for_status()
+        paid = {"amount": order.json()["total_amount"]}
+        http.post(f"/api/cafe/orders/{order_id}/pay/", json=paid, headers=waiter).raise_for_status()
         resumed = traffic.mark()
         held["tickets"] = False
 
@@ -287,7 +288,8 @@ def test_board_refetches_when_its_position_is_pruned(browser: Browser, tmp_path:
     forgetful = {**env, "OUTBOX_RETENTION": "0.5", "RELAY_INTERVAL": "0.2"}
     with uvicorn_server(forgetful, port=port) as host, httpx2.Client(base_url=f"http://{host}") as http:
         order_id = order.json()["id"]
-        http.patch(f"/api/cafe/orders/{order_id}/", json={"status": "closed"}, headers=waiter).raise_for_status()
+        paid = {"amount": order.json()["total_amount"]}
+        http.post(f"/api/cafe/orders/{order_id}/pay/", json=paid, headers=waiter).raise_for_status()
         with sqlite3.connect(f"{tmp_path}/board.db") as db:
             for _ in range(100):
                 last, pruned = db.execute("SELECT last_position, pruned_through FROM event_counters").fetchone()

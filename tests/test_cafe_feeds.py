@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from tests.factory import create_order, feed_url, make_company, ok
 
+# Closing an unpaid order is a comp: a manager's decision, with its reason.
+ON_THE_HOUSE = {"status": "closed", "reason": "On the house"}
+
 
 def test_connection_established_names_the_branch_group(client):
     cafe = make_company(client)
@@ -74,9 +77,7 @@ def test_closing_an_order_frees_the_table(client):
     order = create_order(client, cafe)
     with client.websocket_connect(feed_url("orders", cafe.waiter)) as ws:
         ws.receive_json()
-        closed = ok(
-            client.patch(f"/api/cafe/orders/{order['id']}/", json={"status": "closed"}, headers=cafe.waiter.auth)
-        )
+        closed = ok(client.patch(f"/api/cafe/orders/{order['id']}/", json=ON_THE_HOUSE, headers=cafe.manager.auth))
         updated = ws.receive_json()
         assert updated["type"] == "order_updated"
         assert updated["data"]["order"] == closed and closed["status"] == "closed"

@@ -42,6 +42,7 @@ def test_order_socket_status_actions_and_role_rule(client):
             "confirmed_at",
             "ready_at",
             "delivered_at",
+            "void",
         }
         assert (first["data"]["status"], first["data"]["items_count"], first["data"]["total_amount"]) == (
             "open",
@@ -178,7 +179,8 @@ def test_table_socket_occupy_release_and_sessions(client):
             order = create_order(client, cafe)
             ws.send_json({"action": "release"})
             assert next_of_error(ws)
-            ok(client.patch(f"/api/cafe/orders/{order['id']}/", json={"status": "closed"}, headers=cafe.waiter.auth))
+            comp = {"status": "closed", "reason": "On the house"}
+            ok(client.patch(f"/api/cafe/orders/{order['id']}/", json=comp, headers=cafe.manager.auth))
             session_ws.send_json({"action": "close_session"})
             assert session_ws.receive_json()["type"] == "session_update"
             closed = session_ws.receive_json()

@@ -66,7 +66,9 @@ def test_a_key_that_is_not_1_to_255_visible_ascii_is_400(client, key):
     response = client.post("/api/cafe/orders/", json=order_body(cafe), headers=keyed(cafe.waiter.auth, key))
     assert response.status_code == 400 and "Idempotency-Key" in response.json()["detail"]
     assert count_orders(client, cafe) == 0
-    assert ok(client.post("/api/cafe/orders/", json=order_body(cafe), headers=keyed(cafe.waiter.auth, "!" + "~" * 254)), 201)
+    assert ok(
+        client.post("/api/cafe/orders/", json=order_body(cafe), headers=keyed(cafe.waiter.auth, "!" + "~" * 254)), 201
+    )
 
 
 def test_the_key_is_per_user_method_and_path(client):
@@ -186,7 +188,12 @@ def test_writes_outside_a_change_are_held_with_the_answer_too(client):
     first = ok(client.post("/api/auth/ws-ticket", headers=headers))
     again = client.post("/api/auth/ws-ticket", headers=headers)
     assert again.headers["idempotent-replayed"] == "true" and again.json() == first
-    user = {"email": f"new-{uuid.uuid4().hex[:8]}@test.cafe", "password": "password-123", "role": "cook", "branch": cafe.branch_a}
+    user = {
+        "email": f"new-{uuid.uuid4().hex[:8]}@test.cafe",
+        "password": "password-123",
+        "role": "cook",
+        "branch": cafe.branch_a,
+    }
     made = [client.post("/api/users/", json=user, headers=keyed(cafe.owner.auth, "user-1")) for _ in range(2)]
     assert [response.status_code for response in made] == [201, 201] and made[0].json() == made[1].json()
     users = ok(client.get("/api/users/", headers=cafe.owner.auth))

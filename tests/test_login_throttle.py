@@ -28,7 +28,7 @@ def strict(settings: Settings) -> Iterator[tuple[TestClient, Company, Settings]]
         yield client, make_company(client), strict
 
 
-def test_ten_failures_lock_the_account_even_for_the_right_password(client: TestClient):
+def test_ten_failures_lock_the_account_from_that_address_only(client: TestClient):
     cafe = make_company(client)
     for _ in range(10):
         assert attempt(client, cafe.waiter.email, "wrong-password") == 401
@@ -38,6 +38,90 @@ def test_ten_failures_lock_the_account_even_for_the_right_password(client: TestC
     assert attempt(client, cafe.cook.email, PASSWORD) == 200  # a colleague at the same address is not locked out
     refused = client.post("/api/auth/login/", json={"email": cafe.waiter.email.upper(), "password": PASSWORD})
     assert refused.status_code == 429
+    # From another address the account is only slowed: the tenth failure earned a 1 s wait, no lock.
+    with TestClient(client.app, client=("203.0.113.9", 50000)) as elsewhere:
+        assert logs_in_after_waiting(elsewhere, cafe.waiter.email) <= 1
+
+
+def logs_in_after_waiting(http: TestClient, email: str) -> int:
+    """Log in with the right password, waiting out a Retry-After once; returns the seconds waited."""
+    response = http.post("/api/users/login/", json={"email": email, "password": PASSWORD})
+    if response.status_code != 429:
+        assert response.status_code == 200, response.text
+        return 0
+    waited = int(response.headers["Retry-After"])
+    time.sleep(waited + 0.05)
+    assert attempt(http, email, PASSWORD) == 200
+    return waited
+
+
+def address(client: TestClient, index: int) -> TestClient:
+    return TestClient(client.app, client=(f"198.51.100.{index}", 40000))
+
+
+def test_a_stranger_elsewhere_slows_the_account_but_cannot_lock_the_right_password_out(strict):
+    client, cafe, _ = strict
+    with address(client, 7) as attacker:
+        answers = [attempt(attacker, cafe.owner.email, "guess") for _ in range(6)]
+    # Three failures lock the attacker's own pair; it gets nothing more from there.
+    assert answers == [401, 401, 401, 429, 429, 429]
+    with address(client, 8) as owner_phone:
+        assert logs_in_after_waiting(owner_phone, cafe.owner.email) <= 1
+    # The success cleared the account's count: the next typo is a plain 401, not a wait.
+    with address(client, 9) as laptop:
+        assert attempt(laptop, cafe.owner.email, "typo") == 401
+        assert attempt(laptop, cafe.owner.email, PASSWORD) == 200
+
+
+def test_the_account_wide_delay_grows_and_is_capped(settings: Settings):
+    limits = replace(settings, login_max_failures=2, login_lockout=60, login_max_delay=2)
+    with TestClient(create_app(limits)) as client:
+        cafe = make_company(client)
+        waits = []
+        for index in range(1, 5):  # a new address for every guess: no pair ever reaches its own limit
+            with address(client, index) as guesser:
+                response = guesser.post("/api/users/login/", json={"email": cafe.waiter.email, "password": "guess"})
+                if response.status_code == 429:
+                    waits.append(int(response.headers["Retry-After"]))
+                    assert response.json() == TOO_MANY
+                    time.sleep(waits[-1] + 0.05)
+                    response = guesser.post("/api/users/login/", json={"email": cafe.waiter.email, "password": "x"})
+                assert response.status_code == 401
+        # Failures 1 and 2 pass at once; then 1 s, 2 s, and the cap (2 s) again.
+        assert waits == [1, 2]
+        with address(client, 50) as waiter_phone:
+            assert logs_in_after_waiting(waiter_phone, cafe.waiter.email) == 2
+        assert attempt(client, cafe.waiter.email, PASSWORD) == 200  # cleared for every address
+
+
+def test_a_wrong_old_password_counts_like_a_failed_login(strict):
+    """Issue 15: a stolen access token must not become an unthrottled password oracle."""
+    client, cafe, _ = strict
+
+    def change(old: str) -> tuple[int, dict]:
+        body = {"old_password": old, "new_password": "another-password-1"}
+        response = client.post("/api/users/me/password/", json=body, headers=cafe.waiter.auth)
+        return response.status_code, response.json()
+
+    for _ in range(3):
+        assert change("guess") == (400, {"detail": {"old_password": ["Wrong password."]}})
+    status, detail = change(PASSWORD)  # even the right one, from this address, until the lock ends
+    assert (status, detail) == (429, TOO_MANY)
+    assert attempt(client, cafe.waiter.email, PASSWORD) == 429  # the login of that pair is locked too
+    with address(client, 20) as elsewhere:  # the account is only slowed
+        assert logs_in_after_waiting(elsewhere, cafe.waiter.email) <= 1
+
+
+def test_a_right_old_password_clears_the_count(strict):
+    client, cafe, _ = strict
+    body = {"old_password": "guess", "new_password": "another-password-1"}
+    for _ in range(2):
+        assert client.post("/api/users/me/password/", json=body, headers=cafe.waiter.auth).status_code == 400
+    changed = client.post("/api/users/me/password/", json=body | {"old_password": PASSWORD}, headers=cafe.waiter.auth)
+    assert changed.status_code == 200
+    for _ in range(2):
+        assert attempt(client, cafe.waiter.email, "wrong-password") == 401
+    assert attempt(client, cafe.waiter.email, "another-password-1") == 200
 
 
 def test_a_success_clears_the_count(strict):

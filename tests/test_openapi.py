@@ -162,8 +162,10 @@ def test_the_service_keeps_to_its_openapi_document(fuzzed):
             # Rules about the data (not its form) that the document states in words: a 400 for them is no mismatch.
             by_rule = response.status_code == 400 and any(rule in response.text for rule in BUSINESS_RULES)
             # POST /api/cafe/orders/ takes NewOrder from staff and NewCustomerOrder from customers: the run is staff.
-            as_customer = case.path == "/api/cafe/orders/" and isinstance(case.body, dict) and bool(
-                CUSTOMER_ONLY & set(case.body)
+            as_customer = (
+                case.path == "/api/cafe/orders/"
+                and isinstance(case.body, dict)
+                and bool(CUSTOMER_ONLY & set(case.body))
             )
             by_rule = by_rule or (as_customer and response.status_code == 400)
             writes = case.method in ("POST", "PATCH", "PUT", "DELETE") and not by_rule

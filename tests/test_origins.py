@@ -106,8 +106,9 @@ def test_a_page_on_another_origin_logs_in_gets_a_ticket_and_follows_an_order_on_
                 order = (await asyncio.to_thread(http.post, "/api/cafe/orders/", json=body, headers=waiter)).json()
                 new = json.loads(await asyncio.wait_for(ws.recv(), 10))
                 assert (new["type"], new["data"]["id"], new["data"]["type"]) == ("new-order", order["id"], "dine_in")
-                closed = {"status": "closed"}
-                await asyncio.to_thread(http.patch, f"/api/cafe/orders/{order['id']}/", json=closed, headers=waiter)
+                closed = {"status": "closed", "reason": "On the house"}  # a comp: the owner's decision
+                owner = {"Authorization": f"Bearer {access}"}
+                await asyncio.to_thread(http.patch, f"/api/cafe/orders/{order['id']}/", json=closed, headers=owner)
                 status = json.loads(await asyncio.wait_for(ws.recv(), 10))
                 assert (status["type"], status["data"]["newStatus"]) == ("order-status-updated", "completed")
 

@@ -26,7 +26,10 @@ SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
         (asyncpg.DiskFullError("could not extend file"), outages.DISK_FULL),
         (asyncpg.AdminShutdownError("terminating connection due to administrator command"), outages.DATABASE_STOPPING),
         (asyncpg.CannotConnectNowError("the database system is starting up"), outages.DATABASE_STOPPING),
-        (asyncpg.ConnectionDoesNotExistError("connection was closed in the middle of operation"), outages.DATABASE_DOWN),
+        (
+            asyncpg.ConnectionDoesNotExistError("connection was closed in the middle of operation"),
+            outages.DATABASE_DOWN,
+        ),
         (ConnectionRefusedError(111, "Connect call failed"), outages.DATABASE_DOWN),
         (TimeoutError(), outages.POOL_TIMEOUT),
         (sqlite3.OperationalError("no such column: x"), None),

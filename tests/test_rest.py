@@ -111,7 +111,8 @@ def test_order_lists_filter_and_paginate(client):
     cafe = make_company(client)
     first = create_order(client, cafe, table="a1")
     second = create_order(client, cafe, table="a2")
-    ok(client.patch(f"/api/cafe/orders/{first['id']}/", json={"status": "closed"}, headers=cafe.waiter.auth))
+    comp = {"status": "closed", "reason": "On the house"}
+    ok(client.patch(f"/api/cafe/orders/{first['id']}/", json=comp, headers=cafe.manager.auth))
     listed = ok(client.get("/api/cafe/orders/", headers=cafe.waiter.auth))
     assert [order["id"] for order in listed] == [second["id"], first["id"]]
     assert [o["id"] for o in ok(client.get("/api/cafe/orders/?status=closed", headers=cafe.waiter.auth))] == [

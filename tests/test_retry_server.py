@@ -71,8 +71,12 @@ def test_a_retried_order_is_one_order_and_one_event_across_two_processes(fresh_p
                 async with connect(f"ws://{host_b}/ws/cafe/orders/?token={cafe['waiter_token']}") as ws:
                     await ws.recv()
                     key = str(uuid.uuid4())
-                    first = await asyncio.to_thread(a.post, "/api/cafe/orders/", json=order_body(cafe), headers=waiter(cafe, key))
-                    again = await asyncio.to_thread(b.post, "/api/cafe/orders/", json=order_body(cafe), headers=waiter(cafe, key))
+                    first = await asyncio.to_thread(
+                        a.post, "/api/cafe/orders/", json=order_body(cafe), headers=waiter(cafe, key)
+                    )
+                    again = await asyncio.to_thread(
+                        b.post, "/api/cafe/orders/", json=order_body(cafe), headers=waiter(cafe, key)
+                    )
                     assert first.status_code == again.status_code == 201
                     assert again.headers["idempotent-replayed"] == "true" and again.json() == first.json()
                     # The same key sent to both at once: one runs, the other waits its turn (409) or is replayed.
@@ -80,14 +84,18 @@ def test_a_retried_order_is_one_order_and_one_event_across_two_processes(fresh_p
                     with concurrent.futures.ThreadPoolExecutor(2) as pool:
                         both = list(
                             pool.map(
-                                lambda http: http.post("/api/cafe/orders/", json=order_body(cafe, 2), headers=waiter(cafe, key)),
+                                lambda http: http.post(
+                                    "/api/cafe/orders/", json=order_body(cafe, 2), headers=waiter(cafe, key)
+                                ),
                                 (a, b),
                             )
                         )
                     assert sorted(r.status_code for r in both) in ([201, 201], [201, 409]), [r.text for r in both]
                     made = {r.json()["id"] for r in both if r.status_code == 201}
                     assert len(made) == 1
-                    later = await asyncio.to_thread(a.post, "/api/cafe/orders/", json=order_body(cafe, 3), headers=waiter(cafe))
+                    later = await asyncio.to_thread(
+                        a.post, "/api/cafe/orders/", json=order_body(cafe, 3), headers=waiter(cafe)
+                    )
                     created = await orders_created(ws, later.json()["id"])
                     assert created == [first.json()["id"], *made, later.json()["id"]]
 
@@ -112,7 +120,9 @@ def test_a_paused_broker_does_not_hold_the_answer_and_the_event_arrives_after(tm
                 try:
                     pauser.execute_command("CLIENT", "PAUSE", "8000")
                     started = time.monotonic()
-                    answer = await asyncio.to_thread(http.post, "/api/cafe/orders/", json=order_body(cafe), headers=waiter(cafe))
+                    answer = await asyncio.to_thread(
+                        http.post, "/api/cafe/orders/", json=order_body(cafe), headers=waiter(cafe)
+                    )
                     took = time.monotonic() - started
                 finally:
                     pauser.close()
@@ -221,7 +231,7 @@ def test_a_database_cut_is_503_with_retry_after_on_the_same_connection(fresh_pos
             proxy.cut()
             during = [write(n) for n in range(3, 9)]
             assert set(during) == {503}, during
-            for status, headers, body in answers[3:]:
+            for _status, headers, body in answers[3:]:
                 assert int(headers["retry-after"]) > 0
                 assert "database" in json.loads(body)["detail"]
             health = request(connection, "GET", "/healthz", None, {})
@@ -282,7 +292,9 @@ def test_sigterm_lets_a_request_in_flight_finish_and_closes_sockets_with_1012(tm
                         with redis.Redis(port=redis_port) as pauser:
                             pauser.execute_command("CLIENT", "PAUSE", "3000")
                         write = asyncio.create_task(
-                            asyncio.to_thread(http.post, "/api/cafe/orders/", json=order_body(cafe), headers=waiter(cafe))
+                            asyncio.to_thread(
+                                http.post, "/api/cafe/orders/", json=order_body(cafe), headers=waiter(cafe)
+                            )
                         )
                         await asyncio.sleep(0.4)  # the write has committed and waits for the paused broker
                         started = time.monotonic()

@@ -49,7 +49,8 @@ def test_branch_rooms_admit_the_branch_its_city_and_the_company_only(client):
             own_company = other if person == other.owner else cafe
             heard = until_own(ws, sentinel(client, own_company, person))
             assert order["id"] not in [m["data"].get("id") for m in heard], (person.role, room_id)
-            ok(client.patch(f"/api/cafe/orders/{order['id']}/", json={"status": "closed"}, headers=company.owner.auth))
+            comp = {"status": "closed", "reason": "On the house"}
+            ok(client.patch(f"/api/cafe/orders/{order['id']}/", json=comp, headers=company.owner.auth))
 
 
 def test_a_branch_room_carries_its_branchs_new_orders_and_status_changes(client):

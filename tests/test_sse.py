@@ -89,8 +89,9 @@ def test_a_cafe_feed_stream_carries_what_its_socket_does(served):
     async def write(http: httpx2.AsyncClient) -> None:
         body = {"table": cafe["table"], "items": [{"menu_item": cafe["menu_item"], "quantity": 1}]}
         order = (await http.post("/api/cafe/orders/", json=body, headers=bearer(cafe["waiter_token"]))).json()
-        closed = {"status": "closed"}
-        await http.patch(f"/api/cafe/orders/{order['id']}/", json=closed, headers=bearer(cafe["waiter_token"]))
+        # Paid and closed: a waiter may not close an order that still owes money (that is a comp).
+        paid = {"method": "cash", "amount": order["total_amount"], "close": True}
+        await http.post(f"/api/cafe/orders/{order['id']}/pay/", json=paid, headers=bearer(cafe["waiter_token"]))
 
     texts, _ = asyncio.run(same_on_both(host, "/ws/cafe/orders/", cafe["waiter_token"], write))
     kinds = [json.loads(text)["type"] for text in texts]

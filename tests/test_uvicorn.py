@@ -53,9 +53,8 @@ def test_seed_001_create_and_close_over_a_real_socket(served):
                 "busy",
                 "Занят",
             )
-            await asyncio.to_thread(
-                http.patch, f"/api/cafe/orders/{order['id']}/", json={"status": "closed"}, headers=auth
-            )
+            paid = {"amount": order["total_amount"]}  # pay and close: the waiter's way to close
+            await asyncio.to_thread(http.post, f"/api/cafe/orders/{order['id']}/pay/", json=paid, headers=auth)
             updated, free = await next_message(ws), await next_message(ws)
             assert (updated["type"], updated["data"]["order"]["status"]) == ("order_updated", "closed")
             assert (free["type"], free["data"]["status"]) == ("table_status_changed", "free")
