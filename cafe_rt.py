@@ -35,8 +35,12 @@ from uvicorn.supervisors import Multiprocess
 from domain import accounts, demo, sync
 from domain.auth import TokenSettings
 from domain.db import normalize_database_url, utc_now
+from domain.late import announce_late
+from domain.loops import every
 from domain.migrations import SchemaError, migrate, open_database
 from domain.outbox import MAX_NOTIFY_TEXT, prune, relay_unpublished
+from domain.screen_counts import ScreenCounts
+from domain.screens import ScreenWatch
 from domain.services import Services
 from domain.shapes import CreatedCompany
 from domain.sql import Database
@@ -61,6 +65,7 @@ from routes import (
     metrics,
     orders,
     rooms_socket,
+    screens,
 )
 from routes.common import exception_handlers
 from routes.log_redaction import redact_uvicorn_logs
@@ -105,6 +110,11 @@ STALLED_TIMEOUT: float = config("STALLED_TIMEOUT", cast=float, default=60.0)
 # Heroku's convention for how many processes a dyno runs.
 WEB_CONCURRENCY: int = config("WEB_CONCURRENCY", cast=int, default=1)
 REQUEST_TIMEOUT: float = config("REQUEST_TIMEOUT", cast=float, default=10.0)
+# Kitchen screens: how long a station may have no screen before kitchen_screen_offline, and how often each
+# process shares its socket counts; how often portions past their due time are looked for.
+SCREEN_GRACE: float = config("SCREEN_GRACE", cast=float, default=30.0)
+SCREEN_INTERVAL: float = config("SCREEN_INTERVAL", cast=float, default=5.0)
+LATE_CHECK_INTERVAL: float = config("LATE_CHECK_INTERVAL", cast=float, default=1.0)
 # HS256 with a key shorter than its 32-byte output can be brute-forced offline from any one token.
 MIN_SECRET_BYTES = 32
 
@@ -139,6 +149,9 @@ class Settings:
     login_max_failures: int = LOGIN_MAX_FAILURES
     login_lockout: float = LOGIN_LOCKOUT
     login_max_failures_per_address: int = LOGIN_MAX_FAILURES_PER_ADDRESS
+    screen_grace: float = SCREEN_GRACE
+    screen_interval: float = SCREEN_INTERVAL
+    late_check_interval: float = LATE_CHECK_INTERVAL
 
 
 class WeakSecret(RuntimeError):
@@ -221,11 +234,17 @@ def create_app(settings: Settings | None = None) -> Starlette:
             broker = BrokerSupervisor(
                 services, hub, normalize_database_url(settings.broadcast_url), settings.broker_check_interval
             )
+            screen_counts = ScreenCounts()
+            watch = ScreenWatch(services, screen_counts, settings.screen_interval, settings.screen_grace)
             workers = [
                 asyncio.create_task(
                     relay_forever(services, settings.relay_interval, settings.outbox_retention, stopping)
                 ),
                 asyncio.create_task(broker.run(stopping)),
+                asyncio.create_task(every(settings.screen_interval, stopping, watch.run_pass, "screens")),
+                asyncio.create_task(
+                    every(settings.late_check_interval, stopping, lambda: announce_late(services), "late portions")
+                ),
             ]
             if settings.sync_webhook_url:
                 sync_settings = sync.SyncSettings(
@@ -242,6 +261,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                     "settings": settings,
                     "broker": broker,
                     "streams": OpenStreams(),
+                    "screens": screen_counts,
                 }
             finally:
                 # Let a worker finish what it is doing: a write cut off mid-transaction can leave
@@ -252,6 +272,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
                     worker.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await worker
+                with contextlib.suppress(Exception):
+                    await watch.withdraw()
                 await hub.stop()
 
     routes = [
@@ -261,6 +283,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *catalog.routes,
         *orders.routes,
         *kitchen.routes,
+        *screens.routes,
         *messages.routes,
         *cafe_feeds.routes,
         *entity_sockets.routes,

@@ -10,6 +10,7 @@ from describe.shapes import (
     INTEGER,
     MONEY,
     ORDER_ITEM,
+    STATION,
     TEXT,
     TIMESTAMP,
     Schema,
@@ -21,6 +22,7 @@ from describe.shapes import (
 )
 from domain.auth import ROLES
 from domain.broadcasts import LEVELS
+from domain.catalog import MAX_PREP_MINUTES
 from domain.customer_orders import ORDER_TYPES
 from domain.kitchen import TASK_STATUSES
 from domain.orders import PAYMENT_METHODS, STATUSES
@@ -31,6 +33,7 @@ CITY_IDS = array({"type": "integer", "minimum": 1})
 PRICE: Schema = {"type": ["string", "number"], "description": 'at most two decimals: "12.50", 12.5 or 12'}
 GUESTS: Schema = {"type": "integer", "minimum": 1, "maximum": 1000}
 QUANTITY: Schema = {"type": "integer", "minimum": 1, "maximum": 100}
+PREP_MINUTES = {"type": "integer", "minimum": 1, "maximum": MAX_PREP_MINUTES}
 LINES = {"type": "array", "maxItems": 100, "items": obj({"menu_item": ID}, {"quantity": QUANTITY})}
 
 REQUESTS: dict[str, Schema] = {
@@ -54,8 +57,14 @@ REQUESTS: dict[str, Schema] = {
     ),
     "NewTableSession": obj({"table": ID}, {"guests_count": GUESTS}),
     "TableSessionChange": obj({"guests_count": GUESTS}),
-    "NewMenuItem": obj({"title": NAME, "price": PRICE}, {"branch": nullable(ID), "is_active": BOOLEAN}),
-    "MenuItemChange": obj({}, {"title": NAME, "price": PRICE, "is_active": BOOLEAN}),
+    "NewMenuItem": obj(
+        {"title": NAME, "price": PRICE},
+        {"branch": nullable(ID), "is_active": BOOLEAN, "station": STATION, "prep_minutes": nullable(PREP_MINUTES)},
+    ),
+    "MenuItemChange": obj(
+        {},
+        {"title": NAME, "price": PRICE, "is_active": BOOLEAN, "station": STATION, "prep_minutes": nullable(PREP_MINUTES)},
+    ),
     "NewClient": obj({"name": NAME, "phone": {"type": "string", "minLength": 1, "maxLength": 32}}),
     "NewOrder": obj(
         {},
@@ -102,7 +111,27 @@ RESPONSES: dict[str, Schema] = {
     "Health": obj({"database": enum(["ok", "down"]), "broker": enum(["ok", "down"])}),
     "Branch": obj({"id": ID, "name": TEXT, "city_id": INTEGER, "company": ID}),
     "Zone": obj({"id": ID, "title": TEXT, "branch": ID}),
-    "MenuItem": obj({"id": ID, "title": TEXT, "price": MONEY, "is_active": BOOLEAN, "branch": nullable(ID)}),
+    "MenuItem": obj(
+        {
+            "id": ID,
+            "title": TEXT,
+            "price": MONEY,
+            "is_active": BOOLEAN,
+            "branch": nullable(ID),
+            "station": STATION,
+            "prep_minutes": nullable(PREP_MINUTES),
+        }
+    ),
+    "Screen": obj(
+        {
+            "feed": enum(["orders", "tables", "kitchen"]),
+            "station": nullable(STATION),
+            "branch_id": nullable(ID),
+            "users": array(obj({"id": ID, "email": TEXT, "role": TEXT})),
+            "sockets": INTEGER,
+            "since": TIMESTAMP,
+        }
+    ),
     # POST /api/cafe/order-items/: the created item, its order and the order's new total.
     "AddedOrderItem": obj({**ORDER_ITEM["properties"], "order": ID, "order_total_amount": MONEY}),
     "Client": obj({"id": ID, "name": TEXT, "phone": TEXT, "created_at": TIMESTAMP}),
