@@ -39,12 +39,14 @@ def test_menu_items_have_a_station_and_a_preparation_time(client):
 
 def test_bad_stations_and_times_are_refused_and_change_nothing(client):
     cafe = make_company(client)
-    for bad in ("Bar", "bar bar", "", "-bar", "x" * 33, "bar;drop", 7, None):
+    bad_stations: tuple[object, ...] = ("Bar", "bar bar", "", "-bar", "x" * 33, "bar;drop", 7, None)
+    for bad in bad_stations:
         response = client.post(
             "/api/cafe/menu-items/", json={"title": "Tea", "price": "1.00", "station": bad}, headers=cafe.owner.auth
         )
         assert response.status_code == 400 and "station" in response.json()["detail"], (bad, response.text)
-    for bad in (0, -1, 24 * 60 + 1, "5", 2.5, True):
+    bad_times: tuple[object, ...] = (0, -1, 24 * 60 + 1, "5", 2.5, True)
+    for bad in bad_times:
         response = client.post(
             "/api/cafe/menu-items/", json={"title": "Tea", "price": "1.00", "prep_minutes": bad}, headers=cafe.owner.auth
         )
