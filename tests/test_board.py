@@ -431,6 +431,10 @@ def assert_readable(page: Page, where: str) -> None:
         page.wait_for_timeout(150)
         wide = page.evaluate("document.documentElement.scrollWidth")
         assert wide <= width, f"{where} at {width}x{height} scrolls sideways ({wide} px wide)"
+        if width < 1000:
+            # A phone scrolls down the whole list: nothing is cut into "+N more".
+            cut = page.evaluate("document.querySelectorAll('ul.clip > li[hidden], ul.clip > li.more').length")
+            assert cut == 0, f"{where} at {width}x{height} cuts {cut} entries from a list"
         assert serious_violations(page) == [], f"{where} at {width}x{height}"
 
 
