@@ -63,7 +63,13 @@ REQUESTS: dict[str, Schema] = {
     ),
     "MenuItemChange": obj(
         {},
-        {"title": NAME, "price": PRICE, "is_active": BOOLEAN, "station": STATION, "prep_minutes": nullable(PREP_MINUTES)},
+        {
+            "title": NAME,
+            "price": PRICE,
+            "is_active": BOOLEAN,
+            "station": STATION,
+            "prep_minutes": nullable(PREP_MINUTES),
+        },
     ),
     "NewClient": obj({"name": NAME, "phone": {"type": "string", "minLength": 1, "maxLength": 32}}),
     "NewOrder": obj(

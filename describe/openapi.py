@@ -322,12 +322,12 @@ PATHS: dict[str, dict[str, dict[str, Any]]] = {
         "post": op("A portion is ready", returns=TASK, errors=(404, 409), tag="kitchen")
     },
     "/api/cafe/kitchen/tasks/{task_id}/served/": {
-        "post": op("A ready portion went out (bump): it leaves the queue", returns=TASK, errors=(404, 409), tag="kitchen")
+        "post": op(
+            "A ready portion went out (bump): it leaves the queue", returns=TASK, errors=(404, 409), tag="kitchen"
+        )
     },
     "/api/cafe/kitchen/tasks/{task_id}/recall/": {
-        "post": op(
-            "A ready or served portion back to cooking (recall)", returns=TASK, errors=(404, 409), tag="kitchen"
-        )
+        "post": op("A ready or served portion back to cooking (recall)", returns=TASK, errors=(404, 409), tag="kitchen")
     },
     "/api/cafe/screens/": {
         "get": op(

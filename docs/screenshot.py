@@ -75,7 +75,7 @@ def main() -> None:
             # The first order's pizzas should have been out by now.
             with sqlite3.connect(f"{folder}/demo.db") as db:
                 db.execute(
-                    "UPDATE kitchen_tasks SET due_at = '2000-01-01T00:00:00.000000Z' WHERE order_id = ? AND station = ?",
+                    "UPDATE kitchen_tasks SET due_at = '2000-01-01T00:00:00Z' WHERE order_id = ? AND station = ?",
                     (first, "kitchen"),
                 )
             expect(page.locator('[data-late="server"]')).to_have_count(2)

@@ -224,7 +224,9 @@ async def list_screens(services: Services, actor: Actor, branch: str | None, int
     actor = require_role(actor, STAFF_ROLES)
     branch_id = await read_branch(services.database, actor, branch)
     values = {"company_id": actor.company_id, "branch_id": branch_id or ""}
-    rows = await services.database.fetch_all(SELECT_OPEN, {**values, "fresh": utc_now(seconds_ago=stale_after(interval))})
+    rows = await services.database.fetch_all(
+        SELECT_OPEN, {**values, "fresh": utc_now(seconds_ago=stale_after(interval))}
+    )
     screens: dict[tuple[str, str, str], dict[str, Any]] = {}
     for row in rows:
         entry = screens.setdefault(

@@ -25,4 +25,3 @@ def station_query(query: dict[str, str]) -> str | None:
     if not is_station(station):
         raise Invalid({"station": [STATION_RULE]})
     return station
-

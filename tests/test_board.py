@@ -412,7 +412,7 @@ def axe_script() -> Path:
 
 
 def serious_violations(page: Page) -> list[dict]:
-    """axe-core's serious and critical findings on the page as it is now (WCAG 2.x A and AA rules and best practices)."""
+    """axe-core's serious and critical findings on the page as it is now (WCAG 2 A and AA rules, best practices)."""
     if not page.evaluate("typeof window.axe === 'object'"):
         page.add_script_tag(path=str(axe_script()))
     violations = page.evaluate(
@@ -507,7 +507,9 @@ def test_a_station_board_flags_late_portions_and_bumps_and_recalls(browser: Brow
         served = bar.locator(f'#served-tasks [data-task-id="{drink_task["id"]}"]')
         expect(served).to_have_attribute("data-status", "served")
         served.locator('button[data-action="recall"]').click()
-        expect(bar.locator(f'#tasks [data-task-id="{drink_task["id"]}"]')).to_have_attribute("data-status", "in_progress")
+        expect(bar.locator(f'#tasks [data-task-id="{drink_task["id"]}"]')).to_have_attribute(
+            "data-status", "in_progress"
+        )
         expect(served).to_have_count(0)
         task = http.get(f"/api/cafe/kitchen/tasks/{drink_task['id']}/", headers=owner).json()
         assert (task["status"], task["order"]) == ("in_progress", order["id"])

@@ -27,7 +27,9 @@ def test_menu_items_have_a_station_and_a_preparation_time(client):
     assert (item["station"], item["prep_minutes"]) == ("bar", 3)
     changed = ok(
         client.patch(
-            f"/api/cafe/menu-items/{item['id']}/", json={"station": "cold", "prep_minutes": None}, headers=cafe.owner.auth
+            f"/api/cafe/menu-items/{item['id']}/",
+            json={"station": "cold", "prep_minutes": None},
+            headers=cafe.owner.auth,
         )
     )
     assert (changed["station"], changed["prep_minutes"]) == ("cold", None)
@@ -48,7 +50,9 @@ def test_bad_stations_and_times_are_refused_and_change_nothing(client):
     bad_times: tuple[object, ...] = (0, -1, 24 * 60 + 1, "5", 2.5, True)
     for bad in bad_times:
         response = client.post(
-            "/api/cafe/menu-items/", json={"title": "Tea", "price": "1.00", "prep_minutes": bad}, headers=cafe.owner.auth
+            "/api/cafe/menu-items/",
+            json={"title": "Tea", "price": "1.00", "prep_minutes": bad},
+            headers=cafe.owner.auth,
         )
         assert response.status_code == 400 and "prep_minutes" in response.json()["detail"], (bad, response.text)
     pizza = cafe.menu["pizza"]["id"]

@@ -152,14 +152,18 @@ def test_a_late_portion_is_announced_once_by_one_of_two_processes_and_after_a_re
 
     rows = sql(fresh_postgres, "SELECT payload FROM events WHERE type = 'kitchen_task_late'")
     announced_ids = [json.loads(row["payload"])["data"]["task_id"] for row in rows]
-    rushed_ids = [row["id"] for row in sql(fresh_postgres, "SELECT id FROM kitchen_tasks WHERE order_id = $1", rushed["id"])]
+    rushed_ids = [
+        row["id"] for row in sql(fresh_postgres, "SELECT id FROM kitchen_tasks WHERE order_id = $1", rushed["id"])
+    ]
     assert sorted(announced_ids) == sorted([task["id"] for task in late] + rushed_ids)
 
     # While no process runs, another portion falls due: the first process up announces it.
     order_two = {"table": cafe["table"], "items": [{"menu_item": lemonade["id"], "quantity": 1}]}
     with uvicorn_server(env) as host, httpx2.Client(base_url=f"http://{host}") as http:
         http.post("/api/cafe/orders/", json=order_two, headers=waiter).raise_for_status()
-    waiting = "SELECT id FROM kitchen_tasks WHERE late_announced_at IS NULL AND status = 'pending' AND due_at IS NOT NULL"
+    waiting = (
+        "SELECT id FROM kitchen_tasks WHERE late_announced_at IS NULL AND status = 'pending' AND due_at IS NOT NULL"
+    )
     (pending,) = sql(fresh_postgres, waiting)
     sql(
         fresh_postgres,
