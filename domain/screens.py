@@ -111,12 +111,15 @@ class ScreenWatch:
 
     async def run_pass(self) -> None:
         await self.share()
-        await self.expire()
         await self.decide()
 
     async def share(self) -> None:
+        """Beat, rewrite this process's rows if its counts changed, and drop dead processes' rows: one transaction."""
         version, opened = self.counts.snapshot()
+        fresh = self._fresh()
         async with self.services.database.transaction() as db:
+            await db.execute(DELETE_DEAD_SOCKETS, {"fresh": fresh})
+            await db.execute(DELETE_DEAD_PROCESSES, {"fresh": fresh})
             await db.execute(BEAT, {"process_id": self.process_id, "now": utc_now()})
             if version != self._shared_version:
                 await db.execute(DELETE_OWN_SOCKETS, {"process_id": self.process_id})
@@ -146,12 +149,6 @@ class ScreenWatch:
 
     def _fresh(self) -> str:
         return utc_now(seconds_ago=stale_after(self.interval))
-
-    async def expire(self) -> None:
-        fresh = self._fresh()
-        async with self.services.database.transaction() as db:
-            await db.execute(DELETE_DEAD_SOCKETS, {"fresh": fresh})
-            await db.execute(DELETE_DEAD_PROCESSES, {"fresh": fresh})
 
     async def decide(self) -> int:
         """What each kitchen screen needs now, read from the shared rows; returns how many events were emitted."""

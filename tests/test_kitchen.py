@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import time
+from dataclasses import replace
 from datetime import datetime
 
-from tests.factory import close_code, create_order, feed_url, make_company, ok
+from starlette.testclient import TestClient
+
+from cafe_rt import create_app
+from tests.factory import add_person, close_code, create_order, feed_url, make_company, ok
 
 CLOSE_NOT_FOUND = 4404
 
@@ -217,3 +222,37 @@ def test_a_cooking_or_served_portion_keeps_its_line(client):
     ok(client.post(f"/api/cafe/kitchen/tasks/{task['id']}/served/", headers=cafe.cook.auth))
     line = order["items"][0]["id"]
     assert client.delete(f"/api/cafe/order-items/{line}/", headers=cafe.waiter.auth).status_code == 409
+
+
+def test_screens_are_listed_per_branch_and_company(settings):
+    """What GET /api/cafe/screens/ shows is the caller's: its branch (owners: the one they name), never another
+    company's; customers none."""
+    quick = replace(settings, screen_interval=0.1)
+    with TestClient(create_app(quick)) as client:
+        cafe = make_company(client)
+        other = make_company(client, "Other")
+        customer = add_person(client, cafe.owner, "guest", "client", None)
+        with client.websocket_connect(feed_url("kitchen", cafe.cook, station="bar")) as bar:
+            bar.receive_json()
+            deadline = time.monotonic() + 10
+            while not (listed := ok(client.get("/api/cafe/screens/", headers=cafe.waiter.auth))):
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+            (entry,) = listed
+            assert entry | {"since": None} == {
+                "feed": "kitchen",
+                "station": "bar",
+                "branch_id": cafe.branch_a,
+                "users": [{"id": cafe.cook.id, "email": cafe.cook.email, "role": "cook"}],
+                "sockets": 1,
+                "since": None,
+            }
+            assert ok(client.get("/api/cafe/screens/", headers=cafe.waiter_b.auth)) == []
+            assert ok(client.get("/api/cafe/screens/", params={"branch": cafe.branch_a}, headers=cafe.owner.auth)) == [
+                entry
+            ]
+            assert ok(client.get("/api/cafe/screens/", headers=cafe.owner.auth)) == [entry]
+            assert ok(client.get("/api/cafe/screens/", headers=other.owner.auth)) == []
+            foreign = client.get("/api/cafe/screens/", params={"branch": cafe.branch_a}, headers=other.owner.auth)
+            assert foreign.status_code == 404
+            assert client.get("/api/cafe/screens/", headers=customer.auth).status_code == 403
