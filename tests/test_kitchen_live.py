@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
+import subprocess
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -274,3 +276,49 @@ def test_a_station_without_a_screen_is_announced_offline_once_and_online_again(f
 
     kinds = [row["type"] for row in sql(fresh_postgres, "SELECT type FROM events WHERE type LIKE 'kitchen_screen_%'")]
     assert sorted(kinds) == ["kitchen_screen_offline", "kitchen_screen_online"]
+
+
+def test_the_screens_of_a_killed_process_expire(fresh_postgres):
+    """A process that dies without a word (SIGKILL) leaves its rows behind: they stop counting once its heartbeat is
+    old, and the station it held is announced offline by the process that is left."""
+    require_redis()
+    owner_email = create_company_by_command(fresh_postgres)
+    env = server_env(fresh_postgres, BROADCAST_URL=REDIS_URL, SCREEN_INTERVAL="0.3", SCREEN_GRACE="1")
+    doomed: list[subprocess.Popen] = []
+    with (
+        uvicorn_server(env, processes=doomed) as first,
+        uvicorn_server(env) as second,
+        httpx2.Client(base_url=f"http://{second}") as http,
+    ):
+        cafe = furnish(http, owner_email)
+        owner = {"Authorization": f"Bearer {token_for(http, owner_email)}"}
+        cook = _staff(http, owner, cafe["branch"], "cook")
+        waiter = {"Authorization": f"Bearer {cafe['waiter_token']}"}
+
+        def bar_sockets() -> int:
+            listed = http.get("/api/cafe/screens/", headers=waiter).json()
+            return sum(entry["sockets"] for entry in listed if entry["station"] == "bar")
+
+        async def scenario() -> tuple[list[dict], float]:
+            orders = await connect(f"ws://{second}/ws/cafe/orders/?token={cafe['waiter_token']}")
+            await asyncio.wait_for(orders.recv(), TIMEOUT)
+            bar = await connect(f"ws://{first}/ws/cafe/kitchen/?token={cook['token']}&station=bar")
+            await asyncio.wait_for(bar.recv(), TIMEOUT)
+            deadline = time.monotonic() + TIMEOUT
+            while await asyncio.to_thread(bar_sockets) != 1:
+                assert time.monotonic() < deadline
+                await asyncio.sleep(0.1)
+            killed_at = time.time()
+            doomed[0].send_signal(signal.SIGKILL)
+            offline = await frames_until(orders, time.monotonic() + 15, "kitchen_screen_offline", 1)
+            took = time.time() - killed_at
+            await orders.close()
+            return offline, took
+
+        offline, took = asyncio.run(scenario())
+        assert [frame["data"]["station"] for frame in offline] == ["bar"]
+        # The heartbeat is old after max(3 x 0.3, 0.3 + 2) s, then the grace: about 3.3 s and a pass or two.
+        assert 2 < took < 8, took
+        assert bar_sockets() == 0
+    rows = sql(fresh_postgres, "SELECT process_id FROM screen_processes")
+    assert rows == [], "a heartbeat row outlived its process"
