@@ -46,3 +46,8 @@ CREATE TABLE IF NOT EXISTS kitchen_screens (
     changed_at TEXT NOT NULL,
     PRIMARY KEY (company_id, branch_id, station)
 );
+
+-- Every kitchen task an event carries now has station, due_at, served_at and late_at, and every menu item
+-- station and prep_minutes: events written before this migration carry the older shape, so a resume from
+-- one of them gets resync_required (and refetches) instead of a replay.
+UPDATE event_counters SET pruned_through = last_position;
