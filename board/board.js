@@ -162,6 +162,9 @@ const STREAM_TYPES = [
   "kitchen_task_ready",
   "kitchen_task_created",
   "kitchen_task_updated",
+  "kitchen_task_late",
+  "kitchen_screen_offline",
+  "kitchen_screen_online",
 ];
 let described = null;
 

@@ -1,4 +1,4 @@
-"""Late portions and kitchen screens over two real `cafe_rt.py serve` processes on PostgreSQL + Redis.
+"""Late portions and kitchen screens over real `cafe_rt.py serve` processes (two, on PostgreSQL + Redis).
 
 Each change is announced once, by exactly one of the processes, through the outbox.
 """
@@ -21,6 +21,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from tests.conftest import REDIS_URL, require_redis
 from tests.factory import PASSWORD
 from tests.servers import create_company_by_command, furnish, server_env, token_for, uvicorn_server
+from tests.sse import event_stream
 
 TIMEOUT = 10
 
@@ -322,3 +323,39 @@ def test_the_screens_of_a_killed_process_expire(fresh_postgres):
         assert bar_sockets() == 0
     rows = sql(fresh_postgres, "SELECT process_id FROM screen_processes")
     assert rows == [], "a heartbeat row outlived its process"
+
+
+def test_a_station_stream_joins_its_group_and_counts_as_a_screen(tmp_path):
+    """/ws/cafe/kitchen/?station=bar as server-sent events (a board behind a network that breaks WebSockets): the
+    bar's group, and listed among the branch's screens while it is open."""
+    database_url = f"sqlite:///{tmp_path}/stream.db"
+    owner_email = create_company_by_command(database_url)
+    env = server_env(database_url, SCREEN_INTERVAL="0.2")
+    with uvicorn_server(env) as host, httpx2.Client(base_url=f"http://{host}") as http:
+        cafe = furnish(http, owner_email)
+        owner = {"Authorization": f"Bearer {token_for(http, owner_email)}"}
+        cook = _staff(http, owner, cafe["branch"], "cook")
+        waiter = {"Authorization": f"Bearer {cafe['waiter_token']}"}
+
+        def bar_sockets() -> int:
+            listed = http.get("/api/cafe/screens/", headers=waiter).json()
+            return sum(entry["sockets"] for entry in listed if entry["station"] == "bar")
+
+        async def scenario() -> dict:
+            async with httpx2.AsyncClient(base_url=f"http://{host}", timeout=TIMEOUT) as client:
+                headers = {"Authorization": f"Bearer {cook['token']}"}
+                async with event_stream(client, "/ws/cafe/kitchen/?station=bar", headers) as sse:
+                    first = await sse.next()
+                    assert first is not None
+                    deadline = time.monotonic() + TIMEOUT
+                    while await asyncio.to_thread(bar_sockets) != 1:
+                        assert time.monotonic() < deadline
+                        await asyncio.sleep(0.1)
+                    return json.loads(first.data)
+
+        established = asyncio.run(scenario())
+        assert established["group"] == f"cafe_kitchen_{established['company_id']}_{cafe['branch']}_bar"
+        deadline = time.monotonic() + TIMEOUT
+        while bar_sockets() != 0:
+            assert time.monotonic() < deadline, "the ended stream is still counted"
+            time.sleep(0.1)
