@@ -35,8 +35,12 @@ from uvicorn.supervisors import Multiprocess
 from domain import accounts, demo, idempotency, sync
 from domain.auth import TokenSettings
 from domain.db import normalize_database_url, utc_now
+from domain.late import announce_late
+from domain.loops import every
 from domain.migrations import SchemaError, migrate, open_database
 from domain.outbox import MAX_NOTIFY_TEXT, prune, relay_unpublished
+from domain.screen_counts import ScreenCounts
+from domain.screens import ScreenWatch
 from domain.services import Services
 from domain.shapes import CreatedCompany
 from domain.sql import Database
@@ -62,6 +66,7 @@ from routes import (
     metrics,
     orders,
     rooms_socket,
+    screens,
 )
 from routes.common import exception_handlers
 from routes.idempotency import Idempotency
@@ -115,6 +120,11 @@ IDEMPOTENCY_TTL: int = config("IDEMPOTENCY_TTL", cast=int, default=86400)
 PUBLISH_TIMEOUT: float = config("PUBLISH_TIMEOUT", cast=float, default=1.0)
 # /healthz answers within this even when the database hangs.
 HEALTH_TIMEOUT = 2.0
+# Kitchen screens: how long a station may have no screen before kitchen_screen_offline, and how often each
+# process shares its socket counts; how often portions past their due time are looked for.
+SCREEN_GRACE: float = config("SCREEN_GRACE", cast=float, default=30.0)
+SCREEN_INTERVAL: float = config("SCREEN_INTERVAL", cast=float, default=5.0)
+LATE_CHECK_INTERVAL: float = config("LATE_CHECK_INTERVAL", cast=float, default=1.0)
 # HS256 with a key shorter than its 32-byte output can be brute-forced offline from any one token.
 MIN_SECRET_BYTES = 32
 
@@ -152,6 +162,9 @@ class Settings:
     login_max_delay: float = LOGIN_MAX_DELAY
     idempotency_ttl: int = IDEMPOTENCY_TTL
     publish_timeout: float = PUBLISH_TIMEOUT
+    screen_grace: float = SCREEN_GRACE
+    screen_interval: float = SCREEN_INTERVAL
+    late_check_interval: float = LATE_CHECK_INTERVAL
 
 
 class WeakSecret(RuntimeError):
@@ -240,11 +253,17 @@ def create_app(settings: Settings | None = None) -> Starlette:
             broker = BrokerSupervisor(
                 services, hub, normalize_database_url(settings.broadcast_url), settings.broker_check_interval
             )
+            screen_counts = ScreenCounts()
+            watch = ScreenWatch(services, screen_counts, settings.screen_interval, settings.screen_grace)
             workers = [
                 asyncio.create_task(
                     relay_forever(services, settings.relay_interval, settings.outbox_retention, stopping)
                 ),
                 asyncio.create_task(broker.run(stopping)),
+                asyncio.create_task(every(settings.screen_interval, stopping, watch.run_pass, "screens")),
+                asyncio.create_task(
+                    every(settings.late_check_interval, stopping, lambda: announce_late(services), "late portions")
+                ),
             ]
             if settings.sync_webhook_url:
                 sync_settings = sync.SyncSettings(
@@ -266,6 +285,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                     "broker": broker,
                     "streams": OpenStreams(),
                     "leases": leases,
+                    "screens": screen_counts,
                 }
             finally:
                 # Let a worker finish what it is doing: a write cut off mid-transaction can leave
@@ -276,6 +296,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
                     worker.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await worker
+                with contextlib.suppress(Exception):
+                    await watch.withdraw()
                 await hub.stop()
                 if leases is not None:
                     await leases.close()
@@ -287,6 +309,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *catalog.routes,
         *orders.routes,
         *kitchen.routes,
+        *screens.routes,
         *messages.routes,
         *cafe_feeds.routes,
         *entity_sockets.routes,

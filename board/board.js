@@ -8,16 +8,30 @@ const OPEN_ORDER_STATUSES = ["open", "pending", "confirmed", "preparing", "ready
 const QUEUE_STATUSES = ["pending", "in_progress", "ready"];
 const FEEDS = ["tables", "orders", "kitchen"];
 const COMPANY_WIDE = ["owner", "admin"];
+// Who gets the kitchen's buttons (ready, bump as served, recall): the server allows these roles.
+const KITCHEN_ROLES = ["owner", "admin", "manager", "cook"];
 const STORE = "cafe_rt.board";
 const params = new URLSearchParams(location.search);
 // A portion waiting longer than this turns red: ?late=<minutes> on the board's URL, 10 by default.
 const LATE_AFTER_MS = (Number(params.get("late")) > 0 ? Number(params.get("late")) : 10) * 60_000;
+// ?station=bar: one station's screen (its own kitchen group); without it, every station side by side.
+const STATION = /^[a-z0-9]+(?:[-_][a-z0-9]+)*$/.test(params.get("station") || "") ? params.get("station") : null;
+// How many bumped portions stay at hand for a recall.
+const SERVED_KEPT = 6;
 const RETRY_MAX_MS = 15_000;
 // uvicorn pings us, but only our own ping notices a connection that died without a close.
 const PING_EVERY_MS = 25_000;
 const PONG_WITHIN_MS = 10_000;
 
-const TASK_STATUS_TEXT = { pending: "waiting", in_progress: "cooking", ready: "ready" };
+const TASK_STATUS_TEXT = { pending: "waiting", in_progress: "cooking", ready: "ready", served: "served" };
+
+function stationName(station) {
+  if (!station) return "All stations";
+  return station.charAt(0).toUpperCase() + station.slice(1).replace(/[-_]/g, " ");
+}
+
+// The hot kitchen first, then the others by name.
+const byStation = (a, b) => (a === "kitchen" ? -1 : b === "kitchen" ? 1 : a.localeCompare(b));
 
 class SignedOut extends Error {}
 
@@ -181,6 +195,9 @@ const STREAM_TYPES = [
   "kitchen_task_ready",
   "kitchen_task_created",
   "kitchen_task_updated",
+  "kitchen_task_late",
+  "kitchen_screen_offline",
+  "kitchen_screen_online",
 ];
 let described = null;
 
@@ -223,6 +240,7 @@ class Feed {
     if (this.stopped) return;
     const query = new URLSearchParams({ ticket });
     if (this.board.branchQuery) query.set("branch_id", this.board.branchQuery);
+    if (this.name === "kitchen" && STATION) query.set("station", STATION);
     if (this.lastEventId !== null) query.set("last_event_id", String(this.lastEventId));
     if (types) this.openStream(query, types);
     else this.openSocket(query);
@@ -391,6 +409,11 @@ class Board {
     this.tables = new Map();
     this.orders = new Map();
     this.tasks = new Map();
+    // Kitchen screens the server announced offline: station ("" for the all-stations screen) -> since.
+    this.offlineScreens = new Map();
+    // The last portions bumped from this board's queue, newest first, for a recall.
+    this.served = [];
+    this.canCook = KITCHEN_ROLES.includes(user.role);
     // Events that arrive while a feed's part is refetched wait here, then apply on top of the snapshot.
     this.held = new Map();
     this.feeds = FEEDS.map((name) => new Feed(name, this));
@@ -449,13 +472,22 @@ class Board {
       this.zones = new Map(zones.map((zone) => [zone.id, zone]));
       this.tables = new Map(tables.map((table) => [table.id, table]));
     } else if (name === "orders") {
-      const lists = await Promise.all(
-        OPEN_ORDER_STATUSES.map((status) => api(this.withBranch(`/api/cafe/orders/?status=${status}`))),
-      );
+      const screensPath = this.branchQuery ? `/api/cafe/screens/?branch=${encodeURIComponent(this.branchQuery)}` : "/api/cafe/screens/";
+      const [screens, ...lists] = await Promise.all([
+        api(screensPath),
+        ...OPEN_ORDER_STATUSES.map((status) => api(this.withBranch(`/api/cafe/orders/?status=${status}`))),
+      ]);
       this.orders = new Map(lists.flat().map((order) => [order.id, order]));
+      // The orders feed carries the screens' offline/online events: what it missed is in the listing.
+      this.offlineScreens = new Map(
+        screens
+          .filter((screen) => screen.feed === "kitchen" && screen.sockets === 0)
+          .map((screen) => [screen.station || "", screen.since]),
+      );
     } else {
+      const station = STATION ? `&station=${STATION}` : "";
       const lists = await Promise.all(
-        QUEUE_STATUSES.map((status) => api(this.withBranch(`/api/cafe/kitchen/tasks/?status=${status}`))),
+        QUEUE_STATUSES.map((status) => api(this.withBranch(`/api/cafe/kitchen/tasks/?status=${status}${station}`))),
       );
       this.tasks = new Map(lists.flat().map((task) => [task.id, task]));
     }
@@ -486,16 +518,37 @@ class Board {
         else this.forgetOrder(data.order.id);
       } else if (frame.type === "order_deleted") {
         this.forgetOrder(data.order_id);
+      } else if (frame.type === "kitchen_screen_offline") {
+        this.offlineScreens.set(data.station || "", data.since);
+      } else if (frame.type === "kitchen_screen_online") {
+        this.offlineScreens.delete(data.station || "");
       }
     } else if (frame.type?.startsWith("kitchen_task_") && data.task) {
-      if (QUEUE_STATUSES.includes(data.task.status)) this.tasks.set(data.task.id, data.task);
-      else this.tasks.delete(data.task.id);
+      const task = data.task;
+      if (STATION && task.station !== STATION) return;
+      this.served = this.served.filter((kept) => kept.id !== task.id);
+      if (QUEUE_STATUSES.includes(task.status)) this.tasks.set(task.id, task);
+      else this.tasks.delete(task.id);
+      if (task.status === "served") this.served = [task, ...this.served].slice(0, SERVED_KEPT);
     }
   }
 
   forgetOrder(orderId) {
     this.orders.delete(orderId);
     for (const [id, task] of this.tasks) if (task.order === orderId) this.tasks.delete(id);
+    this.served = this.served.filter((task) => task.order !== orderId);
+  }
+
+  // A cook's button: the change comes back on the kitchen feed, which redraws the portion.
+  async act(button, task, action) {
+    button.disabled = true;
+    try {
+      await api(`/api/cafe/kitchen/tasks/${task.id}/${action}/`, { method: "POST" });
+    } catch (error) {
+      if (error instanceof SignedOut) return this.signOut(error.message);
+      showNotice(`Could not ${action === "served" ? "bump" : action} ${task.menu_item_title}: ${error.message}`);
+      button.disabled = false;
+    }
   }
 
   // ------------------------------------------------------------------------------------------------
@@ -511,10 +564,26 @@ class Board {
   }
 
   render() {
+    this.renderAlarms();
     this.renderFloor();
     this.renderOrders();
     this.renderKitchen();
     this.tick();
+    fitLists();
+  }
+
+  renderAlarms() {
+    const stations = [...this.offlineScreens].sort(([a], [b]) => byStation(a, b));
+    $("alarms").replaceChildren(
+      ...stations.map(([station, since]) =>
+        h(
+          "p",
+          { class: "alarm", "data-station": station || "all" },
+          h("strong", {}, `${stationName(station)}: no screen`),
+          since ? ` since ${new Date(Date.parse(since)).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })}` : "",
+        ),
+      ),
+    );
   }
 
   ordersByTable() {
@@ -617,25 +686,80 @@ class Board {
     // A portion shows while its order is open: ready ones of served orders stay in REST, not on the wall.
     const tasks = [...this.tasks.values()].filter((task) => this.orders.has(task.order));
     const byAge = (a, b) => a.created_at.localeCompare(b.created_at) || a.unit_index - b.unit_index;
-    const queue = tasks.filter((task) => task.status !== "ready").sort(byAge);
-    const ready = tasks.filter((task) => task.status === "ready").sort(byAge);
-    const row = (task) =>
-      h(
-        "li",
-        { class: `task ${task.status}`, "data-task-id": task.id, "data-status": task.status },
-        h("span", { class: "task-title" }, task.menu_item_title),
-        h("span", { class: "task-table" }, task.table_number ? `table ${task.table_number}` : "takeaway"),
-        h("span", { class: "task-status" }, TASK_STATUS_TEXT[task.status] || task.status),
-        h("span", {
-          class: "waited",
-          "data-since": Date.parse(task.created_at),
-          "data-until": task.ready_at ? Date.parse(task.ready_at) : null,
-        }),
-      );
-    $("kitchen-count").textContent = queue.length ? `${queue.length} in queue` : "";
-    $("tasks").replaceChildren(...queue.map(row));
-    if (!queue.length) $("tasks").replaceChildren(h("li", { class: "empty" }, "Nothing to cook."));
-    $("ready-tasks").replaceChildren(...ready.map(row));
+    const stations = new Map();
+    for (const task of tasks.sort(byAge)) {
+      const station = task.station || "kitchen";
+      stations.set(station, [...(stations.get(station) || []), task]);
+    }
+    if (STATION && !stations.has(STATION)) stations.set(STATION, []);
+    const queued = tasks.filter((task) => task.status !== "ready").length;
+    $("kitchen-name").textContent = STATION ? stationName(STATION) : "Kitchen";
+    $("kitchen-count").textContent = queued ? `${queued} in queue` : "";
+    const columns = [...stations].sort(([a], [b]) => byStation(a, b));
+    $("tasks").replaceChildren(
+      ...columns.map(([station, portions]) => {
+        const queue = portions.filter((task) => task.status !== "ready");
+        const ready = portions.filter((task) => task.status === "ready");
+        return h(
+          "section",
+          { class: "station", "data-station": station, "aria-label": stationName(station) },
+          STATION ? null : h("h3", {}, stationName(station), " ", h("span", { class: "count" }, `${queue.length}`)),
+          h(
+            "ul",
+            { class: "tasks clip queue" },
+            queue.length ? queue.map((task) => this.taskRow(task)) : h("li", { class: "empty" }, "Nothing to cook."),
+          ),
+          ready.length ? h("h4", {}, "Ready to serve") : null,
+          ready.length ? h("ul", { class: "tasks clip ready-list" }, ready.map((task) => this.taskRow(task))) : null,
+        );
+      }),
+    );
+    if (!columns.length) $("tasks").replaceChildren(h("p", { class: "empty" }, "Nothing to cook."));
+    const served = this.canCook ? this.served.filter((task) => this.orders.has(task.order)) : [];
+    $("served").hidden = !served.length;
+    $("served-tasks").replaceChildren(...served.map((task) => this.taskRow(task)));
+  }
+
+  taskRow(task) {
+    const late = Boolean(task.late_at);
+    const buttons = [];
+    if (this.canCook) {
+      const button = (action, text, label) =>
+        h(
+          "button",
+          {
+            type: "button",
+            class: `act act-${action}`,
+            "data-action": action,
+            "aria-label": `${label} ${task.menu_item_title}${task.table_number ? `, table ${task.table_number}` : ""}`,
+            onclick: (event) => this.act(event.currentTarget, task, action),
+          },
+          text,
+        );
+      if (task.status === "pending" || task.status === "in_progress") buttons.push(button("ready", "Ready", "Ready:"));
+      if (task.status === "ready") buttons.push(button("served", "Bump", "Served:"));
+      if (task.status === "ready" || task.status === "served") buttons.push(button("recall", "Recall", "Recall"));
+    }
+    return h(
+      "li",
+      {
+        class: `task ${task.status}${late ? " late" : ""}`,
+        "data-task-id": task.id,
+        "data-status": task.status,
+        "data-station": task.station,
+        "data-late": late ? "server" : null,
+      },
+      h("span", { class: "task-title" }, task.menu_item_title),
+      h("span", { class: "task-table" }, task.table_number ? `table ${task.table_number}` : "takeaway"),
+      h("span", { class: "task-status" }, late && task.status !== "ready" ? "late" : TASK_STATUS_TEXT[task.status] || task.status),
+      h("span", {
+        class: "waited",
+        "data-since": Date.parse(task.created_at),
+        "data-until": task.ready_at ? Date.parse(task.ready_at) : task.served_at ? Date.parse(task.served_at) : null,
+        "data-due": task.due_at ? Date.parse(task.due_at) : null,
+      }),
+      buttons.length ? h("span", { class: "task-actions" }, buttons) : null,
+    );
   }
 
   // Once a second: the clock and every waiting time; nothing is fetched.
@@ -646,7 +770,11 @@ class Board {
       const waited = Math.max(0, until - Number(element.dataset.since));
       element.textContent = formatDuration(waited);
       if (element.classList.contains("waited")) {
-        element.closest(".task").classList.toggle("late", !element.dataset.until && waited > LATE_AFTER_MS);
+        // Late by the server's word (kitchen_task_late), by its due time, or by the board's own limit.
+        const task = element.closest(".task");
+        const due = Number(element.dataset.due);
+        const overdue = !element.dataset.until && (waited > LATE_AFTER_MS || (due > 0 && now > due));
+        task.classList.toggle("late", task.dataset.late === "server" || overdue);
       }
     }
   }
@@ -677,6 +805,36 @@ class Board {
   signOut(message) {
     signOut(message);
   }
+}
+
+// Where a list has more portions or orders than its panel shows, the last visible one says how many more.
+function fitLists() {
+  for (const list of document.querySelectorAll("ul.clip")) {
+    list.querySelector(":scope > .more")?.remove();
+    const items = [...list.children];
+    for (const item of items) item.hidden = false;
+    if (list.scrollHeight <= list.clientHeight + 1) continue;
+    const more = h("li", { class: "more" });
+    list.append(more);
+    let hidden = 0;
+    for (let index = items.length - 1; index > 0 && list.scrollHeight > list.clientHeight + 1; index--) {
+      items[index].hidden = true;
+      hidden += 1;
+      more.textContent = `+${hidden} more`;
+    }
+    if (!hidden) more.remove();
+  }
+}
+
+addEventListener("resize", () => requestAnimationFrame(fitLists));
+
+function showNotice(text) {
+  $("banner").textContent = text;
+  $("banner").hidden = false;
+  clearTimeout(showNotice.timer);
+  showNotice.timer = setTimeout(() => {
+    if ($("banner").textContent === text) $("banner").hidden = true;
+  }, 4000);
 }
 
 function formatDuration(ms) {
@@ -764,6 +922,8 @@ function pickBranch(user, branches) {
 
 function openBoard(user, branch, canSwitch) {
   board?.stop();
+  $("board-title").textContent = `${STATION ? stationName(STATION) : "Live board"}${branch.name ? ` · ${branch.name}` : ""}`;
+  if (STATION) $("board-view").dataset.station = STATION;
   $("where").replaceChildren(
     h("strong", {}, branch.name || "Your branch"),
     h("span", { class: "muted" }, ` · ${user.email} (${user.role})`),

@@ -14,7 +14,7 @@ from functools import cache
 from typing import Any
 
 from describe.messages import MESSAGES
-from describe.shapes import SCHEMAS, Schema
+from describe.shapes import SCHEMAS, STATION, Schema
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,7 @@ class Channel:
     branch_query: bool = False
     # Also served as server-sent events (GET with Accept: text/event-stream): the `sends`, read-only.
     streamed: bool = True
+    station_query: bool = False
 
 
 FEED_SENDS = ("connection_established", "pong", "error", "token_refreshed", "resync_required")
@@ -68,6 +69,9 @@ CHANNELS: dict[str, Channel] = {
             "order_deleted",
             "table_status_changed",
             "kitchen_task_ready",
+            "kitchen_task_late",
+            "kitchen_screen_offline",
+            "kitchen_screen_online",
         ),
         receives=FEED_TAKES,
         branch_query=True,
@@ -82,9 +86,10 @@ CHANNELS: dict[str, Channel] = {
     "cafe-kitchen": Channel(
         "/ws/cafe/kitchen/",
         "The kitchen feed",
-        sends=(*FEED_SENDS, "kitchen_task_ready", "kitchen_task_created", "kitchen_task_updated"),
+        sends=(*FEED_SENDS, "kitchen_task_ready", "kitchen_task_created", "kitchen_task_updated", "kitchen_task_late"),
         receives=FEED_TAKES,
         branch_query=True,
+        station_query=True,
     ),
     "order": Channel(
         "/ws/orders/{order_id}/",
@@ -169,10 +174,16 @@ STREAM_QUERY = {
         "allowed as join-room is",
     }
 }
+STATION_QUERY = {
+    "station": {
+        **STATION,
+        "description": "one station's portions: joins cafe_kitchen_{company}_{branch}_{station} (4404 if not a slug)",
+    }
+}
 
 
 def _query(channel: Channel) -> dict[str, Any]:
-    return QUERY | (BRANCH_QUERY if channel.branch_query else {})
+    return QUERY | (BRANCH_QUERY if channel.branch_query else {}) | (STATION_QUERY if channel.station_query else {})
 
 
 def _channel(channel: Channel) -> dict[str, Any]:

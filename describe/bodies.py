@@ -10,6 +10,7 @@ from describe.shapes import (
     INTEGER,
     MONEY,
     ORDER_ITEM,
+    STATION,
     TEXT,
     TIMESTAMP,
     Schema,
@@ -21,6 +22,7 @@ from describe.shapes import (
 )
 from domain.auth import ROLES
 from domain.broadcasts import LEVELS
+from domain.catalog import MAX_PREP_MINUTES
 from domain.customer_orders import ORDER_TYPES
 from domain.kitchen import TASK_STATUSES
 from domain.orders import MAX_REASON, PAYMENT_METHODS, STATUSES
@@ -62,6 +64,7 @@ LINES = {
     "items": obj({"menu_item": ID}, {"quantity": QUANTITY}),
     "description": "at most MAX_PORTIONS_PER_ORDER portions (the sum of quantities; 200 unless configured), else 400",
 }
+PREP_MINUTES = {"type": "integer", "minimum": 1, "maximum": MAX_PREP_MINUTES}
 
 REQUESTS: dict[str, Schema] = {
     "Login": obj({"email": EMAIL, "password": SECRET}),
@@ -84,8 +87,20 @@ REQUESTS: dict[str, Schema] = {
     ),
     "NewTableSession": obj({"table": ID}, {"guests_count": GUESTS}),
     "TableSessionChange": obj({"guests_count": GUESTS}),
-    "NewMenuItem": obj({"title": NAME, "price": PRICE}, {"branch": nullable(ID), "is_active": BOOLEAN}),
-    "MenuItemChange": obj({}, {"title": NAME, "price": PRICE, "is_active": BOOLEAN}),
+    "NewMenuItem": obj(
+        {"title": NAME, "price": PRICE},
+        {"branch": nullable(ID), "is_active": BOOLEAN, "station": STATION, "prep_minutes": nullable(PREP_MINUTES)},
+    ),
+    "MenuItemChange": obj(
+        {},
+        {
+            "title": NAME,
+            "price": PRICE,
+            "is_active": BOOLEAN,
+            "station": STATION,
+            "prep_minutes": nullable(PREP_MINUTES),
+        },
+    ),
     "NewClient": obj({"name": NAME, "phone": {**NAME, "maxLength": 32}}),
     "NewOrder": obj(
         {},
@@ -114,8 +129,7 @@ REQUESTS: dict[str, Schema] = {
             "client": nullable(ID),
             "table": nullable(ID),
             "reason": {
-                "type": "string",
-                "minLength": 1,
+                **NAME,
                 "maxLength": MAX_REASON,
                 "description": "why: required (owners, admins, managers) when closing with money due (a comp) "
                 "or cancelling after the kitchen started (a void); ignored otherwise",
@@ -139,7 +153,27 @@ RESPONSES: dict[str, Schema] = {
     "Health": obj({"database": enum(["ok", "down"]), "broker": enum(["ok", "down"])}, {"detail": TEXT}),
     "Branch": obj({"id": ID, "name": TEXT, "city_id": INTEGER, "company": ID}),
     "Zone": obj({"id": ID, "title": TEXT, "branch": ID}),
-    "MenuItem": obj({"id": ID, "title": TEXT, "price": MONEY, "is_active": BOOLEAN, "branch": nullable(ID)}),
+    "MenuItem": obj(
+        {
+            "id": ID,
+            "title": TEXT,
+            "price": MONEY,
+            "is_active": BOOLEAN,
+            "branch": nullable(ID),
+            "station": STATION,
+            "prep_minutes": nullable(PREP_MINUTES),
+        }
+    ),
+    "Screen": obj(
+        {
+            "feed": enum(["orders", "tables", "kitchen"]),
+            "station": nullable(STATION),
+            "branch_id": nullable(ID),
+            "users": array(obj({"id": ID, "email": TEXT, "role": TEXT})),
+            "sockets": INTEGER,
+            "since": TIMESTAMP,
+        }
+    ),
     # POST /api/cafe/order-items/: the created item, its order and the order's new total.
     "AddedOrderItem": obj({**ORDER_ITEM["properties"], "order": ID, "order_total_amount": MONEY}),
     # phone is null for waiters (names only: domain/catalog.py PHONE_READERS).

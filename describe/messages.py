@@ -14,6 +14,7 @@ from describe.shapes import (
     INTEGER,
     MONEY,
     ROOM_STATUSES,
+    STATION,
     TEXT,
     TIMESTAMP,
     Schema,
@@ -148,8 +149,31 @@ MESSAGES: dict[str, tuple[str, Schema]] = {
     "kitchen_task_ready": ("A portion is ready", feed_event("kitchen_task_ready", TASK_FIELDS)),
     "kitchen_task_created": ("New portions for the kitchen", feed_event("kitchen_task_created", TASK_FIELDS)),
     "kitchen_task_updated": (
-        "A portion was claimed, reopened or cancelled",
+        "A portion was claimed, reopened, cancelled, served (bumped) or recalled",
         feed_event("kitchen_task_updated", TASK_FIELDS),
+    ),
+    "kitchen_task_late": (
+        "A portion is not ready by its due time (announced once per portion)",
+        feed_event(
+            "kitchen_task_late",
+            {
+                "task": ref("KitchenTask"),
+                "task_id": ID,
+                "order_id": ID,
+                "table": nullable(INTEGER),
+                "menu_item": TEXT,
+                "station": STATION,
+                "due_at": TIMESTAMP,
+            },
+        ),
+    ),
+    "kitchen_screen_offline": (
+        "A kitchen station has had no screen for SCREEN_GRACE seconds (station null: the all-stations screen)",
+        feed_event("kitchen_screen_offline", {"station": nullable(STATION), "since": TIMESTAMP}),
+    ),
+    "kitchen_screen_online": (
+        "A kitchen station that was offline has a screen again",
+        feed_event("kitchen_screen_online", {"station": nullable(STATION), "since": TIMESTAMP}),
     ),
     # The entity sockets (seed 003).
     "order_status": (

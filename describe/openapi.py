@@ -17,6 +17,7 @@ from describe.bodies import REQUESTS, RESPONSES
 from describe.shapes import (
     ID,
     SCHEMAS,
+    STATION,
     TEXT,
     Schema,
     array,
@@ -349,7 +350,8 @@ PATHS: dict[str, dict[str, dict[str, Any]]] = {
             "Kitchen tasks, one per portion",
             returns=array(TASK),
             query=[
-                query_param("status", enum(TASK_STATUSES), "only tasks in this status"),
+                query_param("status", enum(TASK_STATUSES), "only tasks in this status (served ones only when asked)"),
+                query_param("station", STATION, "only this kitchen station's portions"),
                 query_param("mine", enum(["1", "true", "0", "false"]), "only the tasks the current cook claimed"),
                 BRANCH_ID,
             ],
@@ -368,6 +370,23 @@ PATHS: dict[str, dict[str, dict[str, Any]]] = {
     },
     "/api/cafe/kitchen/tasks/{task_id}/ready/": {
         "post": op("A portion is ready", returns=TASK, errors=(404, 409), tag="kitchen")
+    },
+    "/api/cafe/kitchen/tasks/{task_id}/served/": {
+        "post": op(
+            "A ready portion went out (bump): it leaves the queue", returns=TASK, errors=(404, 409), tag="kitchen"
+        )
+    },
+    "/api/cafe/kitchen/tasks/{task_id}/recall/": {
+        "post": op("A ready or served portion back to cooking (recall)", returns=TASK, errors=(404, 409), tag="kitchen")
+    },
+    "/api/cafe/screens/": {
+        "get": op(
+            "The branch's open feed sockets now (every process), per feed and kitchen station, with their users",
+            returns=array(ref("Screen")),
+            query=[query_param("branch", ID, "owners and admins: only this branch (else the whole company)")],
+            errors=(404,),
+            tag="kitchen",
+        )
     },
     "/api/cafe/broadcasts/": {
         "post": op(

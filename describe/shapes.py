@@ -16,6 +16,7 @@ from domain.feeds import TABLE_STATUS_DISPLAY
 from domain.kitchen import TASK_STATUSES
 from domain.orders import STATUSES
 from domain.rooms import room_status
+from domain.stations import MAX_STATION, STATION_SLUG
 
 Schema = dict[str, Any]
 
@@ -25,6 +26,12 @@ INTEGER: Schema = {"type": "integer"}
 BOOLEAN: Schema = {"type": "boolean"}
 TIMESTAMP: Schema = {"type": "string", "format": "date-time", "description": "ISO 8601 UTC"}
 MONEY: Schema = {"type": "string", "pattern": r"^-?[0-9]+\.[0-9]{2}$", "description": 'two decimals, "12.50"'}
+STATION: Schema = {
+    "type": "string",
+    "pattern": "^" + STATION_SLUG.pattern + "$",
+    "maxLength": MAX_STATION,
+    "description": "a kitchen station's slug: kitchen, bar, cold",
+}
 # The rooms socket (seed 004) shows money as a JSON number: 1500, 150.5.
 AMOUNT: Schema = {"type": "number"}
 # ... and a finished order as "completed" (domain/rooms.py): its own words for the statuses.
@@ -135,9 +142,13 @@ KITCHEN_TASK = obj(
         "unit_index": INTEGER,
         "cook": nullable(ID),
         "branch": ID,
+        "station": STATION,
         "created_at": TIMESTAMP,
+        "due_at": nullable(TIMESTAMP),
         "started_at": nullable(TIMESTAMP),
         "ready_at": nullable(TIMESTAMP),
+        "served_at": nullable(TIMESTAMP),
+        "late_at": nullable(TIMESTAMP),
     }
 )
 

@@ -20,15 +20,18 @@ from domain.errors import Forbidden, NotFound
 from domain.services import Services
 from domain.shapes import ClientJSON, MenuItemJSON, MenuItemRow
 from domain.sql import Row, Statements
+from domain.stations import DEFAULT_STATION, MAX_STATION, STATION_RULE, is_station
 from domain.validate import Body, is_uuid
 
 INSERT_MENU_ITEM = """
-INSERT INTO menu_items (id, company_id, branch_id, title, price_cents, is_active, created_at)
-VALUES (:id, :company_id, :branch_id, :title, :price_cents, :is_active, :created_at)
+INSERT INTO menu_items (id, company_id, branch_id, title, price_cents, is_active, created_at, station, prep_minutes)
+VALUES (:id, :company_id, :branch_id, :title, :price_cents, :is_active, :created_at, :station, :prep_minutes)
 """
-UPDATE_MENU_ITEM = (
-    "UPDATE menu_items SET title = :title, price_cents = :price_cents, is_active = :is_active WHERE id = :id"
-)
+UPDATE_MENU_ITEM = """
+UPDATE menu_items SET title = :title, price_cents = :price_cents, is_active = :is_active, station = :station,
+    prep_minutes = :prep_minutes
+WHERE id = :id
+"""
 SELECT_MENU_ITEM = "SELECT * FROM menu_items WHERE id = :id"
 SELECT_MENU_ITEMS = "SELECT * FROM menu_items WHERE company_id = :company_id ORDER BY title"
 INSERT_CLIENT = """
@@ -42,6 +45,8 @@ CLIENT_READERS = (*CLIENT_WRITERS, "cook")
 PHONE_READERS = ("owner", "admin", "manager", "cashier")
 # A company-wide item's price is every branch's price: not for a manager of one branch to set.
 COMPANY_WIDE_ONLY = "Company-wide menu items (no branch) are created and changed by owners and admins only."
+# A day: longer is not a kitchen's preparation time.
+MAX_PREP_MINUTES = 24 * 60
 
 
 def menu_item_json(row: MenuItemRow) -> MenuItemJSON:
@@ -51,7 +56,20 @@ def menu_item_json(row: MenuItemRow) -> MenuItemJSON:
         "price": format_cents(row["price_cents"]),
         "is_active": bool(row["is_active"]),
         "branch": row["branch_id"],
+        "station": row["station"],
+        "prep_minutes": row["prep_minutes"],
     }
+
+
+def _station(body: Body) -> str | None:
+    """`station` of a menu item's body, None when absent; a bad slug is recorded as the field's error."""
+    if not body.has("station"):
+        return None
+    value = body.text("station", max_length=MAX_STATION)
+    if value is not None and not is_station(value):
+        body.fail("station", STATION_RULE)
+        return None
+    return value
 
 
 def client_json(row: Row, actor: Actor) -> ClientJSON:
@@ -61,11 +79,13 @@ def client_json(row: Row, actor: Actor) -> ClientJSON:
 
 async def create_menu_item(services: Services, actor: Actor, data: Any) -> MenuItemJSON:
     actor = require_role(actor, MANAGERS)
-    body = Body(data, {"title", "price", "branch", "is_active"})
+    body = Body(data, {"title", "price", "branch", "is_active", "station", "prep_minutes"})
     title = body.text("title")
     price = body.money("price")
     branch_id = body.ident("branch", required=False)
     is_active = body.boolean("is_active", default=True)
+    station = _station(body) or DEFAULT_STATION
+    prep_minutes = body.integer("prep_minutes", low=1, high=MAX_PREP_MINUTES, required=False)
     body.check()
     assert title is not None and price is not None  # required: check() refused their absence
     if actor.company_wide:
@@ -84,6 +104,8 @@ async def create_menu_item(services: Services, actor: Actor, data: Any) -> MenuI
         "price_cents": price,
         "is_active": int(is_active),
         "created_at": utc_now(),
+        "station": station,
+        "prep_minutes": prep_minutes,
     }
     item = menu_item_json(row)
     async with services.change(actor.company_id) as change:
@@ -94,10 +116,13 @@ async def create_menu_item(services: Services, actor: Actor, data: Any) -> MenuI
 
 async def update_menu_item(services: Services, actor: Actor, item_id: str, data: Any) -> MenuItemJSON:
     actor = require_role(actor, MANAGERS)
-    body = Body(data, {"title", "price", "is_active"})
+    body = Body(data, {"title", "price", "is_active", "station", "prep_minutes"})
     title = body.text("title", required=False)
     price = body.money("price", required=False)
     is_active = body.boolean("is_active", default=True) if body.has("is_active") else None
+    station = _station(body)
+    # null takes the item's preparation time away (its next portions have no due time).
+    prep_minutes = body.integer("prep_minutes", low=1, high=MAX_PREP_MINUTES, required=False)
     body.check()
     async with services.change(actor.company_id) as change:
         current = await visible_menu_item(change.db, actor, item_id)
@@ -108,6 +133,8 @@ async def update_menu_item(services: Services, actor: Actor, item_id: str, data:
             "title": title or current["title"],
             "price_cents": current["price_cents"] if price is None else price,
             "is_active": current["is_active"] if is_active is None else int(is_active),
+            "station": station or current["station"],
+            "prep_minutes": prep_minutes if body.has("prep_minutes") else current["prep_minutes"],
         }
         await change.db.execute(UPDATE_MENU_ITEM, updated)
         item = menu_item_json(updated)

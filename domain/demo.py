@@ -18,7 +18,14 @@ STAFF = (
     ("waiter2@demo.cafe", "waiter", "Riverside"),
     ("client@demo.cafe", "client", None),
 )
-MENU = (("Margherita", "450.00"), ("Carbonara", "520.00"), ("Cappuccino", "180.00"), ("Cheesecake", "300.00"))
+# (title, price, station, prep_minutes): the hot kitchen and the bar each get their own screen.
+MENU = (
+    ("Margherita", "450.00", "kitchen", 12),
+    ("Carbonara", "520.00", "kitchen", 15),
+    ("Cheesecake", "300.00", "kitchen", 5),
+    ("Cappuccino", "180.00", "bar", 4),
+    ("Lemonade", "150.00", "bar", 2),
+)
 SELECT_OWNER = "SELECT id, company_id FROM users WHERE email = :email"
 SELECT_LOGINS = """
 SELECT u.email, u.role, b.name AS branch FROM users u LEFT JOIN branches b ON b.id = u.branch_id
@@ -51,8 +58,9 @@ async def _furnish(services: Services, owner: Actor) -> None:
             await floor.create_table(
                 services, owner, {"number": number, "places": 4, "zone": zone["id"], "branch": branch_id}
             )
-    for title, price in MENU:
-        await catalog.create_menu_item(services, owner, {"title": title, "price": price})
+    for title, price, station, prep_minutes in MENU:
+        item = {"title": title, "price": price, "station": station, "prep_minutes": prep_minutes}
+        await catalog.create_menu_item(services, owner, item)
     await catalog.create_client(services, owner, {"name": "Anna Petrova", "phone": "+79990000001"})
 
 
@@ -69,5 +77,6 @@ async def _describe(services: Services, owner: Actor) -> str:
     menu = await catalog.list_menu_items(services, owner, None)
     lines += ["", f"  Central branch: {central['id']}"]
     lines += [f"  Central table {table['number']}: {table['id']} ({table['status']})" for table in tables[:2]]
-    lines += [f"  Menu item {item['title']}: {item['id']}" for item in menu[:2]]
+    lines += [f"  Menu item {item['title']} ({item['station']}): {item['id']}" for item in menu[:2]]
+    lines += ["", "  Kitchen screens: /board/?station=kitchen and /board/?station=bar (sign in as cook@demo.cafe)"]
     return "\n".join(lines)

@@ -19,6 +19,11 @@ def group_name(feed: str, company_id: str, branch_id: str | None) -> str:
     return f"cafe_{feed}_{company_id}_{branch_id}"
 
 
+def station_group(company_id: str, branch_id: str, station: str) -> str:
+    """cafe_kitchen_{company_id}_{branch_id}_{station}: the kitchen feed of one station."""
+    return f"{group_name('kitchen', company_id, branch_id)}_{station}"
+
+
 def feed_channels(company_id: str, branch_id: str, *feeds: str) -> list[str]:
     """A branch's event goes to the branch group and to the company-level group of each feed."""
     channels = []
@@ -28,11 +33,20 @@ def feed_channels(company_id: str, branch_id: str, *feeds: str) -> list[str]:
 
 
 async def _emit(
-    change: Change, event_type: str, branch_id: str, feeds: tuple[str, ...], data: Mapping[str, Any]
+    change: Change,
+    event_type: str,
+    branch_id: str,
+    feeds: tuple[str, ...],
+    data: Mapping[str, Any],
+    station: str | None = None,
 ) -> None:
+    """An event on the feeds' branch and company groups, and on its kitchen station's group when it has one."""
     company_id = change.company_id
     message = {"type": event_type, "data": {**data, "company_id": company_id, "branch_id": branch_id}}
-    await change.emit(event_type, feed_channels(company_id, branch_id, *feeds), message)
+    channels = feed_channels(company_id, branch_id, *feeds)
+    if station is not None:
+        channels.append(station_group(company_id, branch_id, station))
+    await change.emit(event_type, channels, message)
 
 
 async def emit_order(change: Change, event_type: str, order: OrderJSON) -> None:
@@ -62,10 +76,8 @@ async def emit_table_status(change: Change, table: TableJSON) -> None:
     await _emit(change, "table_status_changed", table["branch"], ("orders", "tables"), data)
 
 
-async def emit_kitchen_task(change: Change, event_type: str, task: TaskJSON) -> None:
-    """kitchen_task_ready (orders and kitchen feeds), kitchen_task_created / _updated (kitchen feed)."""
-    feeds = ("orders", "kitchen") if event_type == "kitchen_task_ready" else ("kitchen",)
-    data = {
+def _task_data(task: TaskJSON) -> dict[str, Any]:
+    return {
         "task": task,
         "task_id": task["id"],
         "order_id": task["order"],
@@ -73,4 +85,22 @@ async def emit_kitchen_task(change: Change, event_type: str, task: TaskJSON) -> 
         "menu_item": task["menu_item_title"],
         "unit_index": task["unit_index"],
     }
-    await _emit(change, event_type, task["branch"], feeds, data)
+
+
+async def emit_kitchen_task(change: Change, event_type: str, task: TaskJSON) -> None:
+    """kitchen_task_ready (orders and kitchen feeds), kitchen_task_created / _updated (kitchen feed), each also
+    on its station's kitchen group."""
+    feeds = ("orders", "kitchen") if event_type == "kitchen_task_ready" else ("kitchen",)
+    await _emit(change, event_type, task["branch"], feeds, _task_data(task), station=task["station"])
+
+
+async def emit_task_late(change: Change, task: TaskJSON) -> None:
+    """kitchen_task_late: a portion not ready by its due time, on the kitchen (branch and station) and orders feeds."""
+    data = {**_task_data(task), "station": task["station"], "due_at": task["due_at"]}
+    del data["unit_index"]
+    await _emit(change, "kitchen_task_late", task["branch"], ("orders", "kitchen"), data, station=task["station"])
+
+
+async def emit_screen(change: Change, event_type: str, branch_id: str, station: str | None, since: str) -> None:
+    """kitchen_screen_offline / _online on the branch's orders feed (station None: the all-stations screen)."""
+    await _emit(change, event_type, branch_id, ("orders",), {"station": station, "since": since})

@@ -148,7 +148,7 @@ async def remove_item(services: Services, actor: Actor, item_id: str) -> OrderJS
     async with services.change(actor.company_id) as change:
         item, order = await _item_of_open_order(change.db, actor, item_id)
         portions = await _item_tasks(change.db, item["id"])
-        if any(portion["status"] in ("in_progress", "ready") for portion in portions):
+        if any(portion["status"] in ("in_progress", "ready", "served") for portion in portions):
             raise Conflict("Some portions are cooking or ready; reduce the quantity instead.")
         for portion in portions:
             if portion["status"] == "pending":

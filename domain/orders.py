@@ -281,7 +281,7 @@ async def place_order(
     portions: list[TaskJSON] = []
     for item, (menu_item, quantity) in zip(items, priced, strict=True):
         units = range(1, quantity + 1)
-        portions += await tasks.insert_portions(db, item, branch_id, units, menu_item["title"], table_number)
+        portions += await tasks.insert_portions(db, item, branch_id, units, menu_item, table_number)
     lines: list[OrderItemRow] = [
         {
             "id": item["id"],

@@ -76,6 +76,10 @@ class TaskRow(TypedDict):
     created_at: str
     started_at: str | None
     ready_at: str | None
+    station: str
+    due_at: str | None
+    served_at: str | None
+    late_announced_at: str | None
     menu_item_title: str
     table_number: int | None
 
@@ -114,6 +118,8 @@ class MenuItemRow(TypedDict):
     price_cents: int
     is_active: int
     created_at: str
+    station: str
+    prep_minutes: int | None
 
 
 # API objects (what REST answers and events carry).
@@ -200,9 +206,13 @@ class TaskJSON(TypedDict):
     unit_index: int
     cook: str | None
     branch: str
+    station: str
     created_at: str
+    due_at: str | None
     started_at: str | None
     ready_at: str | None
+    served_at: str | None
+    late_at: str | None
 
 
 class SessionJSON(TypedDict):
@@ -269,3 +279,5 @@ class MenuItemJSON(TypedDict):
     price: str
     is_active: bool
     branch: str | None
+    station: str
+    prep_minutes: int | None

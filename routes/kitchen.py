@@ -29,9 +29,19 @@ async def ready(request: Request) -> JSONResponse:
     return respond(await kitchen.mark_ready(services(request), await actor(request), request.path_params["task_id"]))
 
 
+async def served(request: Request) -> JSONResponse:
+    return respond(await kitchen.serve_task(services(request), await actor(request), request.path_params["task_id"]))
+
+
+async def recall(request: Request) -> JSONResponse:
+    return respond(await kitchen.recall_task(services(request), await actor(request), request.path_params["task_id"]))
+
+
 routes = [
     Route("/api/cafe/kitchen/tasks/", task_list, methods=["GET"], name="kitchen-tasks"),
     Route("/api/cafe/kitchen/tasks/{task_id}/", task_detail, methods=["GET", "PATCH"], name="kitchen-task"),
     Route("/api/cafe/kitchen/tasks/{task_id}/claim/", claim, methods=["POST"], name="kitchen-task-claim"),
     Route("/api/cafe/kitchen/tasks/{task_id}/ready/", ready, methods=["POST"], name="kitchen-task-ready"),
+    Route("/api/cafe/kitchen/tasks/{task_id}/served/", served, methods=["POST"], name="kitchen-task-served"),
+    Route("/api/cafe/kitchen/tasks/{task_id}/recall/", recall, methods=["POST"], name="kitchen-task-recall"),
 ]

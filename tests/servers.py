@@ -44,11 +44,13 @@ def uvicorn_server(
     log_level: str = "warning",
     log_path: Path | None = None,
     port: int | None = None,
+    processes: list[subprocess.Popen] | None = None,
 ) -> Iterator[str]:
     """Start `cafe_rt.py serve` as the Procfile does (with extra `options`); yields host:port once /healthz answers.
 
     Its output goes to `log_path` when given (for tests that read the log), else to a temporary file. A given
-    `port` lets a test start the server again where its clients (a browser page) left it."""
+    `port` lets a test start the server again where its clients (a browser page) left it; `processes` gets the
+    server's process, for a test that kills it."""
     port = port or free_port()
     log = log_path.open("w+b") if log_path else tempfile.TemporaryFile()
     process = subprocess.Popen(
@@ -69,6 +71,8 @@ def uvicorn_server(
         stdout=log,
         stderr=subprocess.STDOUT,
     )
+    if processes is not None:
+        processes.append(process)
     try:
         deadline = time.monotonic() + 30
         while True:

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import sqlite3
+import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -364,7 +366,8 @@ def test_board_follows_the_feeds_as_event_streams_when_websockets_cannot_open(br
     page.route("**/api/auth/ws-ticket", lambda route: route.abort() if held["tickets"] else route.continue_())
     with uvicorn_server(env, port=port) as host, httpx2.Client(base_url=f"http://{host}") as http:
         expect(page.locator('.feed[data-state="live"]')).to_have_count(0)
-        http.patch(f"/api/cafe/orders/{order_id}/", json={"status": "closed"}, headers=waiter).raise_for_status()
+        paid = {"amount": order.json()["total_amount"]}  # paying closes it (a waiter may not comp)
+        http.post(f"/api/cafe/orders/{order_id}/pay/", json=paid, headers=waiter).raise_for_status()
         resumed = traffic.mark()
         held["tickets"] = False
         expect(table).to_have_class(re.compile(r"\bfree\b"), timeout=LIVE_TIMEOUT)
@@ -381,3 +384,147 @@ def test_board_follows_the_feeds_as_event_streams_when_websockets_cannot_open(br
     assert {url for method, url in traffic.rest_since(resumed) if method == "GET"} == set(), "it refetched"
     assert_no_token_in_urls(traffic, stored_tokens(page))
     assert errors == []
+
+
+# axe-core from the npm registry, installed once into a cache folder the repository ignores.
+AXE_VERSION = "4.10.3"
+AXE_CACHE = Path(__file__).resolve().parent.parent / ".cache" / f"axe-core-{AXE_VERSION}"
+AXE_SCRIPT = AXE_CACHE / "node_modules" / "axe-core" / "axe.min.js"
+VIEWPORTS = ((1920, 1080), (390, 844), (1366, 768))
+
+
+def axe_script() -> Path:
+    if not AXE_SCRIPT.exists():
+        npm = shutil.which("npm")
+        problem = None if npm else "npm is not installed (apt-get install npm)"
+        if npm:
+            AXE_CACHE.mkdir(parents=True, exist_ok=True)
+            done = subprocess.run(
+                [npm, "install", "--prefix", str(AXE_CACHE), "--no-audit", "--no-fund", f"axe-core@{AXE_VERSION}"],
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
+            if done.returncode != 0 or not AXE_SCRIPT.exists():
+                problem = f"npm could not install axe-core@{AXE_VERSION}: {done.stderr[-500:]}"
+        if problem:
+            if SERVICES_REQUIRED:
+                pytest.fail(f"{problem}, and CI=true requires it")
+            pytest.skip(problem)
+    return AXE_SCRIPT
+
+
+def serious_violations(page: Page) -> list[dict]:
+    """axe-core's serious and critical findings on the page as it is now (WCAG 2 A and AA rules, best practices)."""
+    if not page.evaluate("typeof window.axe === 'object'"):
+        page.add_script_tag(path=str(axe_script()))
+    violations = page.evaluate(
+        """async () => (await axe.run(document, {resultTypes: ["violations"]})).violations.map((found) => ({
+            id: found.id, impact: found.impact, help: found.help,
+            nodes: found.nodes.slice(0, 3).map((node) => node.target.join(" ")),
+        }))"""
+    )
+    return [found for found in violations if found["impact"] in ("serious", "critical")]
+
+
+def assert_readable(page: Page, where: str) -> None:
+    """At each of the three screens: no sideways scroll, and nothing serious for axe."""
+    for width, height in VIEWPORTS:
+        page.set_viewport_size({"width": width, "height": height})
+        page.wait_for_timeout(150)
+        wide = page.evaluate("document.documentElement.scrollWidth")
+        assert wide <= width, f"{where} at {width}x{height} scrolls sideways ({wide} px wide)"
+        if width < 1000:
+            # A phone scrolls down the whole list: nothing is cut into "+N more".
+            cut = page.evaluate("document.querySelectorAll('ul.clip > li[hidden], ul.clip > li.more').length")
+            assert cut == 0, f"{where} at {width}x{height} cuts {cut} entries from a list"
+        assert serious_violations(page) == [], f"{where} at {width}x{height}"
+
+
+def test_the_sign_in_page_reads_on_every_screen(browser: Browser, tmp_path: Path) -> None:
+    database_url = f"sqlite:///{tmp_path}/board.db"
+    with uvicorn_server(server_env(database_url)) as host:
+        page, errors = open_page(browser, f"http://{host}", Traffic())
+        page.wait_for_selector("#login-form")
+        assert_readable(page, "the sign-in page")
+    assert errors == []
+
+
+def test_a_station_board_flags_late_portions_and_bumps_and_recalls(browser: Browser, tmp_path: Path) -> None:
+    """A cook's bar screen (/board/?station=bar): only the bar's portions, the server's late alarm, Ready, Bump and
+    Recall; the wall board beside it shows both stations, "+N more" where a column is full, and an alarm once the
+    bar's screen has gone; every screen size stays readable."""
+    from playwright.sync_api import expect
+
+    database_url = f"sqlite:///{tmp_path}/board.db"
+    env = server_env(database_url, LATE_CHECK_INTERVAL="0.2", SCREEN_INTERVAL="0.3", SCREEN_GRACE="1")
+    owner_email = create_company_by_command(database_url)
+    with uvicorn_server(env) as host, httpx2.Client(base_url=f"http://{host}") as http:
+        cafe = furnish(http, owner_email)
+        owner = {"Authorization": f"Bearer {token_for(http, owner_email)}"}
+        waiter = {"Authorization": f"Bearer {cafe['waiter_token']}"}
+        cook_email = f"cook-{uuid.uuid4().hex[:8]}@test.cafe"
+        cook_body = {"email": cook_email, "password": PASSWORD, "role": "cook", "branch": cafe["branch"]}
+        http.post("/api/users/", json=cook_body, headers=owner).raise_for_status()
+        drink = {"title": "Lemonade", "price": "90.00", "station": "bar", "prep_minutes": 5}
+        lemonade = http.post("/api/cafe/menu-items/", json=drink, headers=owner).json()
+        lines = [{"menu_item": lemonade["id"], "quantity": 1}, {"menu_item": cafe["menu_item"], "quantity": 30}]
+        order = http.post("/api/cafe/orders/", json={"table": cafe["table"], "items": lines}, headers=waiter).json()
+        (drink_task,) = http.get("/api/cafe/kitchen/tasks/", params={"station": "bar"}, headers=owner).json()
+
+        bar, bar_errors = open_page(browser, f"http://{host}", Traffic(), "/board/?station=bar")
+        bar.set_viewport_size({"width": 1920, "height": 1080})
+        sign_in(bar, cook_email)
+        feeds_live(bar)
+        expect(bar.locator("h1:visible")).to_have_text(re.compile(r"^Bar · Main$"))
+        portion = bar.locator(f'[data-task-id="{drink_task["id"]}"]')
+        expect(portion).to_have_attribute("data-status", "pending")
+        expect(bar.locator("[data-task-id]")).to_have_count(1)
+        expect(portion).not_to_have_class(re.compile(r"\blate\b"))
+
+        wall, wall_errors = open_page(browser, f"http://{host}", Traffic())
+        wall.set_viewport_size({"width": 1920, "height": 1080})
+        sign_in(wall, cook_email)
+        feeds_live(wall)
+        expect(wall.locator(".station")).to_have_count(2)
+        expect(wall.locator('.station[data-station="kitchen"] [data-task-id]')).to_have_count(30)
+        shown = wall.locator('.station[data-station="kitchen"] [data-task-id]:visible').count()
+        more = wall.locator('.station[data-station="kitchen"] .more')
+        expect(more).to_have_text(f"+{30 - shown} more")
+        assert 0 < shown < 30
+
+        # Its five minutes are up at once; the board's own clock still has it due later: only the server knows.
+        due = time.strftime("%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime(time.time() + 1))
+        with sqlite3.connect(f"{tmp_path}/board.db") as db:
+            db.execute("UPDATE kitchen_tasks SET due_at = ? WHERE id = ?", (due, drink_task["id"]))
+        expect(portion).to_have_attribute("data-late", "server")
+        expect(portion).to_have_class(re.compile(r"\blate\b"))
+        expect(wall.locator(f'[data-task-id="{drink_task["id"]}"]')).to_have_attribute("data-late", "server")
+        assert_readable(bar, "a station board")
+        bar.set_viewport_size({"width": 1920, "height": 1080})
+
+        portion.locator('button[data-action="ready"]').click()
+        expect(portion).to_have_attribute("data-status", "ready")
+        portion.locator('button[data-action="served"]').click()
+        expect(bar.locator(f'#tasks [data-task-id="{drink_task["id"]}"]')).to_have_count(0)
+        served = bar.locator(f'#served-tasks [data-task-id="{drink_task["id"]}"]')
+        expect(served).to_have_attribute("data-status", "served")
+        served.locator('button[data-action="recall"]').click()
+        expect(bar.locator(f'#tasks [data-task-id="{drink_task["id"]}"]')).to_have_attribute(
+            "data-status", "in_progress"
+        )
+        expect(served).to_have_count(0)
+        task = http.get(f"/api/cafe/kitchen/tasks/{drink_task['id']}/", headers=owner).json()
+        assert (task["status"], task["order"]) == ("in_progress", order["id"])
+
+        # The bar's screen goes dark: after the grace period the wall says so, and stops when it is back.
+        bar.close()
+        alarm = wall.locator('.alarm[data-station="bar"]')
+        expect(alarm).to_be_visible(timeout=LIVE_TIMEOUT)
+        expect(alarm).to_contain_text("Bar: no screen")
+        assert_readable(wall, "the wall board")
+        again, again_errors = open_page(browser, f"http://{host}", Traffic(), "/board/?station=bar")
+        sign_in(again, cook_email)
+        feeds_live(again)
+        expect(alarm).to_have_count(0, timeout=LIVE_TIMEOUT)
+    assert bar_errors == wall_errors == again_errors == []

@@ -26,7 +26,8 @@ RELEASES_PATH = Path(__file__).resolve().parent / "releases"
 # fixture here (capture.py) before the next one lands.
 RELEASES = ("ed11cf2", "f728d68", "cbc31d8")
 # Releases whose events had another shape than today's: a resume from before the upgrade is told to resync.
-RESYNC_AFTER_UPGRADE = {"ed11cf2"}
+# 0006 gave kitchen tasks their station and due time: every release before it.
+RESYNC_AFTER_UPGRADE = {"ed11cf2", "f728d68", "cbc31d8"}
 _CREATED_TABLE = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+)")
 _IDENTIFIER = re.compile(r"^[a-z_]+$")
 
