@@ -136,7 +136,7 @@ REQUESTS: dict[str, Schema] = {
             },
         },
     ),
-    "Payment": obj({}, {"method": enum(PAYMENT_METHODS), "amount": AMOUNT, "close": BOOLEAN}),
+    "Payment": obj({"amount": AMOUNT}, {"method": enum(PAYMENT_METHODS), "close": BOOLEAN}),
     "NewOrderItem": obj({"order": ID, "menu_item": ID}, {"quantity": QUANTITY}),
     "OrderItemChange": obj({"quantity": QUANTITY}),
     "KitchenTaskChange": obj({"status": enum(TASK_STATUSES)}),

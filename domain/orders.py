@@ -460,16 +460,16 @@ async def pay_order(services: Services, actor: Actor, order_id: str, data: Any) 
     actor = require_role(actor, ORDER_WRITERS)
     body = Body(data if data is not None else {}, {"method", "amount", "close"})
     method = body.choice("method", PAYMENT_METHODS, required=False) or "cash"
-    amount = body.money("amount", required=False, low=1)
+    # Required: a retried or mistaken empty body must never mean "pay whatever is due".
+    amount = body.money("amount", required=True, low=1)
     close = body.boolean("close", default=True)
     body.check()
+    assert amount is not None  # required: body.check() refused its absence
     async with services.change(actor.company_id) as change:
         current = await visible_order(change.db, actor, order_id)
         _check_not_final(current)
         due = amount_due(current)
-        if amount is None:
-            amount = due
-        if amount <= 0:
+        if due <= 0:
             raise Conflict("Nothing is due on this order.")
         if amount > due:
             raise Invalid({"amount": [f"{format_cents(amount)} is more than the {format_cents(due)} still due."]})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -97,6 +98,15 @@ def make_company(client: TestClient, name: str = "Cafe") -> Company:
         item = {"title": title, "price": price}
         company.menu[key] = ok(client.post("/api/cafe/menu-items/", json=item, headers=owner.auth), 201)
     return company
+
+
+def pay_in_full(http: TestClient, order_id: str, by: Person, method: str = "card") -> dict:
+    """Pay what the order still owes (which closes it): `amount` is required, never "pay it all" by default."""
+    order = ok(http.get(f"/api/cafe/orders/{order_id}/", headers=by.auth))
+    due = Decimal(order["total_amount"]) - Decimal(order["paid_amount"]) - Decimal(order.get("bonuses_used") or 0)
+    return ok(
+        http.post(f"/api/cafe/orders/{order_id}/pay/", json={"method": method, "amount": str(due)}, headers=by.auth)
+    )
 
 
 def create_order(

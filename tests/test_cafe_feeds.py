@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.factory import create_order, feed_url, make_company, ok
+from tests.factory import create_order, feed_url, make_company, ok, pay_in_full
 
 # Closing an unpaid order is a comp: a manager's decision, with its reason.
 ON_THE_HOUSE = {"status": "closed", "reason": "On the house"}
@@ -134,9 +134,7 @@ def test_pay_and_close_frees_the_table(client):
     order = create_order(client, cafe)
     with client.websocket_connect(feed_url("orders", cafe.cashier)) as ws:
         ws.receive_json()
-        paid = ok(
-            client.post(f"/api/cafe/orders/{order['id']}/pay/", json={"method": "card"}, headers=cafe.cashier.auth)
-        )
+        paid = pay_in_full(client, order["id"], cafe.cashier)
         assert (paid["status"], paid["paid_amount"]) == ("closed", "1000.00")
         updated = ws.receive_json()
         assert updated["type"] == "order_updated" and updated["data"]["order"]["status"] == "closed"

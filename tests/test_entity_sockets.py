@@ -7,7 +7,7 @@ from starlette.testclient import WebSocketDenialResponse
 from starlette.websockets import WebSocketDisconnect
 
 from routes.entity_sockets import OrderSocket
-from tests.factory import create_order, make_company, ok
+from tests.factory import create_order, make_company, ok, pay_in_full
 
 
 def url(path: str, person) -> str:
@@ -237,7 +237,7 @@ def test_waiter_socket_notifications_and_acknowledge_on_every_socket(client):
             "Coffee",
         )
         tablet.receive_json()
-        ok(client.post(f"/api/cafe/orders/{order['id']}/pay/", json={"method": "card"}, headers=cafe.cashier.auth))
+        pay_in_full(client, order["id"], cafe.cashier)
         paid = phone.receive_json()
         assert (paid["type"], paid["data"]["amount"], paid["data"]["method"]) == (
             "payment_notification",
@@ -316,7 +316,7 @@ def test_restaurant_sockets_follow_the_branch(client):
             order["id"],
             "1",
         )
-        ok(client.post(f"/api/cafe/orders/{order['id']}/pay/", json={}, headers=cafe.cashier.auth))
+        pay_in_full(client, order["id"], cafe.cashier)
         free = restaurant.receive_json()
         assert (free["type"], free["data"]["table_number"], free["data"]["status"]) == ("table_status", "1", "free")
         done = restaurant.receive_json()

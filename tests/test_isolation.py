@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from starlette.websockets import WebSocketDisconnect
 
-from tests.factory import create_order, feed_url, make_company, ok
+from tests.factory import create_order, feed_url, make_company, ok, pay_in_full
 
 
 def test_a_socket_receives_nothing_from_another_company(client):
@@ -19,7 +19,7 @@ def test_a_socket_receives_nothing_from_another_company(client):
             ws.receive_json()
         foreign = create_order(client, theirs)
         ok(client.post("/api/cafe/tables/", json={"number": 7, "places": 2}, headers=theirs.manager.auth), 201)
-        ok(client.post(f"/api/cafe/orders/{foreign['id']}/pay/", json={}, headers=theirs.cashier.auth))
+        pay_in_full(client, foreign["id"], theirs.cashier)
         own = create_order(client, ours, items=[("coffee", 1)])
         first = owner_ws.receive_json()
         assert first["type"] == "order_created" and first["data"]["order"]["id"] == own["id"]
@@ -42,7 +42,7 @@ def test_another_companys_ids_are_not_found(client):
         client.patch(f"/api/cafe/tables/{table_id}/", json={"places": 9}, headers=owner),
         client.get(f"/api/cafe/orders/{order['id']}/", headers=owner),
         client.patch(f"/api/cafe/orders/{order['id']}/", json={"status": "closed"}, headers=owner),
-        client.post(f"/api/cafe/orders/{order['id']}/pay/", json={}, headers=owner),
+        client.post(f"/api/cafe/orders/{order['id']}/pay/", json={"amount": "1.00"}, headers=owner),
         client.delete(f"/api/cafe/orders/{order['id']}/", headers=manager),
         client.post("/api/cafe/orders/", json={"table": table_id, "items": []}, headers=owner),
         client.post(

@@ -33,3 +33,14 @@ def test_bonuses_are_earned_on_the_order_cost_once(client):
     assert client.post(url, json={"amount": "1.00"}, headers=cafe.cashier.auth).status_code == 409
     mine = ok(client.get("/api/bonuses/me/", headers=customer.auth))
     assert mine["balance"] == "50.00" and [op["type"] for op in mine["operations"]] == ["earned"]
+
+
+def test_a_payment_without_an_amount_is_a_400_never_pay_what_is_due(client):
+    cafe = make_company(client)
+    order = create_order(client, cafe)
+    url = f"/api/cafe/orders/{order['id']}/pay/"
+    for body in ({}, {"method": "card"}, {"method": "card", "close": True}, None):
+        refused = client.post(url, json=body, headers=cafe.cashier.auth)
+        assert refused.status_code == 400, refused.text
+    fetched = ok(client.get(f"/api/cafe/orders/{order['id']}/", headers=cafe.cashier.auth))
+    assert (fetched["paid_amount"], fetched["status"]) == ("0.00", "open")

@@ -86,7 +86,7 @@ def test_order_lifecycle_and_final_statuses(client):
     assert client.patch(url, json={"status": "eaten"}, headers=cafe.waiter.auth).status_code == 400
     assert ok(client.patch(url, json={"status": "cancelled"}, headers=cafe.waiter.auth))["closed_at"] is not None
     assert client.patch(url, json={"status": "open"}, headers=cafe.waiter.auth).status_code == 409
-    assert client.post(url + "pay/", json={}, headers=cafe.cashier.auth).status_code == 409
+    assert client.post(url + "pay/", json={"amount": "1.00"}, headers=cafe.cashier.auth).status_code == 409
     tasks = ok(client.get("/api/cafe/kitchen/tasks/", headers=cafe.cook.auth))
     assert {task["status"] for task in tasks} == {"cancelled"}
     assert client.delete(url, headers=cafe.waiter.auth).status_code == 403
@@ -101,8 +101,8 @@ def test_payments_partial_then_closing(client):
     part = ok(client.post(url, json={"amount": "300.00", "close": False, "method": "card"}, headers=cafe.cashier.auth))
     assert (part["status"], part["paid_amount"]) == ("open", "300.00")
     assert client.post(url, json={"amount": "1.001"}, headers=cafe.cashier.auth).status_code == 400
-    assert client.post(url, json={"method": "barter"}, headers=cafe.cashier.auth).status_code == 400
-    rest = ok(client.post(url, json={}, headers=cafe.cashier.auth))
+    assert client.post(url, json={"method": "barter", "amount": "700.00"}, headers=cafe.cashier.auth).status_code == 400
+    rest = ok(client.post(url, json={"amount": "700.00"}, headers=cafe.cashier.auth))
     assert (rest["status"], rest["paid_amount"]) == ("closed", "1000.00")
     assert client.delete(f"/api/cafe/orders/{order['id']}/", headers=cafe.manager.auth).status_code == 409
 

@@ -9,7 +9,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from domain import customer_orders
 from domain.auth import Actor
-from tests.factory import add_person, create_order, make_company, ok
+from tests.factory import add_person, create_order, make_company, ok, pay_in_full
 
 
 def rooms_url(person, path: str = "/") -> str:
@@ -186,7 +186,7 @@ def test_bonuses_are_earned_spent_and_never_overdrawn(client):
         )
         order = customer_order(client, cafe, customer)
         assert ws.receive_json()["type"] == "order-created"
-        ok(client.post(f"/api/cafe/orders/{order['id']}/pay/", json={}, headers=cafe.cashier.auth))
+        pay_in_full(client, order["id"], cafe.cashier)
         assert ws.receive_json()["type"] == "order-status-updated"
         earned = ws.receive_json()
         assert earned["type"] == "bonus-updated"
@@ -222,7 +222,7 @@ def test_bonuses_are_earned_spent_and_never_overdrawn(client):
         assert ws.receive_json()["type"] == "order-created"
         used = ws.receive_json()
         assert used["data"]["balance"] == 29.5 and used["data"]["operation"]["type"] == "used"
-        paid = ok(client.post(f"/api/cafe/orders/{spent['id']}/pay/", json={}, headers=cafe.cashier.auth))
+        paid = pay_in_full(client, spent["id"], cafe.cashier)
         assert (paid["paid_amount"], paid["bonuses_earned"]) == ("979.50", "48.97")
     assert ok(client.get("/api/bonuses/me/", headers=customer.auth))["balance"] == "78.47"
     assert [o["id"] for o in ok(client.get("/api/cafe/orders/", headers=customer.auth))] == [spent["id"], order["id"]]
@@ -235,7 +235,7 @@ def test_two_concurrent_spends_cannot_overdraw(client):
     cafe = make_company(client)
     customer = add_customer(client, cafe)
     first = customer_order(client, cafe, customer)
-    ok(client.post(f"/api/cafe/orders/{first['id']}/pay/", json={}, headers=cafe.cashier.auth))
+    pay_in_full(client, first["id"], cafe.cashier)
     assert ok(client.get("/api/bonuses/me/", headers=customer.auth))["balance"] == "50.00"
     services = client.app_state["services"]
     actor = Actor(customer.id, "client", cafe.id, None)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.factory import add_person, create_order, make_company, ok
+from tests.factory import add_person, create_order, make_company, ok, pay_in_full
 from tests.test_rooms import add_customer, rooms_url, sentinel, until_own
 
 
@@ -110,7 +110,7 @@ def test_a_finished_order_is_completed_on_the_rooms_socket_and_closed_elsewhere(
         client.websocket_connect(f"/ws/orders/{order['id']}/?token={cafe.waiter.token}") as order_ws,
     ):
         rooms_ws.receive_json(), feed_ws.receive_json(), order_ws.receive_json()
-        ok(client.post(f"/api/cafe/orders/{order['id']}/pay/", json={}, headers=cafe.cashier.auth))
+        pay_in_full(client, order["id"], cafe.cashier)
         status = rooms_ws.receive_json()
         assert status["type"] == "order-status-updated"
         assert (status["data"]["newStatus"], status["data"]["oldStatus"]) == ("completed", "open")
