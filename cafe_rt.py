@@ -213,19 +213,12 @@ async def running_services(settings: Settings) -> AsyncIterator[Services]:
         await database.disconnect()
 
 
-async def relay_forever(services: Services, interval: float, retention: float, stopping: asyncio.Event) -> None:
+async def relay_pass(services: Services, interval: float, retention: float) -> None:
     """Publish what a crash or a broker outage left behind (rows younger than `interval` are in flight),
     and forget events older than `retention` (and Idempotency-Key answers older than IDEMPOTENCY_TTL)."""
-    while not stopping.is_set():
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stopping.wait(), interval)
-            return  # stopping was set during the pause
-        try:
-            await relay_unpublished(services, utc_now(seconds_ago=interval))
-            await prune(services, utc_now(seconds_ago=retention))
-            await idempotency.prune(services.database, services.idempotency_ttl)
-        except Exception:
-            log.warning("relay pass failed", exc_info=True)
+    await relay_unpublished(services, utc_now(seconds_ago=interval))
+    await prune(services, utc_now(seconds_ago=retention))
+    await idempotency.prune(services.database, services.idempotency_ttl)
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -257,7 +250,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
             watch = ScreenWatch(services, screen_counts, settings.screen_interval, settings.screen_grace)
             workers = [
                 asyncio.create_task(
-                    relay_forever(services, settings.relay_interval, settings.outbox_retention, stopping)
+                    every(
+                        settings.relay_interval,
+                        stopping,
+                        lambda: relay_pass(services, settings.relay_interval, settings.outbox_retention),
+                        "relay",
+                    )
                 ),
                 asyncio.create_task(broker.run(stopping)),
                 asyncio.create_task(every(settings.screen_interval, stopping, watch.run_pass, "screens")),
