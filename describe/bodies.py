@@ -23,6 +23,7 @@ from domain.auth import ROLES
 from domain.broadcasts import LEVELS
 from domain.customer_orders import ORDER_TYPES
 from domain.kitchen import TASK_STATUSES
+from domain.orders import ORDER_TYPES as ALL_ORDER_TYPES
 from domain.orders import PAYMENT_METHODS, STATUSES
 
 NAME = {"type": "string", "minLength": 1, "maxLength": 200}
@@ -36,6 +37,8 @@ LINES = {"type": "array", "maxItems": 100, "items": obj({"menu_item": ID}, {"qua
 REQUESTS: dict[str, Schema] = {
     "Login": obj({"email": TEXT, "password": TEXT}),
     "Refresh": obj({"refresh": TEXT}),
+    # A browser session sends none: the refresh cookie says it.
+    "SessionRefresh": obj({}, {"refresh": TEXT}),
     "PasswordChange": obj({"old_password": TEXT, "new_password": PASSWORD}),
     "NewBranch": obj({"name": NAME, "city_id": {"type": "integer", "minimum": 1}}),
     "NewUser": obj(
@@ -66,6 +69,7 @@ REQUESTS: dict[str, Schema] = {
             "waiter": nullable(ID),
             "items": LINES,
             "branch": nullable(ID),
+            "type": {**enum(ALL_ORDER_TYPES), "description": "dine_in by default with a table, else pickup"},
         },
     ),
     # `branch` defaults to the customer's home branch; `type` is how the order reaches it (pickup by default).
@@ -98,6 +102,12 @@ REQUESTS: dict[str, Schema] = {
 RESPONSES: dict[str, Schema] = {
     "Error": obj({"detail": {"anyOf": [TEXT, {"type": "object", "additionalProperties": array(TEXT)}]}}),
     "Tokens": obj({"access": TEXT, "refresh": TEXT}),
+    # Login: the tokens as before, and the CSRF token of the browser session its cookies hold.
+    "LoginTokens": obj({"access": TEXT, "refresh": TEXT, "csrfToken": TEXT}),
+    "CsrfToken": obj({"csrfToken": TEXT}),
+    "SessionRefreshed": obj({"ok": BOOLEAN, "csrfToken": TEXT}),
+    "Session": obj({"user": ref("User")}),
+    "LoggedOut": obj({"ok": BOOLEAN}),
     "WsTicket": obj({"ticket": TEXT, "expires_in": {"type": "integer", "description": "seconds the ticket lives"}}),
     "Health": obj({"database": enum(["ok", "down"]), "broker": enum(["ok", "down"])}),
     "Branch": obj({"id": ID, "name": TEXT, "city_id": INTEGER, "company": ID}),

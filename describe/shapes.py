@@ -14,6 +14,7 @@ from domain.auth import ROLES
 from domain.customer_orders import ORDER_TYPES
 from domain.feeds import TABLE_STATUS_DISPLAY
 from domain.kitchen import TASK_STATUSES
+from domain.orders import ORDER_TYPES as ALL_ORDER_TYPES
 from domain.orders import STATUSES
 from domain.rooms import room_status
 
@@ -76,6 +77,7 @@ ORDER = obj(
     {
         "id": ID,
         "number": INTEGER,
+        "type": enum(ALL_ORDER_TYPES),
         "table": nullable(ID),
         "table_number": nullable(INTEGER),
         "client": nullable(ID),

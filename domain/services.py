@@ -27,6 +27,8 @@ class Services:
     # Kitchen portions (the sum of quantities) one order may hold: one request must not flood the kitchen.
     max_portions_per_order: int = 200
     login_limits: LoginLimits = LoginLimits()
+    # Seconds in which a just-rotated refresh token, presented again, gets the same new pair.
+    refresh_reuse_grace: float = 10.0
 
     def change(self, company_id: str) -> Change:
         return Change(self, company_id)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
+from email.errors import HeaderParseError, MessageDefect
+from email.headerregistry import Address
 from typing import Any, TypeGuard
 
 from domain.db import parse_cents
@@ -14,6 +17,22 @@ MAX_TEXT = 200
 MAX_INT = 1_000_000_000
 # No body or message of this API nests more than a few levels; deeper is an attack on the parser.
 MAX_DEPTH = 32
+
+
+# A domain of DNS labels (letters, digits, inner hyphens), at least two of them: what mail can be sent to.
+EMAIL_DOMAIN = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))+")
+
+
+def is_email(text: str) -> bool:
+    """An addr-spec as RFC 5322 reads it (the standard library's parser), with a dot-atom local part (no quoted
+    strings, so no `"`, `<` or space) and a host name for a domain: markup and address lists never pass."""
+    if not text.isascii() or '"' in text or len(text) > 254:
+        return False
+    try:
+        address = Address(addr_spec=text)
+    except (HeaderParseError, MessageDefect, ValueError, IndexError):
+        return False
+    return address.addr_spec == text and bool(address.username) and EMAIL_DOMAIN.fullmatch(address.domain) is not None
 
 
 def _refuse_constant(constant: str) -> None:

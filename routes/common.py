@@ -22,7 +22,9 @@ def services(request: Request) -> Services:
 
 
 def bearer(request: Request) -> str | None:
-    return bearer_value(request.headers.get("authorization", ""))
+    """The access token: `Authorization: Bearer`, else the session cookie (whose writes the browser guard
+    in realtime/origins.py has checked for CSRF before any handler runs)."""
+    return bearer_value(request.headers.get("authorization", ""), request.cookies)
 
 
 async def actor(request: Request) -> Actor:

@@ -25,7 +25,7 @@ from starlette.testclient import TestClient
 from cafe_rt import Settings, create_app
 from describe.bodies import REQUESTS, RESPONSES
 from describe.shapes import SCHEMAS
-from tests.factory import TEST_SECRET, Company, create_order, make_company, ok
+from tests.factory import TEST_HOSTS, TEST_SECRET, Company, create_order, make_company, ok
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 # About 45 operations: this many requests each keeps the run near 30 s on a 2-core machine.
@@ -81,7 +81,12 @@ def test_openapi_document_lists_every_rest_route(client: TestClient):
 @pytest.fixture
 def fuzzed(tmp_path) -> Iterator[tuple[TestClient, Company, dict[str, list[str]]]]:
     """One app (SQLite) with a company whose owner the run acts as, and real ids to use now and then."""
-    settings = Settings(database_url=f"sqlite:///{tmp_path}/fuzz.db", broadcast_url="memory://", jwt_secret=TEST_SECRET)
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path}/fuzz.db",
+        broadcast_url="memory://",
+        jwt_secret=TEST_SECRET,
+        allowed_hosts=TEST_HOSTS,
+    )
     with TestClient(create_app(settings)) as client:
         cafe = make_company(client)
         orders = [create_order(client, cafe, table=table, by="owner") for table in ("a1", "b1")]
