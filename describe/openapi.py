@@ -470,8 +470,9 @@ def document() -> dict[str, Any]:
             "version": "1.0.0",
             "description": "Writes over REST; every change is pushed over the sockets described at /asyncapi.json. "
             "Ids are UUIDs, money a string with two decimals, timestamps ISO 8601 UTC; every error is "
-            '`{"detail": ...}`. Under `cafe_rt.py serve`, before any operation: 431 for a request head over '
-            "64 KiB, 408 for a request that has not arrived within REQUEST_TIMEOUT.",
+            '`{"detail": ...}`. Before any operation: 400 (text) for a `Host` not in ALLOWED_HOSTS; under '
+            "`cafe_rt.py serve`, 431 for a request head over 64 KiB, 408 for a request that has not arrived within "
+            "REQUEST_TIMEOUT.",
         },
         "servers": [{"url": "http://localhost:8000", "description": "`cafe_rt.py serve`; https behind TLS"}],
         "security": [{"bearerAuth": []}, {"cookieAuth": []}],

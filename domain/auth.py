@@ -106,7 +106,8 @@ def issue_tokens(
     refresh token presented twice within the grace window gets the very pair its first use got."""
     now = int(time.time()) if issued_at is None else issued_at
     return {
-        "access": _encode(settings, user, "access", settings.access_ttl, version, now),
+        # The refresh token's jti in the access token too: each rotation's pair differs, even within a second.
+        "access": _encode(settings, user, "access", settings.access_ttl, version, now, jti),
         "refresh": _encode(settings, user, "refresh", settings.refresh_ttl, version, now, jti),
     }
 
