@@ -207,3 +207,19 @@ def test_an_email_must_be_an_address(client):
     assert ok(client.post("/api/users/", json=body, headers=cafe.owner.auth), 201)["email"] == (
         "ana.cook+late@sub.example.com"
     )
+
+
+def test_a_cookie_sessions_page_refreshes_its_socket_with_a_fresh_ticket(settings):
+    """The page holds no token: with SOCKET_TOKEN_EXPIRY=close it extends a socket by a ticket of the new cookie."""
+    with TestClient(create_app(replace(settings, socket_token_expiry="close"))) as client:
+        cafe = make_company(client)
+        csrf = {"Origin": OWN, "X-CSRF-Token": browser_login(client, cafe.waiter.email)["csrfToken"]}
+        ticket = ok(client.post("/api/auth/ws-ticket", headers=csrf))["ticket"]
+        with client.websocket_connect(f"/ws/cafe/orders/?ticket={ticket}", headers={"Origin": OWN}) as ws:
+            assert ws.receive_json()["type"] == "connection_established"
+            client.post("/api/auth/refresh", headers={"Origin": OWN}).raise_for_status()
+            fresh = ok(client.post("/api/auth/ws-ticket", headers=csrf))["ticket"]
+            ws.send_json({"action": "refresh_token", "ticket": fresh})
+            assert ws.receive_json()["type"] == "token_refreshed"
+            ws.send_json({"action": "refresh_token", "ticket": fresh})  # single use
+            assert "error" in ws.receive_json()
