@@ -67,8 +67,8 @@ def test_a_foreign_origin_may_not_open_a_socket_by_default(served):
                     pass
             assert refused.value.response.status_code == 403, origin
         # The board's own origin (ALLOWED_HOSTS), and a client that sends no Origin (wscat, an app): connected.
-        for origin in (Origin(f"http://{host}"), None):
-            async with connect(f"ws://{host}/socket?token={token}", origin=origin) as ws:
+        for own in (Origin(f"http://{host}"), None):
+            async with connect(f"ws://{host}/socket?token={token}", origin=own) as ws:
                 assert json.loads(await asyncio.wait_for(ws.recv(), 10))["type"] == "connected"
 
     asyncio.run(scenario())
