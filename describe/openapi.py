@@ -171,7 +171,7 @@ PATHS: dict[str, dict[str, dict[str, Any]]] = {
     },
     "/api/auth/logout": {
         "post": op(
-            "End the browser session everywhere (refresh cookie, {refresh} body or access token); clears the cookies",
+            "End the browser session, and every other of the user (refresh cookie or {refresh} body); clears cookies",
             body="SessionRefresh",
             body_required=False,
             returns=ref("LoggedOut"),

@@ -77,7 +77,6 @@ ORDER = obj(
     {
         "id": ID,
         "number": INTEGER,
-        "type": enum(ALL_ORDER_TYPES),
         "table": nullable(ID),
         "table_number": nullable(INTEGER),
         "client": nullable(ID),
@@ -97,7 +96,9 @@ ORDER = obj(
         "ready_at": nullable(TIMESTAMP),
         "delivered_at": nullable(TIMESTAMP),
         "closed_at": nullable(TIMESTAMP),
-    }
+    },
+    # Always there, but missing from events written before orders stored it, which a resumed socket may replay.
+    {"type": enum(ALL_ORDER_TYPES)},
 )
 
 TABLE = obj(

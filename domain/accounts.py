@@ -285,11 +285,6 @@ async def logout(services: Services, token: str) -> None:
     await revoke_user(services, row["id"], row["company_id"])
 
 
-async def logout_user(services: Services, actor: Actor) -> None:
-    """Log out everywhere by an access token (a browser session whose refresh cookie is gone)."""
-    await revoke_user(services, actor.id, actor.company_id)
-
-
 async def me(services: Services, actor: Actor) -> UserJSON:
     row = cast("UserRow | None", await services.database.fetch_one(SELECT_USER, {"id": actor.id}))
     if row is None:

@@ -49,13 +49,9 @@ async def session(request: Request) -> JSONResponse:
 
 
 async def session_logout(request: Request) -> JSONResponse:
-    """Sign out everywhere by the refresh cookie (or body), else by the access token; the cookies are cleared."""
-    data = await body(request)
-    cookie = refresh_cookie(request.cookies)
-    if cookie is not None or data:
-        await accounts.logout(services(request), accounts.presented_refresh(data, cookie))
-    else:
-        await accounts.logout_user(services(request), await actor(request))
+    """Sign out everywhere by the refresh cookie (or a `{refresh}` body); the cookies are cleared."""
+    token = accounts.presented_refresh(await body(request), refresh_cookie(request.cookies))
+    await accounts.logout(services(request), token)
     response = respond({"ok": True})
     clear_session(response, request)
     return response
