@@ -126,9 +126,9 @@ def test_join_room_is_authorized_on_the_server(client):
     cafe = make_company(client)
     customer = add_customer(client, cafe)
     refused = [
-        (customer, ["admin-orders", "city-1-orders", f"user-{cafe.waiter.id}", "lobby"]),
-        (cafe.manager, ["admin-orders", "city-2-orders", f"user-{customer.id}"]),
-        (cafe.waiter, ["admin-orders", "city-1-orders"]),
+        (customer, ["admin-orders", "admin-broadcasts", "city-1-orders", f"user-{cafe.waiter.id}", "lobby"]),
+        (cafe.manager, ["admin-orders", "admin-broadcasts", "city-2-orders", f"user-{customer.id}"]),
+        (cafe.waiter, ["admin-orders", "admin-broadcasts", "city-1-orders"]),
         (cafe.owner, ["city-99-orders", f"user-{cafe.waiter.id}"]),
     ]
     for person, room_ids in refused:
@@ -150,6 +150,11 @@ def test_join_room_is_authorized_on_the_server(client):
         ws.receive_json()
         ws.send_json({"type": "join-room", "data": {"roomId": "city-2-orders"}})
         assert ws.receive_json() == {"type": "room-joined", "data": {"roomId": "city-2-orders"}}
+    for person in (cafe.owner, cafe.admin):  # the admin panel's broadcast pages join it (M7)
+        with client.websocket_connect(rooms_url(person)) as ws:
+            ws.receive_json()
+            ws.send_json({"type": "join-room", "data": {"roomId": "admin-broadcasts"}})
+            assert ws.receive_json() == {"type": "room-joined", "data": {"roomId": "admin-broadcasts"}}
 
 
 def test_leave_room_stops_delivery(client):
