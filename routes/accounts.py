@@ -7,7 +7,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from domain import accounts, staff, tickets
-from domain.auth import CSRF_COOKIE, refresh_cookie
+from domain.auth import CSRF_COOKIE, credential, refresh_cookie
 from routes.common import actor, bearer, body, client_address, no_content, respond, services
 from routes.session_cookies import clear_session, csrf_token, new_csrf, set_csrf, set_session
 
@@ -70,7 +70,13 @@ async def logout(request: Request) -> Response:
 
 
 async def change_password(request: Request) -> JSONResponse:
-    return respond(await staff.change_password(services(request), await actor(request), await body(request)))
+    """New tokens (every old one is revoked); a browser session gets them as its cookies, so it stays signed in."""
+    pair = await staff.change_password(services(request), await actor(request), await body(request))
+    response = respond(pair)
+    found = credential(request.headers.get("authorization", ""), request.cookies)
+    if found is not None and found.from_cookie:
+        set_session(response, request, pair, services(request).tokens, csrf_token(request))
+    return response
 
 
 async def update_user(request: Request) -> JSONResponse:

@@ -223,3 +223,13 @@ def test_a_cookie_sessions_page_refreshes_its_socket_with_a_fresh_ticket(setting
             assert ws.receive_json()["type"] == "token_refreshed"
             ws.send_json({"action": "refresh_token", "ticket": fresh})  # single use
             assert "error" in ws.receive_json()
+
+
+def test_a_password_change_in_a_browser_session_keeps_it_signed_in(client):
+    cafe = make_company(client)
+    csrf = browser_login(client, cafe.waiter.email)["csrfToken"]
+    change = {"old_password": PASSWORD, "new_password": "another-pass-9"}
+    response = client.post("/api/users/me/password/", json=change, headers={"Origin": OWN, "X-CSRF-Token": csrf})
+    fresh = ok(response)
+    assert cookies_set(response)["access_token"]["access_token"].value == fresh["access"]
+    assert ok(client.get("/api/auth/session"))["user"]["id"] == cafe.waiter.id
