@@ -137,7 +137,8 @@ async def order_created(change: Change, order: OrderJSON) -> None:
     await _notify(change, order["branch"], [order["waiter"]] if order["waiter"] else [], "order_notification", note)
     data = _room_order(order, await _branch(change, order["branch"]))
     if shop_order(order):
-        followers = [*await _order_rooms(change, order["branch"]), rooms.branch_channel(change.company_id, order["branch"])]
+        branch_room = rooms.branch_channel(change.company_id, order["branch"])
+        followers = [*await _order_rooms(change, order["branch"]), branch_room]
         await change.emit("new-order", followers, {"type": "new-order", "data": data})
     creator = [rooms.user_channel(change.company_id, order["created_by"])]
     await change.emit("order-created", creator, {"type": "order-created", "data": data})
