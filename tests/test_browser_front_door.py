@@ -14,6 +14,7 @@ from websockets.exceptions import InvalidStatus
 from websockets.typing import Origin
 
 from tests.factory import PASSWORD
+from tests.sse import ACCEPT, event_stream
 from tests.servers import create_company_by_command, server_env, token_for, uvicorn_server
 
 
@@ -85,3 +86,21 @@ def test_cookies_are_secure_behind_a_trusted_proxy_that_says_https(served):
         proxied = http.post("/api/auth/login/", json=login, headers={"X-Forwarded-Proto": "https"})
         cookies = proxied.headers.get_list("set-cookie")
         assert len(cookies) == 3 and all("; secure" in cookie.lower() for cookie in cookies)
+
+
+def test_an_event_stream_takes_the_session_cookie_from_the_services_own_page_only(served):
+    """Streams reuse the sockets' authentication: the access cookie counts, and a foreign page may not use it."""
+    host, owner_email, _ = served
+
+    async def scenario() -> None:
+        async with httpx2.AsyncClient(base_url=f"http://{host}", timeout=10) as http:
+            login = {"email": owner_email, "password": PASSWORD}
+            (await http.post("/api/auth/login/", json=login)).raise_for_status()
+            own = {"Origin": f"http://{host}"}
+            async with event_stream(http, "/ws/cafe/orders/", headers=own) as stream:
+                first = await stream.next()
+                assert first is not None and first.event == "connection_established"
+            foreign = await http.get("/ws/cafe/orders/", headers={**ACCEPT, "Origin": "https://evil.example"})
+            assert foreign.status_code == 403
+
+    asyncio.run(scenario())
