@@ -13,6 +13,7 @@ from starlette.testclient import TestClient
 
 from cafe_rt import create_app
 from domain import accounts
+from domain.auth import Credential, bearer_value, credential
 from tests.factory import PASSWORD, make_company, ok, portal
 
 OWN = "http://testserver"
@@ -233,3 +234,12 @@ def test_a_password_change_in_a_browser_session_keeps_it_signed_in(client):
     fresh = ok(response)
     assert cookies_set(response)["access_token"]["access_token"].value == fresh["access"]
     assert ok(client.get("/api/auth/session"))["user"]["id"] == cafe.waiter.id
+
+
+def test_the_one_credential_reader_takes_bearer_first_then_each_access_cookie():
+    assert credential("Bearer abc", {"access_token": "cookie"}) == Credential("abc", from_cookie=False)
+    for name in ("access_token", "access_token_client", "access_token_admin"):
+        assert credential("", {name: "t"}) == Credential("t", from_cookie=True), name
+        assert bearer_value("", {name: "t"}) == "t"
+    assert credential("Basic abc", {"csrf_token": "x"}) is None
+    assert bearer_value("Bearer  ") is None
