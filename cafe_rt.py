@@ -47,6 +47,7 @@ from domain.sql import Database
 from domain.throttle import LoginLimits
 from realtime.broker import BrokerSupervisor
 from realtime.direct import KeepRawSend
+from realtime.front_door import front_door
 from realtime.http_guard import GuardedHttpToolsProtocol
 from realtime.hub import Hub
 from realtime.origins import origin_middleware
@@ -100,6 +101,12 @@ SYNC_TIMEOUT: float = config("SYNC_TIMEOUT", cast=float, default=5.0)
 WS_TICKET_TTL: int = config("WS_TICKET_TTL", cast=int, default=45)
 SOCKET_TOKEN_EXPIRY: str = config("SOCKET_TOKEN_EXPIRY", default="keep")
 CORS_ORIGINS: tuple[str, ...] = tuple(config("CORS_ORIGINS", cast=CommaSeparatedStrings, default=""))
+# The host names the service answers to (a foreign Host: 400); its own browser origins are judged by them.
+ALLOWED_HOSTS: tuple[str, ...] = tuple(
+    config("ALLOWED_HOSTS", cast=CommaSeparatedStrings, default="localhost,127.0.0.1,[::1]")
+)
+REFRESH_REUSE_GRACE: float = config("REFRESH_REUSE_GRACE", cast=float, default=10.0)
+METRICS_TOKEN: str | None = config("METRICS_TOKEN", default=None)
 MAX_PORTIONS_PER_ORDER: int = config("MAX_PORTIONS_PER_ORDER", cast=int, default=200)
 LOGIN_MAX_FAILURES: int = config("LOGIN_MAX_FAILURES", cast=int, default=10)
 LOGIN_LOCKOUT: float = config("LOGIN_LOCKOUT", cast=float, default=900.0)
@@ -155,6 +162,10 @@ class Settings:
     # "keep": an open socket outlives its access token; "close": closed with 4003 at expiry unless refreshed.
     socket_token_expiry: str = SOCKET_TOKEN_EXPIRY
     cors_origins: tuple[str, ...] = CORS_ORIGINS
+    allowed_hosts: tuple[str, ...] = ALLOWED_HOSTS
+    refresh_reuse_grace: float = REFRESH_REUSE_GRACE
+    # When set, GET /metrics needs it as a Bearer token.
+    metrics_token: str | None = METRICS_TOKEN
     max_portions_per_order: int = MAX_PORTIONS_PER_ORDER
     login_max_failures: int = LOGIN_MAX_FAILURES
     login_lockout: float = LOGIN_LOCKOUT
@@ -202,6 +213,7 @@ async def running_services(settings: Settings) -> AsyncIterator[Services]:
         ),
         publish_timeout=settings.publish_timeout,
         idempotency_ttl=settings.idempotency_ttl,
+        refresh_reuse_grace=settings.refresh_reuse_grace,
     )
     try:
         await services.broadcast.connect()
@@ -326,7 +338,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         middleware=[
             Middleware(KeepRawSend),
             Middleware(RequestMetrics),
-            *origin_middleware(settings.cors_origins),
+            *front_door(settings.allowed_hosts),
+            *origin_middleware(settings.allowed_hosts, settings.cors_origins),
             Middleware(Idempotency),
         ],
     )

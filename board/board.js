@@ -59,28 +59,35 @@ function h(tag, attributes = {}, ...children) {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Session: tokens live in sessionStorage (this tab only), never in a URL.
+// Session: the server keeps it in HttpOnly cookies, which no script of the page can read; the page sends
+// them along (same origin) and echoes the readable csrf_token cookie in X-CSRF-Token on every write.
+// Only the chosen branch is kept in sessionStorage (this tab). No token is in storage or in a URL.
 
 const session = {
-  access: null,
-  refresh: null,
   branchId: null,
   load() {
     try {
-      Object.assign(this, JSON.parse(sessionStorage.getItem(STORE) || "{}"));
+      this.branchId = JSON.parse(sessionStorage.getItem(STORE) || "{}").branchId ?? null;
     } catch {
       sessionStorage.removeItem(STORE);
     }
   },
   save() {
-    const { access, refresh, branchId } = this;
-    sessionStorage.setItem(STORE, JSON.stringify({ access, refresh, branchId }));
+    sessionStorage.setItem(STORE, JSON.stringify({ branchId: this.branchId }));
   },
   clear() {
-    this.access = this.refresh = this.branchId = null;
+    this.branchId = null;
     sessionStorage.removeItem(STORE);
   },
+  // Set by the server at sign-in, readable by design: the mark that there is a session to resume.
+  csrfToken() {
+    const found = document.cookie.split("; ").find((part) => part.startsWith("csrf_token="));
+    return found ? decodeURIComponent(found.slice("csrf_token=".length)) : null;
+  },
 };
+
+// index.html sends no Referer; its fetches still show their Origin, which the server checks on writes.
+const SAME_ORIGIN = { credentials: "same-origin", referrerPolicy: "same-origin", cache: "no-store" };
 
 // The server's clock, so waiting times are right on a screen whose own clock is off.
 let clockSkewMs = 0;
@@ -94,20 +101,11 @@ const serverNow = () => Date.now() + clockSkewMs;
 
 let refreshing = null;
 
-// Refresh tokens rotate and a reused one revokes every token of the user: only one refresh at a time.
+// The refresh cookie rotates; the server forgives a second use within seconds, but one at a time is enough.
 function refreshTokens() {
   refreshing ??= (async () => {
-    if (!session.refresh) return false;
-    const response = await fetch("/api/users/token/refresh/", {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ refresh: session.refresh }),
-    });
+    const response = await fetch("/api/auth/refresh", { method: "POST", ...SAME_ORIGIN });
     if (!response.ok) return false;
-    const tokens = await response.json();
-    session.access = tokens.access;
-    session.refresh = tokens.refresh;
-    session.save();
     board?.tokenRefreshed();
     return true;
   })()
@@ -148,10 +146,9 @@ async function api(path, { method = "GET", body, auth = true } = {}) {
   const write = method !== "GET";
   const key = write ? newKey() : null;
   for (let attempt = 0; ; attempt++) {
-    const used = session.access;
     const headers = { Accept: "application/json" };
     if (body !== undefined) headers["Content-Type"] = "application/json";
-    if (auth) headers.Authorization = `Bearer ${used}`;
+    if (method !== "GET" && session.csrfToken()) headers["X-CSRF-Token"] = session.csrfToken();
     if (key) headers["Idempotency-Key"] = key;
     const response = await send(
       path,
@@ -159,14 +156,13 @@ async function api(path, { method = "GET", body, auth = true } = {}) {
         method,
         headers,
         body: body === undefined ? undefined : JSON.stringify(body),
-        cache: "no-store",
+        ...SAME_ORIGIN,
       },
       write,
     );
     noteServerClock(response);
     if (response.status === 401 && auth) {
-      // Another request may have refreshed already while this one was on its way.
-      if (attempt === 0 && (session.access !== used || (await refreshTokens()))) continue;
+      if (attempt === 0 && (await refreshTokens())) continue;
       throw new SignedOut("Your session has ended: sign in again.");
     }
     const data = response.status === 204 ? null : await response.json().catch(() => null);
@@ -432,9 +428,18 @@ class Board {
     for (const feed of this.feeds) feed.stop();
   }
 
-  tokenRefreshed() {
-    // With SOCKET_TOKEN_EXPIRY=close the server closes a socket at its token's expiry unless told this.
-    for (const feed of this.feeds) feed.send({ action: "refresh_token", token: session.access });
+  async tokenRefreshed() {
+    // With SOCKET_TOKEN_EXPIRY=close the server closes a socket at its token's expiry unless told this: the
+    // page holds no token, so each socket gets a fresh ticket, which stands for the new access cookie.
+    for (const feed of this.feeds) {
+      if (!feed.socket) continue;
+      try {
+        const { ticket } = await api("/api/auth/ws-ticket", { method: "POST" });
+        feed.send({ action: "refresh_token", ticket });
+      } catch {
+        // The socket closes at expiry (4003) and reconnects with a ticket of its own.
+      }
+    }
   }
 
   withBranch(path) {
@@ -865,7 +870,6 @@ function show(view) {
 function signOut(message = "") {
   board?.stop();
   board = null;
-  // Only this screen forgets its tokens: POST /api/users/logout/ would sign the user out everywhere.
   session.clear();
   $("where").textContent = "";
   $("switch-branch").hidden = true;
@@ -941,14 +945,12 @@ $("login-form").addEventListener("submit", async (event) => {
   $("login-error").textContent = "";
   button.disabled = true;
   try {
-    const tokens = await api("/api/users/login/", {
+    // The answer carries the tokens too (for apps); the board keeps none of them, only the cookies count.
+    await api("/api/users/login/", {
       method: "POST",
       auth: false,
       body: { email: form.email.value.trim(), password: form.password.value },
     });
-    session.access = tokens.access;
-    session.refresh = tokens.refresh;
-    session.save();
     form.password.value = "";
     await start();
   } catch (error) {
@@ -963,7 +965,15 @@ $("login-form").addEventListener("submit", async (event) => {
   }
 });
 
-$("sign-out").addEventListener("click", () => signOut());
+$("sign-out").addEventListener("click", async () => {
+  // The cookies are HttpOnly: only the server can drop them. This ends the user's sessions everywhere.
+  await fetch("/api/auth/logout", {
+    method: "POST",
+    headers: { "X-CSRF-Token": session.csrfToken() || "" },
+    ...SAME_ORIGIN,
+  }).catch(() => null);
+  signOut();
+});
 $("switch-branch").addEventListener("click", async () => {
   board?.stop();
   board = null;
@@ -977,5 +987,5 @@ setInterval(() => {
 }, 1000);
 
 session.load();
-if (session.access) start();
+if (session.csrfToken()) start();
 else show("login-view");

@@ -26,6 +26,7 @@ from domain.catalog import MAX_PREP_MINUTES
 from domain.customer_orders import ORDER_TYPES
 from domain.kitchen import TASK_STATUSES
 from domain.orders import MAX_REASON, PAYMENT_METHODS, STATUSES
+from domain.orders import ORDER_TYPES as ALL_ORDER_TYPES
 from domain.validate import MAX_INT, MONEY_TEXT, SPACE
 
 # Text the service takes: not blank (it is stripped), no NUL character.
@@ -69,6 +70,8 @@ PREP_MINUTES = {"type": "integer", "minimum": 1, "maximum": MAX_PREP_MINUTES}
 REQUESTS: dict[str, Schema] = {
     "Login": obj({"email": EMAIL, "password": SECRET}),
     "Refresh": obj({"refresh": {**NAME, "maxLength": 4096}}),
+    # A browser session sends none: the refresh cookie says it.
+    "SessionRefresh": obj({}, {"refresh": {**NAME, "maxLength": 4096}}),
     "PasswordChange": obj({"old_password": SECRET, "new_password": PASSWORD}),
     "NewBranch": obj({"name": NAME, "city_id": {"type": "integer", "minimum": 1, "maximum": MAX_INT}}),
     "NewUser": obj(
@@ -111,6 +114,7 @@ REQUESTS: dict[str, Schema] = {
             "waiter": nullable(ID),
             "items": LINES,
             "branch": nullable(ID),
+            "type": {**enum(ALL_ORDER_TYPES), "description": "dine_in by default with a table, else pickup"},
         },
     ),
     # `branch` defaults to the customer's home branch; `type` is how the order reaches it (pickup by default).
@@ -149,6 +153,12 @@ REQUESTS: dict[str, Schema] = {
 RESPONSES: dict[str, Schema] = {
     "Error": obj({"detail": {"anyOf": [TEXT, {"type": "object", "additionalProperties": array(TEXT)}]}}),
     "Tokens": obj({"access": TEXT, "refresh": TEXT}),
+    # Login: the tokens as before, and the CSRF token of the browser session its cookies hold.
+    "LoginTokens": obj({"access": TEXT, "refresh": TEXT, "csrfToken": TEXT}),
+    "CsrfToken": obj({"csrfToken": TEXT}),
+    "SessionRefreshed": obj({"ok": BOOLEAN, "csrfToken": TEXT}),
+    "Session": obj({"user": ref("User")}),
+    "LoggedOut": obj({"ok": BOOLEAN}),
     "WsTicket": obj({"ticket": TEXT, "expires_in": {"type": "integer", "description": "seconds the ticket lives"}}),
     "Health": obj({"database": enum(["ok", "down"]), "broker": enum(["ok", "down"])}, {"detail": TEXT}),
     "Branch": obj({"id": ID, "name": TEXT, "city_id": INTEGER, "company": ID}),

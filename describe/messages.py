@@ -315,7 +315,10 @@ MESSAGES: dict[str, tuple[str, Schema]] = {
         "The in-band refresh-token was accepted",
         reply("token-refreshed", obj({"expires_at": INTEGER})),
     ),
-    "new-order": ("An order was created (admin-orders, city room, branch room)", event("new-order", ref("RoomOrder"))),
+    "new-order": (
+        "A pickup or delivery order was created (admin-orders, city room, branch room; dine-in orders stay off them)",
+        event("new-order", ref("RoomOrder")),
+    ),
     "order-created": ("The order the user placed", event("order-created", ref("RoomOrder"))),
     "order-status-updated": (
         "An order's status changed",
@@ -356,7 +359,11 @@ MESSAGES: dict[str, tuple[str, Schema]] = {
     ),
     # What clients send: the cafe feeds and the entity sockets.
     "action-ping": ("Answered with pong", action("ping")),
-    "action-refresh_token": ("A new access token for this socket", action("refresh_token", {"token": TEXT})),
+    "action-refresh_token": (
+        "A new access token for this socket, or a fresh ticket standing for one (a cookie session's page)",
+        action("refresh_token", optional={"token": TEXT, "ticket": TEXT})
+        | {"anyOf": [{"required": ["token"]}, {"required": ["ticket"]}]},
+    ),
     "action-get_status": ("Send the entity's state again", action("get_status")),
     "action-update_status": (
         "Move the order's status (owners, admins, managers)",
@@ -375,8 +382,8 @@ MESSAGES: dict[str, tuple[str, Schema]] = {
     # What clients send: the rooms socket.
     "ping": ("Answered with pong", room_frame("ping")),
     "join-room": (
-        "Join a room (checked on the server): admin-orders, city-{cityId}-orders, branch-{branchId}-orders, "
-        "user-{userId}",
+        "Join a room (checked on the server): admin-orders, admin-broadcasts (owners, admins), city-{cityId}-orders, "
+        "branch-{branchId}-orders, user-{userId}",
         room_request("join-room", obj({"roomId": TEXT})),
     ),
     "leave-room": ("Leave a room", room_request("leave-room", obj({"roomId": TEXT}))),

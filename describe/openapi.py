@@ -30,7 +30,8 @@ from domain.orders import STATUSES
 ERRORS = {
     400: "Bad input: `detail` is a message, or `{field: [messages]}`.",
     401: "No valid access token.",
-    403: "The user's role may not do this.",
+    403: "The user's role may not do this; or, from a browser, a foreign Origin, or a cookie-authenticated write "
+    "without the CSRF token.",
     404: "Not found, or not the user's to see (another company's ids look missing).",
     409: "The current state forbids the change, or a request with the same `Idempotency-Key` is still running "
     "(then with `Retry-After`).",
@@ -100,6 +101,7 @@ def op(
     media_type: str = "application/json",
     status: int = 200,
     body: str | None = None,
+    body_required: bool = True,
     query: list[dict[str, Any]] | tuple = (),
     errors: tuple[int, ...] = (),
     also: dict[int, tuple[str, Schema]] | None = None,
@@ -112,7 +114,7 @@ def op(
     operation: dict[str, Any] = {"tags": [tag], "summary": summary, "parameters": list(query)}
     if body is not None:
         operation["requestBody"] = {
-            "required": True,
+            "required": body_required,
             "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{body}"}}},
         }
     success: dict[str, Any] = {"description": summary}
@@ -153,27 +155,73 @@ PATHS: dict[str, dict[str, dict[str, Any]]] = {
     },
     "/metrics": {
         "get": op(
-            "Counters and latencies for Prometheus",
+            "Counters and latencies for Prometheus (with METRICS_TOKEN set: that as a Bearer token)",
             returns=PROMETHEUS_TEXT,
             media_type="text/plain",
+            errors=(401,),
             public=True,
             tag="service",
         )
     },
     "/api/users/login/": {
-        "post": op("Log in", body="Login", returns=ref("Tokens"), errors=(400, 401, 429), public=True, tag="accounts")
+        "post": op(
+            "Log in; also sets the browser session's cookies (access_token, refresh_token, csrf_token)",
+            body="Login",
+            returns=ref("LoginTokens"),
+            errors=(400, 401, 403, 429),
+            public=True,
+            tag="accounts",
+        )
     },
     "/api/auth/login/": {
         "post": op(
-            "Log in (alias)", body="Login", returns=ref("Tokens"), errors=(400, 401, 429), public=True, tag="accounts"
+            "Log in (alias)",
+            body="Login",
+            returns=ref("LoginTokens"),
+            errors=(400, 401, 403, 429),
+            public=True,
+            tag="accounts",
         )
+    },
+    "/api/auth/csrf": {
+        "get": op(
+            "The browser session's CSRF token for X-CSRF-Token (sets the csrf_token cookie when missing)",
+            returns=ref("CsrfToken"),
+            public=True,
+            tag="accounts",
+        )
+    },
+    "/api/auth/refresh": {
+        "post": op(
+            "Rotate the browser session: the refresh cookie (or a {refresh} body) for new cookies",
+            body="SessionRefresh",
+            body_required=False,
+            returns=ref("SessionRefreshed"),
+            errors=(400, 401, 403),
+            public=True,
+            tag="accounts",
+        )
+    },
+    "/api/auth/logout": {
+        "post": op(
+            "End the browser session, and every other of the user (refresh cookie or {refresh} body); clears cookies",
+            body="SessionRefresh",
+            body_required=False,
+            returns=ref("LoggedOut"),
+            errors=(400, 401, 403),
+            public=True,
+            tag="accounts",
+        )
+    },
+    "/api/auth/session": {
+        "get": op("The signed-in user of the session", returns=ref("Session"), errors=(404,), tag="accounts")
     },
     "/api/users/token/refresh/": {
         "post": op(
             "New tokens; the refresh token is used up (a used one again revokes every token of the user)",
             body="Refresh",
             returns=ref("Tokens"),
-            errors=(400, 401),
+            errors=(400, 401, 403),
             public=True,
             tag="accounts",
         )
@@ -183,7 +231,7 @@ PATHS: dict[str, dict[str, dict[str, Any]]] = {
             "Log out everywhere: every token of the refresh token's user is revoked",
             body="Refresh",
             status=204,
-            errors=(400, 401),
+            errors=(400, 401, 403),
             public=True,
             tag="accounts",
         )
@@ -508,16 +556,21 @@ def document() -> dict[str, Any]:
             "version": "1.0.0",
             "description": "Writes over REST; every change is pushed over the sockets described at /asyncapi.json. "
             "Ids are UUIDs, money a string with two decimals, timestamps ISO 8601 UTC; every error is "
-            '`{"detail": ...}`. Under `cafe_rt.py serve`, before any operation: 431 for a request head over '
-            "64 KiB, 408 for a request that has not arrived within REQUEST_TIMEOUT.",
+            '`{"detail": ...}`. Before any operation: 400 (text) for a `Host` not in ALLOWED_HOSTS; under '
+            "`cafe_rt.py serve`, 431 for a request head over 64 KiB, 408 for a request that has not arrived within "
+            "REQUEST_TIMEOUT.",
         },
         "servers": [{"url": "http://localhost:8000", "description": "`cafe_rt.py serve`; https behind TLS"}],
-        "security": [{"bearerAuth": []}],
+        "security": [{"bearerAuth": []}, {"cookieAuth": []}],
         "paths": {
             path: _with_path_parameters(path, operations) for path, operations in (PATHS | event_stream_paths()).items()
         },
         "components": {
-            "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+            "securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+                # A browser session: writes also need X-CSRF-Token equal to the csrf_token cookie.
+                "cookieAuth": {"type": "apiKey", "in": "cookie", "name": "access_token"},
+            },
             "schemas": SCHEMAS | RESPONSES | REQUESTS,
             "responses": {
                 str(code): {

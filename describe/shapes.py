@@ -14,6 +14,7 @@ from domain.auth import ROLES
 from domain.customer_orders import ORDER_TYPES
 from domain.feeds import TABLE_STATUS_DISPLAY
 from domain.kitchen import TASK_STATUSES
+from domain.orders import ORDER_TYPES as ALL_ORDER_TYPES
 from domain.orders import STATUSES
 from domain.rooms import room_status
 from domain.stations import MAX_STATION, STATION_SLUG
@@ -114,8 +115,9 @@ ORDER = obj(
         "delivered_at": nullable(TIMESTAMP),
         "closed_at": nullable(TIMESTAMP),
     },
-    # Always sent since migration 0005; events stored before it lack it, which means null (resumes replay them).
-    {"void": nullable(ref("Void"))},
+    # Always sent; events stored before migrations 0005 (void) and 0007 (type) lack them, and a resume may
+    # replay such an event (absent void means null).
+    {"void": nullable(ref("Void")), "type": enum(ALL_ORDER_TYPES)},
 )
 
 TABLE = obj(

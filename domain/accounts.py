@@ -16,12 +16,12 @@ from domain.auth import (
     verify_password,
 )
 from domain.db import new_id, utc_now
-from domain.errors import Conflict, Forbidden, NotAuthenticated, NotFound
+from domain.errors import Conflict, Forbidden, Invalid, NotAuthenticated, NotFound
 from domain.revocation import revoke_user
 from domain.services import Services
 from domain.shapes import BranchJSON, CreatedCompany, UserJSON, UserRow
 from domain.sql import Row, Statements, one
-from domain.validate import MAX_INT, Body, is_uuid, whole_numbers
+from domain.validate import MAX_INT, Body, is_email, is_uuid, whole_numbers
 
 INSERT_COMPANY = "INSERT INTO companies (id, name, created_at) VALUES (:id, :name, :created_at)"
 INSERT_BRANCH = """
@@ -119,6 +119,8 @@ async def _insert_user(
 
 async def create_company(services: Services, name: str, owner_email: str, owner_password: str) -> CreatedCompany:
     """The management command's job: a company and its owner (no branch yet)."""
+    if not is_email(normalize_email(owner_email)):
+        raise Invalid({"email": ["Enter a valid email address."]})
     db = services.database
     company_id = new_id()
     password_hash = await asyncio.to_thread(hash_password, owner_password)
@@ -168,7 +170,7 @@ async def create_user(services: Services, actor: Actor, data: Any) -> UserJSON:
     role = body.choice("role", ROLES)
     branch_id = body.ident("branch", required=False)
     city_ids = body.items("city_ids", required=False)
-    if email and "@" not in email:
+    if email and not is_email(normalize_email(email)):
         body.fail("email", "Enter a valid email address.")
     cities = whole_numbers(city_ids, 1)
     if cities is None:
@@ -249,11 +251,21 @@ async def start_session(services: Services, row: UserRow) -> dict[str, str]:
     return issue_tokens(services.tokens, user, row["token_version"], jti)
 
 
-async def _refresh_claims(services: Services, data: Any) -> tuple[dict[str, Any], UserRow]:
-    """The claims of a refresh token whose user is active and has not been revoked since, and the user's row."""
-    body = Body(data, {"refresh"})
-    token = body.text("refresh", max_length=4096)
+def presented_refresh(data: Any, cookie: str | None, *, by_cookie: bool = False) -> str:
+    """The refresh token of a `{refresh}` body, else (where `by_cookie`: the browser session's routes) of the
+    refresh cookie."""
+    body = Body({} if data is None else data, {"refresh"})
+    token = body.text("refresh", max_length=4096, required=not by_cookie)
+    if by_cookie and token is None and cookie is None:
+        body.fail("refresh", "Send the refresh token as {refresh}, or the refresh_token cookie.")
     body.check()
+    token = token or cookie
+    assert token is not None  # required without a cookie: check() refused its absence
+    return token
+
+
+async def _refresh_claims(services: Services, token: str) -> tuple[dict[str, Any], UserRow]:
+    """The claims of a refresh token whose user is active and has not been revoked since, and the user's row."""
     claims = decode_token(services.tokens, token, kind="refresh")
     row = cast("UserRow | None", await services.database.fetch_one(SELECT_USER, {"id": claims["sub"]}))
     if row is None or not row["is_active"] or row["token_version"] != claims["ver"]:
@@ -261,29 +273,33 @@ async def _refresh_claims(services: Services, data: Any) -> tuple[dict[str, Any]
     return claims, row
 
 
-async def refresh(services: Services, data: Any) -> dict[str, str]:
-    """Rotate: a new access and refresh token; the presented refresh token is used up."""
-    claims, row = await _refresh_claims(services, data)
+async def refresh(services: Services, token: str) -> dict[str, str]:
+    """Rotate: a new access and refresh token; the presented refresh token is used up. Presented again
+    within `refresh_reuse_grace` seconds it answers the same new pair; later, every token of the user is revoked."""
+    claims, row = await _refresh_claims(services, token)
     jti = claims.get("jti")
     if not isinstance(jti, str):
         raise NotAuthenticated("This refresh token cannot be rotated; log in again.")
     db = services.database
     user = await user_json(db, row)
     async with db.transaction():
-        used = await tokens.use(db, jti, row["id"])
-        fresh = await tokens.remember(db, row["id"], services.tokens.refresh_ttl) if used is tokens.Use.FIRST else None
-    if used is tokens.Use.REPLAYED:
+        rotation = await tokens.rotate(db, jti, row["id"], services.tokens.refresh_ttl, services.refresh_reuse_grace)
+    if rotation.use is tokens.Use.REPLAYED:
         # Whoever rotated it first holds a live token now, and it may not be the user: revoke them all.
         await revoke_user(services, row["id"], row["company_id"])
         raise NotAuthenticated("This refresh token was already used; every session of this account is signed out.")
-    if fresh is None:
+    if rotation.jti is None:
         raise NotAuthenticated("Token has been revoked.")
-    return issue_tokens(services.tokens, user, row["token_version"], fresh)
+    return issue_tokens(services.tokens, user, row["token_version"], rotation.jti, rotation.issued_at)
 
 
-async def logout(services: Services, data: Any) -> None:
-    """Log out everywhere: every token of the refresh token's user is revoked."""
-    _, row = await _refresh_claims(services, data)
+async def logout(services: Services, token: str) -> None:
+    """Log out everywhere: every token of the refresh token's user is revoked. A rotated refresh token is
+    refused: only the newest of a session may end it."""
+    claims, row = await _refresh_claims(services, token)
+    jti = claims.get("jti")
+    if isinstance(jti, str) and not await tokens.is_current(services.database, jti, row["id"]):
+        raise NotAuthenticated("This refresh token was already rotated or revoked.")
     await revoke_user(services, row["id"], row["company_id"])
 
 

@@ -52,13 +52,19 @@ async def _branch(change: Change, branch_id: str) -> Any:
     return change.memo[key]
 
 
+def shop_order(order: OrderJSON) -> bool:
+    """Whether the order is the online shop's (pickup, delivery), which the rooms dialect's order rooms carry:
+    its admin panel announces every new-order as one to pack, and knows no dine_in (DESIGN, Browser sessions)."""
+    return order["type"] in ("pickup", "delivery")
+
+
 async def _order_rooms(change: Change, branch_id: str) -> list[str]:
     """admin-orders and the city room of the branch."""
     city_id = await _branch_city(change, branch_id)
     return [rooms.admin_channel(change.company_id), rooms.city_channel(change.company_id, city_id)]
 
 
-def _room_order(order: OrderJSON, branch: Any, kind: str) -> dict[str, Any]:
+def _room_order(order: OrderJSON, branch: Any) -> dict[str, Any]:
     """new-order / order-created: seed 004's fields, and what today's mini-app and admin panel read."""
     return {
         "id": order["id"],
@@ -68,7 +74,7 @@ def _room_order(order: OrderJSON, branch: Any, kind: str) -> dict[str, Any]:
         "branch_id": order["branch"],
         "branchId": order["branch"],
         "branch": {"id": order["branch"], "name": branch["name"]},
-        "type": kind,
+        "type": order["type"],
         "table_number": order["table_number"],
         "status": rooms.room_status(order["status"]),
         "total": _money(order["total_amount"]),
@@ -107,8 +113,7 @@ async def _notify_waiter(change: Change, waiter_id: str, kind: str, data: dict[s
     await change.emit(kind, [channel], message(kind, {**data, "notification_id": notification_id}))
 
 
-async def order_created(change: Change, order: OrderJSON, kind: str | None = None) -> None:
-    """`kind`: pickup or delivery for a customer's own order; otherwise dine_in at a table, else pickup."""
+async def order_created(change: Change, order: OrderJSON) -> None:
     await feeds.emit_order(change, "order_created", order)
     summary = {
         "order_id": order["id"],
@@ -130,10 +135,11 @@ async def order_created(change: Change, order: OrderJSON, kind: str | None = Non
         "message": f"New order for {where}",
     }
     await _notify(change, order["branch"], [order["waiter"]] if order["waiter"] else [], "order_notification", note)
-    kind = kind or ("dine_in" if order["table"] else "pickup")
-    data = _room_order(order, await _branch(change, order["branch"]), kind)
-    followers = [*await _order_rooms(change, order["branch"]), rooms.branch_channel(change.company_id, order["branch"])]
-    await change.emit("new-order", followers, {"type": "new-order", "data": data})
+    data = _room_order(order, await _branch(change, order["branch"]))
+    if shop_order(order):
+        branch_room = rooms.branch_channel(change.company_id, order["branch"])
+        followers = [*await _order_rooms(change, order["branch"]), branch_room]
+        await change.emit("new-order", followers, {"type": "new-order", "data": data})
     creator = [rooms.user_channel(change.company_id, order["created_by"])]
     await change.emit("order-created", creator, {"type": "order-created", "data": data})
 
@@ -151,9 +157,10 @@ async def order_saved(change: Change, before: OrderRow, order: OrderJSON) -> Non
             "timestamp": order["updated_at"],
             "branchId": order["branch"],
         }
-        creator = rooms.user_channel(change.company_id, order["created_by"])
-        branch_room = rooms.branch_channel(change.company_id, order["branch"])
-        followers = [creator, *await _order_rooms(change, order["branch"]), branch_room]
+        followers = [rooms.user_channel(change.company_id, order["created_by"])]
+        if shop_order(order):
+            branch_room = rooms.branch_channel(change.company_id, order["branch"])
+            followers += [*await _order_rooms(change, order["branch"]), branch_room]
         await change.emit("order-status-updated", followers, {"type": "order-status-updated", "data": status})
     await change.emit("order_update", channel, message("order_update", order))
     if order["status"] == "ready" and before["status"] != "ready":

@@ -20,6 +20,11 @@ COMPANY_WIDE_ROLES = ("owner", "admin")
 STAFF_ROLES = ("owner", "admin", "manager", "waiter", "cook", "cashier")
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 JWT_ALGORITHM = "HS256"
+# Browser sessions: the access token in an HttpOnly cookie (the rooms dialect's clients also name it by
+# the kind of app), the refresh token likewise, and a readable CSRF token the page echoes in a header.
+ACCESS_COOKIES = ("access_token", "access_token_client", "access_token_admin")
+REFRESH_COOKIES = ("refresh_token", "refresh_token_client", "refresh_token_admin")
+CSRF_COOKIE = "csrf_token"
 
 
 def hash_password(password: str) -> str:
@@ -89,19 +94,33 @@ class TokenSettings:
 
 
 def issue_tokens(
-    settings: TokenSettings, user: Mapping[str, Any], version: int = 0, jti: str | None = None
+    settings: TokenSettings,
+    user: Mapping[str, Any],
+    version: int = 0,
+    jti: str | None = None,
+    issued_at: int | None = None,
 ) -> dict[str, str]:
-    """An access and a refresh token of the user's token `version`; `jti` names the refresh token."""
+    """An access and a refresh token of the user's token `version`; `jti` names the refresh token.
+
+    The same claims and `issued_at` give the same two tokens again (HS256 is deterministic): that is how a
+    refresh token presented twice within the grace window gets the very pair its first use got."""
+    now = int(time.time()) if issued_at is None else issued_at
     return {
-        "access": _encode(settings, user, "access", settings.access_ttl, version),
-        "refresh": _encode(settings, user, "refresh", settings.refresh_ttl, version, jti),
+        # The refresh token's jti in the access token too: each rotation's pair differs, even within a second.
+        "access": _encode(settings, user, "access", settings.access_ttl, version, now, jti),
+        "refresh": _encode(settings, user, "refresh", settings.refresh_ttl, version, now, jti),
     }
 
 
 def _encode(
-    settings: TokenSettings, user: Mapping[str, Any], kind: str, ttl: int, version: int, jti: str | None = None
+    settings: TokenSettings,
+    user: Mapping[str, Any],
+    kind: str,
+    ttl: int,
+    version: int,
+    now: int,
+    jti: str | None = None,
 ) -> str:
-    now = int(time.time())
     claims: dict[str, object] = {
         "sub": user["id"],
         "type": kind,
@@ -124,10 +143,34 @@ _verified: dict[tuple[str, str, str], dict[str, Any]] = {}
 VERIFIED_CACHE_SIZE = 10_000
 
 
-def bearer_value(authorization: str) -> str | None:
-    """The token of an `Authorization: Bearer <token>` header, or None."""
+def bearer_value(authorization: str, cookies: Mapping[str, str] | None = None) -> str | None:
+    """The access token a request or handshake presents: `Authorization: Bearer <token>`, else an access
+    cookie; None without either. The one reader of credentials: REST, sockets and event streams call it."""
+    found = credential(authorization, cookies or {})
+    return found.token if found else None
+
+
+@dataclass(frozen=True)
+class Credential:
+    token: str
+    # A cookie comes with every request the browser makes, whichever page asks: writes need CSRF checks.
+    from_cookie: bool
+
+
+def credential(authorization: str, cookies: Mapping[str, str]) -> Credential | None:
+    """The Bearer token when the header has one (a header no other site's page can make the browser send),
+    else the first access cookie."""
     scheme, _, token = authorization.partition(" ")
-    return (token.strip() or None) if scheme.lower() == "bearer" else None
+    if scheme.lower() == "bearer" and token.strip():
+        return Credential(token.strip(), from_cookie=False)
+    for name in ACCESS_COOKIES:
+        if cookies.get(name):
+            return Credential(cookies[name], from_cookie=True)
+    return None
+
+
+def refresh_cookie(cookies: Mapping[str, str]) -> str | None:
+    return next((cookies[name] for name in REFRESH_COOKIES if cookies.get(name)), None)
 
 
 def decode_token(settings: TokenSettings, token: str | None, kind: str = "access") -> dict[str, Any]:

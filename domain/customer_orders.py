@@ -11,7 +11,7 @@ from domain.services import Services
 from domain.shapes import OrderJSON
 from domain.validate import Body
 
-# How a customer's own order reaches it; announced as new-order's `type` (staff orders at a table: dine_in).
+# How a customer's own order reaches it (staff orders at a table are dine_in).
 ORDER_TYPES = ("pickup", "delivery")
 
 

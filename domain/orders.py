@@ -26,6 +26,8 @@ MAX_QUANTITY = 100
 # A void (cancelling what the kitchen started) and a comp (closing with money due) are a manager's decision.
 WRITE_OFF_ROLES = MANAGERS
 MAX_REASON = 500
+# How the order reaches its guests. The rooms dialect (the online shop's admin) hears of pickup and delivery only.
+ORDER_TYPES = ("dine_in", "pickup", "delivery")
 
 SELECT_ORDER = "SELECT * FROM orders WHERE id = :id"
 SELECT_ORDER_ITEMS = """
@@ -38,10 +40,10 @@ SELECT_STAFF = "SELECT id, branch_id, role FROM users WHERE id = :id AND company
 # The branch's next number is taken in the insert itself; the company's counter lock orders the writers.
 INSERT_ORDER = """
 INSERT INTO orders (id, company_id, branch_id, number, table_id, client_id, waiter_id, created_by, guests, status,
-                    total_cents, paid_cents, bonuses_used_cents, bonuses_earned_cents, created_at, updated_at)
+                    type, total_cents, paid_cents, bonuses_used_cents, bonuses_earned_cents, created_at, updated_at)
 VALUES (:id, :company_id, :branch_id,
         (SELECT COALESCE(MAX(number), 0) + 1 FROM orders WHERE branch_id = :branch_id),
-        :table_id, :client_id, :waiter_id, :created_by, :guests, :status,
+        :table_id, :client_id, :waiter_id, :created_by, :guests, :status, :type,
         :total_cents, 0, :bonuses_used_cents, 0, :created_at, :created_at)
 RETURNING number
 """
@@ -115,6 +117,7 @@ def order_document(row: OrderRow, items: list[OrderItemRow], table_number: int |
     return {
         "id": row["id"],
         "number": row["number"],
+        "type": row["type"],
         "table": row["table_id"],
         "table_number": table_number,
         "client": row["client_id"],
@@ -199,12 +202,13 @@ async def _staff_member(db: Statements, actor: Actor, user_id: str | None, branc
 
 async def create_order(services: Services, actor: Actor, data: Any) -> OrderJSON:
     actor = require_role(actor, ORDER_WRITERS)
-    body = Body(data, {"table", "guests", "client", "waiter", "items", "branch"})
+    body = Body(data, {"table", "guests", "client", "waiter", "items", "branch", "type"})
     table_id = body.ident("table", required=False)
     guests = body.integer("guests", low=1, high=1000, required=False) or 1
     client_id = body.ident("client", required=False)
     waiter_id = body.ident("waiter", required=False)
     branch_given = body.ident("branch", required=False)
+    kind = body.choice("type", ORDER_TYPES, required=False) or ("dine_in" if table_id else "pickup")
     lines = read_items(body, services.max_portions_per_order)
     body.check()
     if waiter_id is None and actor.role == "waiter":
@@ -223,7 +227,7 @@ async def create_order(services: Services, actor: Actor, data: Any) -> OrderJSON
             await visible_client(db, actor, client_id)
         waiter_id = await _staff_member(db, actor, waiter_id, branch_id)
         priced = await price_lines(db, actor, lines, branch_id)
-        fields = {"table_id": table_id, "client_id": client_id, "waiter_id": waiter_id, "guests": guests}
+        fields = {"table_id": table_id, "client_id": client_id, "waiter_id": waiter_id, "guests": guests, "type": kind}
         order = await place_order(change, actor, branch_id, fields, priced, status="open", table_number=table_number)
     return order
 
@@ -256,6 +260,7 @@ async def place_order(
         "created_by": actor.id,
         "guests": fields.get("guests", 1),
         "status": status,
+        "type": fields.get("type") or ("dine_in" if fields.get("table_id") else "pickup"),
         "total_cents": total,
         "bonuses_used_cents": bonuses_used,
         "created_at": now,
@@ -294,7 +299,7 @@ async def place_order(
     ]
     # The row now holds every column of orders: the inserted values, the number and the defaults.
     order = order_document(cast(OrderRow, row), lines, table_number)
-    await announce.order_created(change, order, fields.get("type"))
+    await announce.order_created(change, order)
     await sync.enqueue(change, order, "created")
     if bonuses_used:
         await bonuses.spend(change, actor.id, row["id"], bonuses_used)

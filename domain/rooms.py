@@ -9,6 +9,9 @@ from domain.errors import Forbidden
 from domain.sql import Statements
 
 ADMIN_ROOM = "admin-orders"
+# The shop admin's broadcast pages join it; cafe_rt's own broadcasts go to the entity sockets, so it carries
+# nothing yet, but joining it must not fail for the owners and admins whose pages do.
+BROADCASTS_ROOM = "admin-broadcasts"
 CITY_ROOM = re.compile(r"city-([1-9][0-9]{0,8})-orders")
 USER_ROOM = re.compile(r"user-([0-9a-f-]{36})")
 BRANCH_ROOM = re.compile(r"branch-([0-9a-f-]{36})-orders")
@@ -30,6 +33,10 @@ def admin_channel(company_id: str) -> str:
 
 def city_channel(company_id: str, city_id: int) -> str:
     return f"room_city_orders_{company_id}_{city_id}"
+
+
+def broadcasts_channel(company_id: str) -> str:
+    return f"room_admin_broadcasts_{company_id}"
 
 
 def user_channel(company_id: str, user_id: str) -> str:
@@ -71,6 +78,8 @@ async def room_channel(db: Statements, actor: CompanyActor, room_id: object) -> 
     """The channel behind a room the actor may join; Forbidden for anything else."""
     if room_id == ADMIN_ROOM and actor.company_wide:
         return admin_channel(actor.company_id)
+    if room_id == BROADCASTS_ROOM and actor.company_wide:
+        return broadcasts_channel(actor.company_id)
     city = CITY_ROOM.fullmatch(room_id) if isinstance(room_id, str) else None
     if city is not None:
         city_id = int(city.group(1))

@@ -31,6 +31,8 @@ class Services:
     publish_timeout: float = 1.0
     # Seconds an Idempotency-Key's answer is kept.
     idempotency_ttl: int = 86400
+    # Seconds in which a just-rotated refresh token, presented again, gets the same new pair.
+    refresh_reuse_grace: float = 10.0
 
     def change(self, company_id: str) -> Change:
         return Change(self, company_id)

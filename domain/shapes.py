@@ -23,6 +23,8 @@ class OrderRow(TypedDict):
     created_by: str
     guests: int
     status: str
+    # dine_in, pickup or delivery (orders.ORDER_TYPES)
+    type: str
     total_cents: int
     paid_cents: int
     bonuses_used_cents: int
@@ -147,6 +149,7 @@ class VoidJSON(TypedDict):
 class OrderJSON(TypedDict):
     id: str
     number: int
+    type: str
     table: str | None
     table_number: int | None
     client: str | None

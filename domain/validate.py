@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from email.errors import HeaderParseError, MessageDefect
+from email.headerregistry import Address
 from typing import Any, TypeGuard
 
 from domain.db import parse_cents
@@ -19,6 +21,22 @@ MAX_DEPTH = 32
 SPACE = "\\t\\n\\u000b\\u000c\\r\\u001c-\\u0020\\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000"
 # Money as text: digits, at most two decimals, up to MAX_INT cents (10000000.00); surrounding spaces are let go.
 MONEY_TEXT = rf"^[{SPACE}]*(?:[0-9]{{1,7}}(?:\.[0-9]{{1,2}})?|10000000(?:\.00?)?)[{SPACE}]*$"
+
+
+# A domain of DNS labels (letters, digits, inner hyphens), at least two of them: what mail can be sent to.
+EMAIL_DOMAIN = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))+")
+
+
+def is_email(text: str) -> bool:
+    """An addr-spec as RFC 5322 reads it (the standard library's parser), with a dot-atom local part (no quoted
+    strings, so no `"`, `<` or space) and a host name for a domain: markup and address lists never pass."""
+    if not text.isascii() or '"' in text or len(text) > 254:
+        return False
+    try:
+        address = Address(addr_spec=text)
+    except (HeaderParseError, MessageDefect, ValueError, IndexError):
+        return False
+    return address.addr_spec == text and bool(address.username) and EMAIL_DOMAIN.fullmatch(address.domain) is not None
 
 
 def _refuse_constant(constant: str) -> None:

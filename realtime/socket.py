@@ -23,7 +23,7 @@ from domain.auth import Actor, CompanyActor, actor_from_token, bearer_value, com
 from domain.errors import NotAuthenticated
 from domain.metrics import SOCKETS
 from domain.revocation import check_current
-from domain.tickets import socket_actor
+from domain.tickets import redeem_ticket, socket_actor
 from domain.validate import parse_json
 from realtime.direct import frame_writer_for
 from realtime.hub import Hub
@@ -78,11 +78,13 @@ class Rejected(Exception):
         self.detail = detail or default_detail
 
 
-def bearer_token(websocket: HTTPConnection) -> str | None:
-    token = websocket.query_params.get("token")
+def bearer_token(connection: HTTPConnection) -> str | None:
+    """The access token of a handshake (or an event stream's request): `?token=`, else as REST reads it
+    (Bearer header, else the access cookie)."""
+    token = connection.query_params.get("token")
     if token:
         return token
-    return bearer_value(websocket.headers.get("authorization", ""))
+    return bearer_value(connection.headers.get("authorization", ""), connection.cookies)
 
 
 def resume_position(connection: HTTPConnection) -> int | None:
@@ -278,9 +280,14 @@ class HubSocket(HubClient, WebSocketEndpoint):
     async def _refresh(self, websocket: WebSocket, message: dict[str, Any]) -> None:
         data = message.get("data")
         token = message.get("token") or (data.get("token") if isinstance(data, dict) else None)
+        # A page of a cookie session holds no token: a fresh ticket stands for its new access cookie.
+        ticket = message.get("ticket")
         services = websocket.state.services
         try:
-            fresh = actor_from_token(services.tokens, token if isinstance(token, str) else None)
+            if isinstance(ticket, str) and ticket and not token:
+                fresh = await redeem_ticket(services, ticket)
+            else:
+                fresh = actor_from_token(services.tokens, token if isinstance(token, str) else None)
             if fresh.id == self.actor.id:
                 await check_current(services.database, fresh)
         except NotAuthenticated as refused:

@@ -25,7 +25,9 @@ def services(request: Request) -> Services:
 
 
 def bearer(request: Request) -> str | None:
-    return bearer_value(request.headers.get("authorization", ""))
+    """The access token: `Authorization: Bearer`, else the session cookie (whose writes the browser guard
+    in realtime/origins.py has checked for CSRF before any handler runs)."""
+    return bearer_value(request.headers.get("authorization", ""), request.cookies)
 
 
 async def actor(request: Request) -> Actor:
@@ -36,8 +38,9 @@ async def actor(request: Request) -> Actor:
     return await authenticate(services(request), bearer(request))
 
 
-async def body(request: Request) -> Any:
-    """The JSON body, read only up to MAX_BODY_BYTES: a bigger one is refused before it is in memory.
+async def body(request: Request, *, required: bool = True) -> Any:
+    """The JSON body, read only up to MAX_BODY_BYTES: a bigger one is refused before it is in memory. None for
+    no body where one is not `required` (a browser's refresh or sign-out, which the session cookie says).
 
     uvicorn then discards what still comes of it (`serve` hangs up after REQUEST_TIMEOUT); hanging up at
     once would reset the connection with the body unread, and the client would never see the 413."""
@@ -54,6 +57,8 @@ async def body(request: Request) -> Any:
     except ClientDisconnect:
         # Gone mid-body (or cut by serve's REQUEST_TIMEOUT): nobody reads this answer, but it is no server fault.
         raise Invalid("The client went away before its body arrived.") from None
+    if not raw.strip() and not required:
+        return None
     if not raw.strip():
         # Never an empty object in its place: an empty POST /api/cafe/orders/ must not become an empty order.
         raise Invalid("A JSON object is required as the request body.")

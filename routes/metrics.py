@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import os
 import time
 
@@ -11,6 +12,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from domain.auth import bearer_value
+from domain.errors import NotAuthenticated
 from domain.metrics import HTTP_LATENCY, HTTP_REQUESTS
 
 EVENT_STREAM = (b"content-type", b"text/event-stream")
@@ -49,6 +52,12 @@ class RequestMetrics:
 
 
 async def metrics(request: Request) -> Response:
+    """Open unless METRICS_TOKEN is set: the totals span every company, fine on a private network only."""
+    expected = request.state.settings.metrics_token
+    if expected:
+        given = bearer_value(request.headers.get("authorization", "")) or ""
+        if not hmac.compare_digest(given.encode(), expected.encode()):
+            raise NotAuthenticated("GET /metrics needs METRICS_TOKEN as a Bearer token.")
     registry = REGISTRY
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()

@@ -17,7 +17,7 @@ from websockets.asyncio.client import ClientConnection
 
 from cafe_rt import Settings, create_app
 from tests import frames, responses
-from tests.factory import TEST_SECRET
+from tests.factory import TEST_HOSTS, TEST_SECRET
 
 POSTGRES_ADMIN_URL = os.environ.get("CAFE_RT_TEST_POSTGRES", "postgresql://root@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("CAFE_RT_TEST_REDIS", "redis://127.0.0.1:6379/0")
@@ -104,6 +104,7 @@ def settings(database_url: str) -> Settings:
         database_url=database_url,
         broadcast_url="memory://",
         jwt_secret=TEST_SECRET,
+        allowed_hosts=TEST_HOSTS,
         relay_interval=0.5,
         sweep_interval=0.5,
     )

@@ -16,6 +16,8 @@ from domain import accounts
 from domain.auth import issue_tokens
 
 TEST_SECRET = "cafe-rt-test-secret-0123456789abcdef"
+# TestClient asks for http://testserver/; the real servers of tests/servers.py listen on 127.0.0.1.
+TEST_HOSTS = ("testserver", "127.0.0.1", "localhost")
 PASSWORD = "password-123"
 
 
@@ -51,6 +53,8 @@ class Company:
 def login(client: TestClient, email: str, password: str = PASSWORD) -> dict[str, str]:
     response = client.post("/api/users/login/", json={"email": email, "password": password})
     assert response.status_code == 200, response.text
+    # The tests act as apps that send the Bearer token; a browser's session cookies are for tests that say so.
+    client.cookies.clear()
     return response.json()
 
 

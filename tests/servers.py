@@ -123,6 +123,8 @@ def create_company_by_command(database_url: str) -> str:
 def token_for(http: httpx2.Client, email: str) -> str:
     response = http.post("/api/users/login/", json={"email": email, "password": PASSWORD})
     response.raise_for_status()
+    # An app that sends the Bearer token, not a browser: the session cookies are dropped.
+    http.cookies.clear()
     return response.json()["access"]
 
 

@@ -151,7 +151,13 @@ def test_a_deactivated_user_is_out_at_once_and_can_be_let_back_in(client):
     assert me_status(client, session["access"]) == 401  # reactivation gives back no old token
 
 
-def test_refresh_rotates_and_a_replayed_refresh_token_revokes_every_token(client):
+def test_refresh_rotates_and_a_replayed_refresh_token_revokes_every_token(settings):
+    # No grace window: every second use is a replay (tests/test_browser_sessions.py covers the window).
+    with TestClient(create_app(replace(settings, refresh_reuse_grace=0))) as client:
+        refresh_rotates_and_a_replay_revokes(client)
+
+
+def refresh_rotates_and_a_replay_revokes(client):
     cafe = make_company(client)
     phone, laptop = login(client, cafe.waiter.email), login(client, cafe.waiter.email)
     rotated = ok(client.post("/api/users/token/refresh/", json={"refresh": phone["refresh"]}))

@@ -14,7 +14,7 @@ def test_login_on_both_paths_then_refresh_and_me(client):
     cafe = make_company(client)
     for path in ("/api/users/login/", "/api/auth/login/"):
         tokens = ok(client.post(path, json={"email": cafe.waiter.email.upper(), "password": PASSWORD}))
-        assert set(tokens) == {"access", "refresh"}
+        assert set(tokens) == {"access", "refresh", "csrfToken"}
     me = ok(client.get("/api/users/me/", headers={"Authorization": f"Bearer {tokens['access']}"}))
     assert (me["id"], me["role"], me["company"], me["branch"]) == (cafe.waiter.id, "waiter", cafe.id, cafe.branch_a)
     claims = jwt.decode(tokens["access"], TEST_SECRET, algorithms=["HS256"])

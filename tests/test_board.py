@@ -120,12 +120,22 @@ def feeds_live(page: Page) -> None:
 
 
 def stored_tokens(page: Page) -> set[str]:
-    stored = page.evaluate("JSON.parse(sessionStorage.getItem('cafe_rt.board') || '{}')")
-    return {stored[name] for name in ("access", "refresh") if stored.get(name)}
+    """The session's tokens, which live in the browser's HttpOnly cookies and nowhere the page can reach."""
+    cookies = {cookie["name"]: cookie for cookie in page.context.cookies()}
+    tokens = {cookies[name]["value"] for name in ("access_token", "refresh_token") if name in cookies}
+    for name in ("access_token", "refresh_token"):
+        if name in cookies:
+            assert cookies[name]["httpOnly"] and cookies[name]["sameSite"] == "Lax", name
+    readable = page.evaluate(
+        "JSON.stringify([document.cookie, {...sessionStorage}, {...localStorage}, "
+        "Object.keys(window).filter((key) => /token|session/i.test(key))])"
+    )
+    assert not any(token in readable for token in tokens), "a token within the page's reach"
+    return tokens
 
 
 def assert_no_token_in_urls(traffic: Traffic, tokens: set[str]) -> None:
-    assert tokens, "the board keeps no token"
+    assert tokens, "the browser holds no session cookie"
     for url in traffic.urls:
         where = url.partition("?")[0]
         assert "token" not in parse_qs(urlsplit(url).query), f"a token parameter in a request to {where}"
@@ -220,7 +230,7 @@ def test_board_follows_the_floor_and_the_kitchen_live(browser: Browser, tmp_path
         urls = [url for url in reconnects if f"/ws/cafe/{feed}/" in url]
         assert urls and all("last_event_id" in parse_qs(urlsplit(url).query) for url in urls), (feed, reconnects)
     after = traffic.rest_since(resumed)
-    assert ("POST", f"http://{host}/api/users/token/refresh/") in after, "the 401 did not make it refresh"
+    assert ("POST", f"http://{host}/api/auth/refresh") in after, "the 401 did not make it refresh"
     assert {url for method, url in after if method == "GET"} == set(), "it refetched instead of resuming"
     tickets_per_socket = [parse_qs(urlsplit(url).query)["ticket"][0] for url in traffic.sockets]
     assert len(set(tickets_per_socket)) == len(traffic.sockets), "a ticket was used twice"

@@ -19,7 +19,7 @@ from websockets.asyncio.client import connect
 from cafe_rt import Settings, create_app
 from realtime.pg_broker import broker_for
 from tests.conftest import REDIS_URL, admin_sql, require_redis
-from tests.factory import TEST_SECRET, create_order, feed_url, make_company
+from tests.factory import TEST_HOSTS, TEST_SECRET, create_order, feed_url, make_company
 from tests.servers import create_company_by_command, free_port, furnish, private_redis, server_env, uvicorn_server
 
 TIMEOUT = 10
@@ -125,6 +125,7 @@ def test_the_service_survives_its_postgres_listener_being_killed(fresh_postgres,
         database_url=f"sqlite:///{tmp_path}/cafe.db",
         broadcast_url=fresh_postgres,
         jwt_secret=TEST_SECRET,
+        allowed_hosts=TEST_HOSTS,
         sweep_interval=3600,
         relay_interval=0.5,
         broker_check_interval=0.3,

@@ -70,7 +70,7 @@ def test_a_declared_body_over_the_limit_is_refused_before_it_is_read(served):
     host, _, _ = served
     with raw_connection(host) as connection:
         connection.sendall(
-            b"POST /api/users/login/ HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"POST /api/users/login/ HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
             b"Content-Length: 209715200\r\n\r\n" + b" " * 65536
         )
         status, body = read_response(connection)
@@ -83,7 +83,7 @@ def test_a_chunked_body_is_cut_at_the_limit(served):
     piece = b" " * 65536
     with raw_connection(host) as connection:
         connection.sendall(
-            b"POST /api/users/login/ HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"POST /api/users/login/ HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
             b"Transfer-Encoding: chunked\r\n\r\n"
         )
         sent = send_until_answered(connection, b"%x\r\n%s\r\n" % (len(piece), piece), 16 * 1024 * 1024)
@@ -101,7 +101,7 @@ def test_a_body_under_the_limit_is_still_read(served):
     assert "password" in response.json()["detail"]
 
 
-@pytest.mark.parametrize("head", [b"GET /healthz?token=", b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: "])
+@pytest.mark.parametrize("head", [b"GET /healthz?token=", b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: "])
 def test_an_endless_request_head_is_refused(served, head: bytes):
     host, _, _ = served
     with raw_connection(host) as connection:
@@ -124,8 +124,8 @@ def test_an_idle_connection_is_closed(served):
 @pytest.mark.parametrize(
     "head",
     [
-        b"GET /healthz HTTP/1.1\r\nHost: x\r\n",
-        b"GET /?token=x HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n",
+        b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n",
+        b"GET /?token=x HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n",
     ],
 )
 def test_a_request_head_that_never_ends_gets_408(served, head: bytes):
@@ -142,7 +142,7 @@ def test_a_body_that_never_ends_is_cut(served):
     host, _, log_path = served
     started = time.monotonic()
     with raw_connection(host) as connection:
-        connection.sendall(b"POST /api/users/login/ HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
+        connection.sendall(b"POST /api/users/login/ HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\n{")
         while connection.recv(65536):
             pass
     assert time.monotonic() - started < REQUEST_TIMEOUT + 3

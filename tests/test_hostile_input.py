@@ -8,7 +8,18 @@ from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 from cafe_rt import Settings, create_app
-from tests.factory import PASSWORD, TEST_SECRET, Person, add_person, create_order, feed_url, login, make_company, ok
+from tests.factory import (
+    PASSWORD,
+    TEST_HOSTS,
+    TEST_SECRET,
+    Person,
+    add_person,
+    create_order,
+    feed_url,
+    login,
+    make_company,
+    ok,
+)
 
 SCALARS = st.one_of(
     st.none(),
@@ -148,7 +159,13 @@ HYPOTHESIS = settings(deadline=None, suppress_health_check=[HealthCheck.function
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     database = tmp_path_factory.mktemp("hostile") / "cafe.db"
-    app = create_app(Settings(database_url=f"sqlite:///{database}", broadcast_url="memory://", jwt_secret=TEST_SECRET))
+    settings = Settings(
+        database_url=f"sqlite:///{database}",
+        broadcast_url="memory://",
+        jwt_secret=TEST_SECRET,
+        allowed_hosts=TEST_HOSTS,
+    )
+    app = create_app(settings)
     with TestClient(app) as client:
         cafe = make_company(client)
         order = create_order(client, cafe)

@@ -29,7 +29,7 @@ from starlette.testclient import TestClient
 from cafe_rt import Settings, create_app
 from describe.bodies import REQUESTS, RESPONSES
 from describe.shapes import SCHEMAS
-from tests.factory import TEST_SECRET, Company, create_order, make_company, ok
+from tests.factory import TEST_HOSTS, TEST_SECRET, Company, create_order, make_company, ok
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 # On the writes, both directions: what the document allows is never refused as bad input (400/422), and
@@ -42,13 +42,18 @@ CLIENT = {"name": "Anna", "phone": "+100"}
 CUSTOMER_ONLY = {"bonuses_used", "type"}
 # The 400s a well-formed request can still get, each for a rule about the data that no schema can state:
 # a wrong old password, the branch a user without a home branch (the owner the run acts as) must name, and
-# the portions an order may hold (a setting, stated in the description), a payment over what is due.
+# the portions an order may hold (a setting, stated in the description), a payment over what is due, the reason
+# a comp or a void needs (whether money is due or the kitchen started is the order's state), an email address's
+# full syntax (the pattern only outlines it), and a refresh token in the body when no refresh cookie came.
 BUSINESS_RULES = (
     "Wrong password.",
     "the user has no home branch",
     "works in one branch: give its id",
     "portions (the sum of quantities)",
     "still due.",
+    "say why in reason",
+    "Enter a valid email address.",
+    "or the refresh_token cookie",
 )
 
 
@@ -100,7 +105,12 @@ def test_openapi_document_lists_every_rest_route(client: TestClient):
 @pytest.fixture
 def fuzzed(tmp_path) -> Iterator[tuple[TestClient, Company, dict[str, list[str]]]]:
     """One app (SQLite) with a company whose owner the run acts as, and real ids to use now and then."""
-    settings = Settings(database_url=f"sqlite:///{tmp_path}/fuzz.db", broadcast_url="memory://", jwt_secret=TEST_SECRET)
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path}/fuzz.db",
+        broadcast_url="memory://",
+        jwt_secret=TEST_SECRET,
+        allowed_hosts=TEST_HOSTS,
+    )
     with TestClient(create_app(settings)) as client:
         cafe = make_company(client)
         orders = [create_order(client, cafe, table=table, by="owner") for table in ("a1", "b1")]

@@ -68,13 +68,21 @@ def test_a_socket_from_an_unlisted_origin_is_refused(settings):
             assert refused.value.json() == {"detail": "This origin may not open sockets here."}
 
 
-def test_without_cors_origins_nothing_changes(client):
+def test_without_cors_origins_no_cors_and_only_the_services_own_pages_open_sockets(client):
     cafe = make_company(client)
     assert "access-control-allow-origin" not in preflight(client, APP).headers
     me = client.get("/api/users/me/", headers={**cafe.owner.auth, "Origin": APP})
     assert "access-control-allow-origin" not in me.headers
-    with client.websocket_connect(f"/socket?token={cafe.owner.token}", headers={"Origin": ELSEWHERE}) as ws:
-        assert ws.receive_json()["type"] == "connected"
+    url = f"/socket?token={cafe.owner.token}"
+    for origin in (ELSEWHERE, APP, "null"):
+        with pytest.raises(WebSocketDenialResponse) as refused:
+            with client.websocket_connect(url, headers={"Origin": origin}):
+                pass
+        assert refused.value.status_code == 403, origin
+    # The positive controls: the service's own origin (testserver is in ALLOWED_HOSTS here), and no Origin.
+    for headers in ({"Origin": "http://testserver"}, {"Origin": "https://testserver:8443"}, {}):
+        with client.websocket_connect(url, headers=headers) as ws:
+            assert ws.receive_json()["type"] == "connected"
 
 
 def test_a_page_on_another_origin_logs_in_gets_a_ticket_and_follows_an_order_on_socket(tmp_path):
@@ -102,10 +110,14 @@ def test_a_page_on_another_origin_logs_in_gets_a_ticket_and_follows_an_order_on_
             async with connect(f"ws://{host}/socket?ticket={ticket}", origin=Origin(APP)) as ws:
                 hello = json.loads(await asyncio.wait_for(ws.recv(), 10))
                 assert (hello["type"], hello["data"]["role"]) == ("connected", "owner")
-                body = {"table": cafe["table"], "items": [{"menu_item": cafe["menu_item"], "quantity": 1}]}
+                body = {
+                    "table": cafe["table"],
+                    "items": [{"menu_item": cafe["menu_item"], "quantity": 1}],
+                    "type": "pickup",
+                }
                 order = (await asyncio.to_thread(http.post, "/api/cafe/orders/", json=body, headers=waiter)).json()
                 new = json.loads(await asyncio.wait_for(ws.recv(), 10))
-                assert (new["type"], new["data"]["id"], new["data"]["type"]) == ("new-order", order["id"], "dine_in")
+                assert (new["type"], new["data"]["id"], new["data"]["type"]) == ("new-order", order["id"], "pickup")
                 closed = {"status": "closed", "reason": "On the house"}  # a comp: the owner's decision
                 owner = {"Authorization": f"Bearer {access}"}
                 await asyncio.to_thread(http.patch, f"/api/cafe/orders/{order['id']}/", json=closed, headers=owner)

@@ -32,7 +32,8 @@ def sentinel(client, cafe, person) -> str:
     if person.role == "client":
         return customer_order(client, cafe, person)["id"]
     table = "b1" if person.branch == cafe.branch_b else "a2"
-    data = {"table": cafe.tables[table]["id"], "items": []}
+    # A takeaway the staff member rings up at a table: the shop's order rooms carry pickup orders.
+    data = {"table": cafe.tables[table]["id"], "items": [], "type": "pickup"}
     return ok(client.post("/api/cafe/orders/", json=data, headers=person.auth), 201)["id"]
 
 
@@ -125,9 +126,9 @@ def test_join_room_is_authorized_on_the_server(client):
     cafe = make_company(client)
     customer = add_customer(client, cafe)
     refused = [
-        (customer, ["admin-orders", "city-1-orders", f"user-{cafe.waiter.id}", "lobby"]),
-        (cafe.manager, ["admin-orders", "city-2-orders", f"user-{customer.id}"]),
-        (cafe.waiter, ["admin-orders", "city-1-orders"]),
+        (customer, ["admin-orders", "admin-broadcasts", "city-1-orders", f"user-{cafe.waiter.id}", "lobby"]),
+        (cafe.manager, ["admin-orders", "admin-broadcasts", "city-2-orders", f"user-{customer.id}"]),
+        (cafe.waiter, ["admin-orders", "admin-broadcasts", "city-1-orders"]),
         (cafe.owner, ["city-99-orders", f"user-{cafe.waiter.id}"]),
     ]
     for person, room_ids in refused:
@@ -137,7 +138,8 @@ def test_join_room_is_authorized_on_the_server(client):
                 ws.send_json({"type": "join-room", "data": {"roomId": room_id}})
                 refusal = ws.receive_json()
                 assert refusal["type"] == "error" and room_id in refusal["data"]["message"], (person.role, room_id)
-            order = create_order(client, cafe, by="cashier")  # reaches admin-orders, city-1 and the cashier
+            # A pickup reaches admin-orders, city-1 and the cashier.
+            order = create_order(client, cafe, by="cashier", type="pickup")
             own = sentinel(client, cafe, person)
             heard = [m["data"]["id"] for m in until_own(ws, own) if m["type"] == "new-order"]
             if person.role in ("manager", "owner"):  # in city-1 or admin-orders from the start
@@ -148,6 +150,11 @@ def test_join_room_is_authorized_on_the_server(client):
         ws.receive_json()
         ws.send_json({"type": "join-room", "data": {"roomId": "city-2-orders"}})
         assert ws.receive_json() == {"type": "room-joined", "data": {"roomId": "city-2-orders"}}
+    for person in (cafe.owner, cafe.admin):  # the admin panel's broadcast pages join it (M7)
+        with client.websocket_connect(rooms_url(person)) as ws:
+            ws.receive_json()
+            ws.send_json({"type": "join-room", "data": {"roomId": "admin-broadcasts"}})
+            assert ws.receive_json() == {"type": "room-joined", "data": {"roomId": "admin-broadcasts"}}
 
 
 def test_leave_room_stops_delivery(client):
@@ -158,11 +165,11 @@ def test_leave_room_stops_delivery(client):
         assert ws.receive_json() == {"type": "room-left", "data": {"roomId": "admin-orders"}}
         ws.send_json({"type": "leave-room", "data": {"roomId": "admin-orders"}})
         assert ws.receive_json()["type"] == "error"
-        create_order(client, cafe)
+        create_order(client, cafe, type="pickup")
         assert until_own(ws, sentinel(client, cafe, cafe.owner)) == []
         ws.send_json({"type": "join-room", "data": {"roomId": "admin-orders"}})
         assert ws.receive_json()["type"] == "room-joined"
-        again = create_order(client, cafe)
+        again = create_order(client, cafe, type="pickup")
         new = ws.receive_json()
         assert (new["type"], new["data"]["id"]) == ("new-order", again["id"])
 

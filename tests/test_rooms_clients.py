@@ -45,7 +45,7 @@ def test_branch_rooms_admit_the_branch_its_city_and_the_company_only(client):
             ws.receive_json()
             refusal = join(ws, room_id)
             assert refusal["type"] == "error" and room_id in refusal["data"]["message"], (person.role, room_id)
-            order = create_order(client, company, table=table, by="owner")
+            order = create_order(client, company, table=table, by="owner", type="pickup")
             own_company = other if person == other.owner else cafe
             heard = until_own(ws, sentinel(client, own_company, person))
             assert order["id"] not in [m["data"].get("id") for m in heard], (person.role, room_id)
@@ -58,8 +58,9 @@ def test_a_branch_room_carries_its_branchs_new_orders_and_status_changes(client)
     with client.websocket_connect(rooms_url(cafe.waiter)) as ws:
         ws.receive_json()
         join(ws, f"branch-{cafe.branch_a}-orders")
-        create_order(client, cafe, table="b1", by="waiter_b")  # branch B: not for this room
-        order = create_order(client, cafe, table="a1", by="cashier")
+        create_order(client, cafe, table="b1", by="waiter_b", type="pickup")  # branch B: not for this room
+        create_order(client, cafe, table="a2", by="cashier")  # dine-in: the shop's order rooms do not carry it
+        order = create_order(client, cafe, table="a1", by="cashier", type="pickup")
         new = ws.receive_json()
         assert (new["type"], new["data"]["id"]) == ("new-order", order["id"])
         ok(client.patch(f"/api/cafe/orders/{order['id']}/", json={"status": "confirmed"}, headers=cafe.manager.auth))
@@ -79,8 +80,8 @@ def test_new_order_carries_type_branch_and_created_at_and_status_updates_branch_
         body = {"branch": cafe.branch_a, "items": [{"menu_item": pizza, "quantity": 1}]}
         pickup = ok(client.post("/api/cafe/orders/", json=body, headers=customer.auth), 201)
         delivery = ok(client.post("/api/cafe/orders/", json={**body, "type": "delivery"}, headers=customer.auth), 201)
+        assert at_table["type"] == "dine_in"  # stored, and kept off the shop's order rooms
         expected = [
-            (at_table, "dine_in", cafe.branch_a, "A"),
             (takeaway, "pickup", cafe.branch_b, "B"),
             (pickup, "pickup", cafe.branch_a, "A"),
             (delivery, "delivery", cafe.branch_a, "A"),
@@ -103,7 +104,7 @@ def test_new_order_carries_type_branch_and_created_at_and_status_updates_branch_
 
 def test_a_finished_order_is_completed_on_the_rooms_socket_and_closed_elsewhere(client):
     cafe = make_company(client)
-    order = create_order(client, cafe, table="a1")
+    order = create_order(client, cafe, table="a1", type="pickup")
     with (
         client.websocket_connect(rooms_url(cafe.owner)) as rooms_ws,
         client.websocket_connect(f"/ws/cafe/orders/?token={cafe.waiter.token}") as feed_ws,

@@ -20,6 +20,7 @@ from cafe_rt import Settings, create_app
 from domain.db import normalize_database_url
 from domain.migrations import _statements, load_migrations
 from domain.sql import Database
+from tests.factory import TEST_HOSTS
 
 RELEASES_PATH = Path(__file__).resolve().parent / "releases"
 # Every landed release whose schema changed, oldest first. A release that changes the schema adds its own
@@ -77,7 +78,9 @@ def test_a_release_database_upgrades_with_every_row_usable(release: str, databas
     fixture = fixture_of(release)
     facts, password = fixture["facts"], fixture["password"]
     asyncio.run(build_release_database(database_url, fixture))
-    settings = Settings(database_url=database_url, broadcast_url="memory://", jwt_secret=fixture["secret"])
+    settings = Settings(
+        database_url=database_url, broadcast_url="memory://", jwt_secret=fixture["secret"], allowed_hosts=TEST_HOSTS
+    )
     with TestClient(create_app(settings)) as client:
         waiter, cook = login(client, "waiter@demo.cafe", password), login(client, "cook@demo.cafe", password)
         listed = {order["id"]: order for order in client.get("/api/cafe/orders/", headers=waiter).json()}
