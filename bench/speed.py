@@ -39,7 +39,6 @@ import json
 import os
 import resource
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -70,6 +69,7 @@ from tests.servers import (  # noqa: E402  (the repository root is put on the pa
     server_env,
     token_for,
     uvicorn_server,
+    wait_for_port,
 )
 
 BENCH = Path(__file__).resolve().parent
@@ -230,16 +230,6 @@ def uvicorn_floor() -> Iterator[Target]:
     finally:
         process.terminate()
         process.wait(10)
-
-
-def wait_for_port(process: subprocess.Popen, port: int, name: str) -> None:
-    deadline = time.monotonic() + 30
-    while True:
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
-            return
-        if process.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"{name} did not start")
-        time.sleep(0.05)
 
 
 # ---------------------------------------------------------------------------------------------- client

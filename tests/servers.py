@@ -157,6 +157,17 @@ def big_order_body(http: httpx2.Client, cafe: dict[str, str], owner: dict[str, s
     return {"table": cafe["table"], "items": [{"menu_item": item.json()["id"], "quantity": 1}] * 100}
 
 
+def wait_for_port(process: subprocess.Popen, port: int, name: str, timeout: float = 30) -> None:
+    """Until `process` accepts connections on 127.0.0.1:`port`; RuntimeError if it exits or takes too long."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"{name} did not start")
+        time.sleep(0.05)
+
+
 @contextmanager
 def private_redis(port: int) -> Iterator[subprocess.Popen]:
     """A Redis of this test's own, so it can be stopped without touching anyone else's."""
@@ -166,12 +177,7 @@ def private_redis(port: int) -> Iterator[subprocess.Popen]:
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                break
-            assert time.monotonic() < deadline and process.poll() is None, "redis-server did not start"
-            time.sleep(0.05)
+        wait_for_port(process, port, "redis-server", timeout=10)
         yield process
     finally:
         process.terminate()

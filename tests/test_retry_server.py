@@ -8,12 +8,9 @@ import concurrent.futures
 import contextlib
 import http.client
 import json
-import os
 import shutil
 import signal
-import socket
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -28,7 +25,6 @@ from websockets.exceptions import InvalidStatus
 
 from tests.conftest import POSTGRES_ADMIN_URL, REDIS_URL, require_redis
 from tests.servers import (
-    ROOT,
     create_company_by_command,
     free_port,
     furnish,
@@ -268,48 +264,30 @@ def test_sigterm_lets_a_request_in_flight_finish_and_closes_sockets_with_1012(tm
     port, redis_port = free_port(), free_port()
     env = server_env(database_url, SHUTDOWN_TIMEOUT="5", BROADCAST_URL=f"redis://127.0.0.1:{redis_port}/0")
     owner_email = create_company_by_command(database_url)
-    with private_redis(redis_port):
-        process = subprocess.Popen(
-            [sys.executable, "cafe_rt.py", "serve", "--port", str(port), "--log-level", "warning"],
-            cwd=ROOT,
-            env={**os.environ, **env},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                    break
-                assert time.monotonic() < deadline and process.poll() is None
-                time.sleep(0.1)
-            with httpx2.Client(base_url=f"http://127.0.0.1:{port}", timeout=20) as http:
-                cafe = furnish(http, owner_email)
+    processes: list[subprocess.Popen] = []
+    with private_redis(redis_port), uvicorn_server(env, port=port, processes=processes):
+        process = processes[0]
+        with httpx2.Client(base_url=f"http://127.0.0.1:{port}", timeout=20) as http:
+            cafe = furnish(http, owner_email)
 
-                async def scenario() -> tuple[int, int | None]:
-                    async with connect(f"ws://127.0.0.1:{port}/ws/cafe/orders/?token={cafe['waiter_token']}") as ws:
-                        await ws.recv()
-                        with redis.Redis(port=redis_port) as pauser:
-                            pauser.execute_command("CLIENT", "PAUSE", "3000")
-                        write = asyncio.create_task(
-                            asyncio.to_thread(
-                                http.post, "/api/cafe/orders/", json=order_body(cafe), headers=waiter(cafe)
-                            )
-                        )
-                        await asyncio.sleep(0.4)  # the write has committed and waits for the paused broker
-                        started = time.monotonic()
-                        process.send_signal(signal.SIGTERM)
-                        answer = await write
-                        with contextlib.suppress(Exception):
-                            while True:
-                                await asyncio.wait_for(ws.recv(), TIMEOUT)
-                        assert time.monotonic() - started < 8
-                        return answer.status_code, ws.close_code
+            async def scenario() -> tuple[int, int | None]:
+                async with connect(f"ws://127.0.0.1:{port}/ws/cafe/orders/?token={cafe['waiter_token']}") as ws:
+                    await ws.recv()
+                    with redis.Redis(port=redis_port) as pauser:
+                        pauser.execute_command("CLIENT", "PAUSE", "3000")
+                    write = asyncio.create_task(
+                        asyncio.to_thread(http.post, "/api/cafe/orders/", json=order_body(cafe), headers=waiter(cafe))
+                    )
+                    await asyncio.sleep(0.4)  # the write has committed and waits for the paused broker
+                    started = time.monotonic()
+                    process.send_signal(signal.SIGTERM)
+                    answer = await write
+                    with contextlib.suppress(Exception):
+                        while True:
+                            await asyncio.wait_for(ws.recv(), TIMEOUT)
+                    assert time.monotonic() - started < 8
+                    return answer.status_code, ws.close_code
 
-                assert asyncio.run(scenario()) == (201, 1012)
-            # uvicorn ends by raising the signal it handled again, after its graceful shutdown.
-            assert process.wait(10) in (0, -signal.SIGTERM)
-        finally:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
+            assert asyncio.run(scenario()) == (201, 1012)
+        # uvicorn ends by raising the signal it handled again, after its graceful shutdown.
+        assert process.wait(10) in (0, -signal.SIGTERM)
