@@ -21,6 +21,7 @@ from domain.db import normalize_database_url
 from domain.migrations import _statements, load_migrations
 from domain.sql import Database
 from tests.factory import TEST_HOSTS
+from tests.test_migrations import versions
 
 RELEASES_PATH = Path(__file__).resolve().parent / "releases"
 # Every landed release whose schema changed, oldest first. A release that changes the schema adds its own
@@ -160,16 +161,7 @@ def test_a_release_database_upgrades_with_every_row_usable(release: str, databas
             customer = login(client, "client@demo.cafe", password)
             own = client.get(f"/api/cafe/orders/{facts['customer_order']}/", headers=customer)
             assert own.status_code == 200, own.text
-    assert asyncio.run(recorded_versions(database_url)) == [migration.version for migration in load_migrations()]
-
-
-async def recorded_versions(url: str) -> list[int]:
-    database = Database(normalize_database_url(url))
-    await database.connect()
-    try:
-        return [row["version"] for row in await database.fetch_all("SELECT version FROM schema_migrations ORDER BY 1")]
-    finally:
-        await database.disconnect()
+    assert asyncio.run(versions(database_url)) == [migration.version for migration in load_migrations()]
 
 
 def test_every_release_fixture_is_there() -> None:
