@@ -25,7 +25,7 @@ from websockets.asyncio.client import connect
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from cafe_rt import Settings, running_services  # noqa: E402  (the repository root is put on the path just above)
-from domain.auth import actor_from_token  # noqa: E402
+from core.auth import actor_from_token  # noqa: E402
 from domain.revocation import authenticate  # noqa: E402
 from tests.factory import TEST_SECRET  # noqa: E402
 from tests.servers import create_company_by_command, server_env, token_for, uvicorn_server  # noqa: E402

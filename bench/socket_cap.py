@@ -23,8 +23,8 @@ from websockets.asyncio.client import connect
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from domain.sql import Database  # noqa: E402  (the repository root is put on the path just above)
 from realtime.socket_leases import SocketLeases  # noqa: E402
+from storage.sql import Database
 from tests.servers import create_company_by_command, server_env, token_for, uvicorn_server  # noqa: E402
 
 CREATE = "CREATE TABLE IF NOT EXISTS bench_socket_leases (id TEXT PRIMARY KEY, user_id TEXT NOT NULL, expires_at TEXT)"

@@ -31,7 +31,7 @@ import uvicorn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from domain.migrations import open_database  # noqa: E402  (the schema, the same as cafe_rt's)
+from storage.migrations import open_database
 
 LOCK_COUNTER = """
 UPDATE event_counters SET last_position = last_position + 1 WHERE company_id = :company_id RETURNING last_position
@@ -100,7 +100,7 @@ class Store:
             return
         import asyncpg
 
-        from domain.sql import positional
+        from storage.sql import positional
 
         self.positional = positional
         self.pool = await asyncpg.create_pool(self.url.replace("postgresql", "postgres", 1), min_size=4, max_size=16)

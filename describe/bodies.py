@@ -4,6 +4,7 @@ the answers only REST gives. The objects the sockets carry too live in describe/
 
 from __future__ import annotations
 
+from core.auth import ROLES
 from describe.shapes import (
     BOOLEAN,
     ID,
@@ -20,7 +21,6 @@ from describe.shapes import (
     obj,
     ref,
 )
-from domain.auth import ROLES
 from domain.broadcasts import LEVELS
 from domain.catalog import MAX_PREP_MINUTES
 from domain.customer_orders import ORDER_TYPES

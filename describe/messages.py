@@ -25,8 +25,8 @@ from describe.shapes import (
     ref,
 )
 from domain.broadcasts import LEVELS
-from domain.entities import ORDER_STATUS_DISPLAY
 from domain.orders import MAX_REASON, PAYMENT_METHODS, STATUSES
+from events.entities import ORDER_STATUS_DISPLAY
 
 REASON: Schema = {
     "type": "string",

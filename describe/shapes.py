@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from domain.auth import ROLES
+from core.auth import ROLES
 from domain.customer_orders import ORDER_TYPES
-from domain.feeds import TABLE_STATUS_DISPLAY
 from domain.kitchen import TASK_STATUSES
 from domain.orders import ORDER_TYPES as ALL_ORDER_TYPES
 from domain.orders import STATUSES
-from domain.rooms import room_status
 from domain.stations import MAX_STATION, STATION_SLUG
+from events.feeds import TABLE_STATUS_DISPLAY
+from events.rooms import room_status
 
 Schema = dict[str, Any]
 
@@ -35,7 +35,7 @@ STATION: Schema = {
 }
 # The rooms socket (seed 004) shows money as a JSON number: 1500, 150.5.
 AMOUNT: Schema = {"type": "number"}
-# ... and a finished order as "completed" (domain/rooms.py): its own words for the statuses.
+# ... and a finished order as "completed" (events/rooms.py): its own words for the statuses.
 ROOM_STATUSES = [room_status(status) for status in STATUSES]
 
 

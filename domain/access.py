@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from domain.auth import Actor, CompanyActor, company_bound
-from domain.errors import Forbidden, Invalid, NotFound
-from domain.sql import Row, Statements
+from core.auth import Actor, CompanyActor, company_bound
+from core.errors import Forbidden, Invalid, NotFound
 from domain.validate import is_uuid
+from storage.sql import Row, Statements
 
 SELECT_BRANCH = "SELECT id, company_id, name, city_id FROM branches WHERE id = :id AND company_id = :company_id"
 

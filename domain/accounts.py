@@ -5,23 +5,18 @@ from __future__ import annotations
 import asyncio
 from typing import Any, cast
 
-from domain import outbox, throttle, tokens
+from core.auth import ROLES, Actor, decode_token, hash_password, issue_tokens, verify_password
+from core.errors import Conflict, Forbidden, Invalid, NotAuthenticated, NotFound
+from core.shapes import BranchJSON, CreatedCompany, UserJSON, UserRow
+from core.values import new_id, utc_now
+from domain import throttle
 from domain.access import MANAGERS, company_branch, require_company, require_role
-from domain.auth import (
-    ROLES,
-    Actor,
-    decode_token,
-    hash_password,
-    issue_tokens,
-    verify_password,
-)
-from domain.db import new_id, utc_now
-from domain.errors import Conflict, Forbidden, Invalid, NotAuthenticated, NotFound
 from domain.revocation import revoke_user
-from domain.services import Services
-from domain.shapes import BranchJSON, CreatedCompany, UserJSON, UserRow
-from domain.sql import Row, Statements, one
 from domain.validate import MAX_INT, Body, is_email, is_uuid, whole_numbers
+from events import outbox
+from events.services import Services
+from storage import refresh_tokens as tokens
+from storage.sql import Row, Statements, one
 
 INSERT_COMPANY = "INSERT INTO companies (id, name, created_at) VALUES (:id, :name, :created_at)"
 INSERT_BRANCH = """
@@ -283,7 +278,9 @@ async def refresh(services: Services, token: str) -> dict[str, str]:
     db = services.database
     user = await user_json(db, row)
     async with db.transaction():
-        rotation = await tokens.rotate(db, jti, row["id"], services.tokens.refresh_ttl, services.refresh_reuse_grace)
+        rotation = await tokens.rotate(
+            db, jti, row["id"], services.tokens.refresh_ttl, services.settings.refresh_reuse_grace
+        )
     if rotation.use is tokens.Use.REPLAYED:
         # Whoever rotated it first holds a live token now, and it may not be the user: revoke them all.
         await revoke_user(services, row["id"], row["company_id"])

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from domain import announce
+from core.auth import Actor
+from core.errors import Conflict
+from core.values import format_cents, new_id, utc_now
 from domain.access import require_company
-from domain.auth import Actor
-from domain.db import format_cents, new_id, utc_now
-from domain.errors import Conflict
-from domain.outbox import Change
-from domain.services import Services
-from domain.sql import Statements, one
+from events import announce
+from events.outbox import Change
+from events.services import Services
+from storage.sql import Statements, one
 
 SELECT_ACCOUNT = "SELECT balance_cents FROM bonus_accounts WHERE user_id = :user_id"
 INSERT_ACCOUNT = """

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from domain import announce
+from core.auth import Actor
+from core.errors import NotFound
+from core.values import utc_now
 from domain.access import MANAGERS, company_branch, require_role
 from domain.accounts import list_branches
-from domain.auth import Actor
-from domain.db import utc_now
-from domain.errors import NotFound
-from domain.services import Services
 from domain.validate import Body
+from events import announce
+from events.services import Services
 
 LEVELS = ("info", "warning", "critical")
 

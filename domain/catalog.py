@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from domain import announce
+from core.auth import Actor
+from core.errors import Forbidden, NotFound
+from core.shapes import ClientJSON, MenuItemJSON, MenuItemRow
+from core.values import format_cents, new_id, utc_now
 from domain.access import (
     MANAGERS,
     company_branch,
@@ -14,14 +17,11 @@ from domain.access import (
     require_role,
     write_branch,
 )
-from domain.auth import Actor
-from domain.db import format_cents, new_id, utc_now
-from domain.errors import Forbidden, NotFound
-from domain.services import Services
-from domain.shapes import ClientJSON, MenuItemJSON, MenuItemRow
-from domain.sql import Row, Statements
 from domain.stations import DEFAULT_STATION, MAX_STATION, STATION_RULE, is_station
 from domain.validate import Body, is_uuid
+from events import announce
+from events.services import Services
+from storage.sql import Row, Statements
 
 INSERT_MENU_ITEM = """
 INSERT INTO menu_items (id, company_id, branch_id, title, price_cents, is_active, created_at, station, prep_minutes)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.auth import Actor
+from core.shapes import OrderJSON
 from domain.access import company_branch, require_role
-from domain.auth import Actor
 from domain.orders import place_order, price_lines, read_items
-from domain.services import Services
-from domain.shapes import OrderJSON
 from domain.validate import Body
+from events.services import Services
 
 # How a customer's own order reaches it (staff orders at a table are dine_in).
 ORDER_TYPES = ("pickup", "delivery")
@@ -23,7 +23,7 @@ async def create_order(services: Services, actor: Actor, data: Any) -> OrderJSON
     guests = body.integer("guests", low=1, high=1000, required=False) or 1
     bonuses_used = body.money("bonuses_used", required=False) or 0
     kind = body.choice("type", ORDER_TYPES, required=False) or "pickup"
-    lines = read_items(body, services.max_portions_per_order)
+    lines = read_items(body, services.settings.max_portions_per_order)
     if not lines and not body.errors:
         body.fail("items", "An order needs at least one item.")
     if branch_id is None and "branch" not in body.errors:

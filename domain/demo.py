@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from core.auth import Actor
 from domain import accounts, catalog, floor
-from domain.auth import Actor
-from domain.services import Services
-from domain.sql import one
+from events.services import Services
+from storage.sql import one
 
 OWNER_EMAIL = "owner@demo.cafe"
 PASSWORD = "demo-pass-1"

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from domain import announce, feeds
+from core.auth import Actor, CompanyActor
+from core.errors import Conflict, Forbidden, Invalid, NotFound
+from core.shapes import TableJSON, TableRow, ZoneJSON
+from core.values import new_id, utc_now
 from domain.access import MANAGERS, ensure_visible, read_branch, require_company, require_role, write_branch
-from domain.auth import Actor, CompanyActor
-from domain.db import new_id, utc_now
-from domain.errors import Conflict, Forbidden, Invalid, NotFound
-from domain.outbox import Change
-from domain.services import Services
-from domain.shapes import TableJSON, TableRow, ZoneJSON
-from domain.sql import Row, Statements, one
 from domain.validate import Body, is_uuid
+from events import announce, feeds
+from events.outbox import Change
+from events.services import Services
+from storage.sql import Row, Statements, one
 
 INSERT_ZONE = """
 INSERT INTO zones (id, company_id, branch_id, title, created_at)

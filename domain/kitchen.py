@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from typing import Any, cast
 
+from core.auth import STAFF_ROLES, Actor
+from core.errors import Conflict, Invalid, NotFound
+from core.shapes import TaskJSON, TaskRow
+from core.values import utc_now
 from domain.access import ensure_visible, read_branch, require_role
-from domain.auth import STAFF_ROLES, Actor
-from domain.db import utc_now
-from domain.errors import Conflict, Invalid, NotFound
 from domain.orders import load_order, save_order
-from domain.outbox import Change
-from domain.services import Services
-from domain.shapes import TaskJSON, TaskRow
-from domain.sql import Statements
 from domain.stations import station_query
 from domain.tasks import DONE_STATUSES, OPEN_STATUSES, SELECT_TASK, TASK_COLUMNS, order_tasks, save_task, task_json
 from domain.validate import Body, is_uuid, query_flag
+from events.outbox import Change
+from events.services import Services
+from storage.sql import Statements
 
 TASK_STATUSES = ("pending", "in_progress", "ready", "served", "cancelled")
 KITCHEN_ROLES = ("owner", "admin", "manager", "cook")

@@ -7,10 +7,10 @@ portion cannot both claim it, and a crash before the commit leaves it unclaimed 
 
 from __future__ import annotations
 
-from domain.db import utc_now
-from domain.feeds import emit_task_late
-from domain.services import Services
+from core.values import utc_now
 from domain.tasks import load_task
+from events.feeds import emit_task_late
+from events.services import Services
 
 # The same terms as the kitchen_tasks_due index, so both databases read only open, unannounced portions.
 SELECT_LATE = """

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import json
 
-from domain import announce
+from core.auth import Actor
+from core.errors import Conflict, NotFound
+from core.shapes import NotificationJSON
+from core.values import utc_now
 from domain.access import require_company
-from domain.auth import Actor
-from domain.db import utc_now
-from domain.errors import Conflict, NotFound
-from domain.services import Services
-from domain.shapes import NotificationJSON
-from domain.sql import Row
 from domain.validate import is_uuid
+from events import announce
+from events.services import Services
+from storage.sql import Row
 
 SELECT_NOTIFICATION = "SELECT * FROM notifications WHERE id = :id AND recipient_id = :recipient_id"
 ACKNOWLEDGE = "UPDATE notifications SET acknowledged_at = :now WHERE id = :id AND acknowledged_at IS NULL"

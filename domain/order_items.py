@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from domain import announce, tasks
+from core.auth import Actor
+from core.errors import Conflict, Invalid, NotFound
+from core.shapes import AddedItemJSON, OrderJSON, OrderRow, TaskJSON, TaskRow
+from core.values import utc_now
+from domain import tasks
 from domain.access import require_role
-from domain.auth import Actor
-from domain.db import utc_now
-from domain.errors import Conflict, Invalid, NotFound
 from domain.orders import (
     FINAL_STATUSES,
     MAX_QUANTITY,
@@ -21,11 +22,11 @@ from domain.orders import (
     too_many_portions,
     visible_order,
 )
-from domain.outbox import Change
-from domain.services import Services
-from domain.shapes import AddedItemJSON, OrderJSON, OrderRow, TaskJSON, TaskRow
-from domain.sql import Row, Statements, one
 from domain.validate import Body, is_uuid
+from events import announce
+from events.outbox import Change
+from events.services import Services
+from storage.sql import Row, Statements, one
 
 SELECT_ITEM = "SELECT * FROM order_items WHERE id = :id"
 SELECT_NEXT_LINE = "SELECT COALESCE(MAX(line), 0) + 1 AS next FROM order_items WHERE order_id = :order_id"
@@ -64,8 +65,8 @@ async def _check_portions(services: Services, db: Statements, order_id: str, add
     if added <= 0:
         return
     portions = one(await db.fetch_one(SELECT_PORTIONS, {"order_id": order_id}))["n"] + added
-    if portions > services.max_portions_per_order:
-        raise Invalid({"quantity": [too_many_portions(services.max_portions_per_order, portions)]})
+    if portions > services.settings.max_portions_per_order:
+        raise Invalid({"quantity": [too_many_portions(services.settings.max_portions_per_order, portions)]})
 
 
 async def _item_tasks(db: Statements, item_id: str) -> list[TaskJSON]:

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import cast
 
+from core.auth import Actor
+from core.errors import Forbidden, Invalid, NotFound
+from core.shapes import OrderJSON, OrderPage, OrderRow
 from domain.access import read_branch, require_role
-from domain.auth import Actor
 from domain.catalog import visible_client
-from domain.errors import Forbidden, Invalid, NotFound
 from domain.orders import ORDER_READERS, ORDER_WRITERS, STATUSES, WRITE_OFF_ROLES, order_json, visible_order
-from domain.services import Services
-from domain.shapes import OrderJSON, OrderPage, OrderRow
-from domain.sql import Statements, one
 from domain.validate import is_uuid
+from events.services import Services
+from storage.sql import Statements, one
 
 PAGE_SIZE = 50
 LIST_LIMIT = 1000

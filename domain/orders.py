@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from domain import announce, bonuses, sync, tasks
+from core.auth import Actor
+from core.errors import Conflict, Forbidden, Invalid, NotFound
+from core.shapes import MenuItemRow, OrderItemRow, OrderJSON, OrderRow, TaskJSON, VoidJSON
+from core.values import format_cents, new_id, utc_now
+from domain import bonuses, sync, tasks
 from domain.access import MANAGERS, ensure_visible, require_company, require_role, write_branch
-from domain.auth import Actor
 from domain.catalog import visible_client, visible_menu_item
-from domain.db import format_cents, new_id, utc_now
-from domain.errors import Conflict, Forbidden, Invalid, NotFound
 from domain.floor import refresh_table_status, visible_table
-from domain.outbox import Change
-from domain.services import Services
-from domain.shapes import MenuItemRow, OrderItemRow, OrderJSON, OrderRow, TaskJSON, VoidJSON
-from domain.sql import Statements, one
 from domain.validate import Body, is_uuid, whole
+from events import announce
+from events.outbox import Change
+from events.services import Services
+from storage.sql import Statements, one
 
 STATUSES = ("open", "pending", "confirmed", "preparing", "ready", "delivered", "closed", "cancelled")
 FINAL_STATUSES = ("closed", "cancelled")
@@ -209,7 +210,7 @@ async def create_order(services: Services, actor: Actor, data: Any) -> OrderJSON
     waiter_id = body.ident("waiter", required=False)
     branch_given = body.ident("branch", required=False)
     kind = body.choice("type", ORDER_TYPES, required=False) or ("dine_in" if table_id else "pickup")
-    lines = read_items(body, services.max_portions_per_order)
+    lines = read_items(body, services.settings.max_portions_per_order)
     body.check()
     if waiter_id is None and actor.role == "waiter":
         waiter_id = actor.id
@@ -503,7 +504,7 @@ async def pay_order(services: Services, actor: Actor, order_id: str, data: Any) 
         customer = await change.db.fetch_one(SELECT_CUSTOMER, {"id": current["created_by"]})
         # Earned on what the order cost in money, once (closing is final), never on what was typed.
         cost = current["total_cents"] - current["bonuses_used_cents"]
-        earned = cost * services.bonus_percent // 100 if close and customer else 0
+        earned = cost * services.settings.bonus_percent // 100 if close and customer else 0
         if close:
             changes |= {"status": "closed", "bonuses_earned_cents": earned}
         order = await save_order(change, current, changes)

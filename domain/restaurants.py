@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.auth import STAFF_ROLES, Actor
+from core.errors import NotFound
 from domain.access import can_see_branch, company_branch, require_role
-from domain.auth import STAFF_ROLES, Actor
-from domain.errors import NotFound
-from domain.sql import Row, Statements, one
+from storage.sql import Row, Statements, one
 
 SELECT_SUMMARY = """
 SELECT

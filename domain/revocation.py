@@ -13,13 +13,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
-from domain.auth import Actor, actor_from_token
-from domain.errors import NotAuthenticated
-from domain.sql import Statements
+from core.auth import Actor, actor_from_token
+from core.errors import NotAuthenticated
+from storage.sql import Statements
 
 if TYPE_CHECKING:
-    from domain.outbox import Change
-    from domain.services import Services
+    from events.outbox import Change
+    from events.services import Services
 
 SELECT_STANDING = "SELECT token_version, is_active FROM users WHERE id = :id"
 RAISE_VERSION = "UPDATE users SET token_version = token_version + 1 WHERE id = :id RETURNING token_version"

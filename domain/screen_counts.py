@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from domain.db import utc_now
+from core.values import utc_now
 
 
 @dataclass(frozen=True)

@@ -13,13 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from core.auth import STAFF_ROLES, Actor
+from core.values import new_id, utc_now
 from domain.access import read_branch, require_role
-from domain.auth import STAFF_ROLES, Actor
-from domain.db import new_id, utc_now
-from domain.feeds import emit_screen
-from domain.outbox import Change
 from domain.screen_counts import ScreenCounts
-from domain.services import Services
+from events.feeds import emit_screen
+from events.outbox import Change
+from events.services import Services
 
 BEAT = """
 INSERT INTO screen_processes (process_id, heartbeat_at) VALUES (:process_id, :now)

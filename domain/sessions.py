@@ -5,18 +5,18 @@ from __future__ import annotations
 import secrets
 from typing import Any, cast
 
-from domain import announce, entities
+from core.auth import STAFF_ROLES, Actor, CompanyActor
+from core.errors import Conflict, NotFound
+from core.shapes import SessionJSON, SessionRow, TableRow
+from core.values import new_id, utc_now
 from domain.access import ensure_visible, require_role
-from domain.auth import STAFF_ROLES, Actor, CompanyActor
-from domain.db import new_id, utc_now
-from domain.errors import Conflict, NotFound
 from domain.floor import refresh_table_status, visible_table
 from domain.orders import FINAL_STATUSES
-from domain.outbox import Change
-from domain.services import Services
-from domain.shapes import SessionJSON, SessionRow, TableRow
-from domain.sql import Statements, one
 from domain.validate import Body, is_uuid
+from events import announce, entities
+from events.outbox import Change
+from events.services import Services
+from storage.sql import Statements, one
 
 SESSION_WRITERS = ("owner", "admin", "manager", "waiter", "cashier")
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"

@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any, cast
 
+from core.auth import Actor, hash_password, verify_password
+from core.errors import Conflict, Forbidden, Invalid, NotFound
+from core.shapes import UserJSON, UserRow
 from domain import throttle
 from domain.access import company_branch, require_role
 from domain.accounts import (
@@ -18,13 +21,10 @@ from domain.accounts import (
     start_session,
     user_json,
 )
-from domain.auth import Actor, hash_password, verify_password
-from domain.errors import Conflict, Forbidden, Invalid, NotFound
 from domain.revocation import revoke, revoking
-from domain.services import Services
-from domain.shapes import UserJSON, UserRow
-from domain.sql import one
 from domain.validate import MAX_INT, Body, is_uuid, whole_numbers
+from events.services import Services
+from storage.sql import one
 
 UPDATE_PASSWORD = "UPDATE users SET password_hash = :password_hash WHERE id = :id"
 SELECT_COMPANY_USER = "SELECT * FROM users WHERE id = :id AND company_id = :company_id"

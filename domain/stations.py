@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from domain.errors import Invalid
+from core.errors import Invalid
 
 DEFAULT_STATION = "kitchen"
 # A slug goes into channel names (space-separated in the outbox) and URLs: lower-case words and dashes.

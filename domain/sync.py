@@ -8,19 +8,17 @@ which admins see as sync-success or sync-error. An order's jobs go out in the or
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
 
-from domain import announce
-from domain.db import new_id, utc_later, utc_now
-from domain.outbox import Change
-from domain.services import Services
-from domain.shapes import OrderJSON
-from domain.sql import Row
+from core.shapes import OrderJSON
+from core.values import new_id, utc_later, utc_now
+from events import announce
+from events.outbox import Change
+from events.services import Services
+from storage.sql import Row
 
 log = logging.getLogger("cafe_rt.sync")
 
@@ -50,17 +48,9 @@ WHERE id = :id
 """
 
 
-@dataclass(frozen=True)
-class SyncSettings:
-    webhook_url: str
-    max_attempts: int
-    retry_base: float
-    timeout: float
-
-
 async def enqueue(change: Change, order: OrderJSON, event: str) -> None:
     """Queue an order's new state for the POS, when a webhook is configured."""
-    if not change.services.sync_enabled:
+    if not change.services.settings.sync_webhook_url:
         return
     now = utc_now()
     payload = {"entity": "order", "entityId": order["id"], "event": event, "order": order, "timestamp": now}
@@ -93,8 +83,10 @@ def _describe(error: Exception, timeout: float) -> str:
     return str(reason) or type(reason).__name__
 
 
-async def run_due_jobs(services: Services, settings: SyncSettings, stopping: asyncio.Event | None = None) -> int:
+async def run_due_jobs(services: Services, stopping: asyncio.Event | None = None) -> int:
     """Post every due job once (stopping between jobs when asked); returns how many were attempted."""
+    settings = services.settings
+    assert settings.sync_webhook_url is not None, "run only with SYNC_WEBHOOK_URL set"
     attempted = 0
     for job in await services.database.fetch_all(SELECT_DUE, {"now": utc_now()}):
         if stopping is not None and stopping.is_set():
@@ -103,30 +95,33 @@ async def run_due_jobs(services: Services, settings: SyncSettings, stopping: asy
             "id": job["id"],
             "seen": job["next_attempt_at"],
             "now": utc_now(),
-            "lease_until": utc_later(settings.timeout + 60),
+            "lease_until": utc_later(settings.sync_timeout + 60),
         }
         claimed = await services.database.fetch_one(CLAIM, lease)
         if claimed is None:
             continue  # another process took it
         attempted += 1
         try:
-            await asyncio.to_thread(_post, settings.webhook_url, job["payload"].encode(), settings.timeout)
+            await asyncio.to_thread(_post, settings.sync_webhook_url, job["payload"].encode(), settings.sync_timeout)
             error = None
         except Exception as failure:
-            error = _describe(failure, settings.timeout)
-        await _record(services, settings, dict(job), error)
+            error = _describe(failure, settings.sync_timeout)
+        await _record(services, dict(job), error)
     return attempted
 
 
-async def _record(services: Services, settings: SyncSettings, job: Row, error: str | None) -> None:
+async def _record(services: Services, job: Row, error: str | None) -> None:
+    settings = services.settings
     attempts = job["attempts"] + 1
-    retry = error is not None and attempts < settings.max_attempts
+    retry = error is not None and attempts < settings.sync_max_attempts
     outcome = {
         "id": job["id"],
         "status": "pending" if retry else ("success" if error is None else "failed"),
         "attempts": attempts,
         "error": error,
-        "next_attempt_at": utc_later(settings.retry_base * 2 ** (attempts - 1)) if retry else job["next_attempt_at"],
+        "next_attempt_at": utc_later(settings.sync_retry_base * 2 ** (attempts - 1))
+        if retry
+        else job["next_attempt_at"],
         "now": utc_now(),
     }
     async with services.change(job["company_id"]) as change:
@@ -135,18 +130,3 @@ async def _record(services: Services, settings: SyncSettings, job: Row, error: s
             await announce.sync_finished(change, job["branch_id"], job["entity"], job["entity_id"], error)
     if error is not None:
         log.warning("POS sync of %s %s failed (attempt %d): %s", job["entity"], job["entity_id"], attempts, error)
-
-
-async def sync_forever(
-    services: Services, settings: SyncSettings, stopping: asyncio.Event, idle_pause: float = 0.5
-) -> None:
-    """Until `stopping` is set; a job in flight is finished and recorded, never abandoned half-way."""
-    while not stopping.is_set():
-        try:
-            attempted = await run_due_jobs(services, settings, stopping)
-        except Exception:
-            log.warning("POS sync pass failed", exc_info=True)
-            attempted = 0
-        if not attempted:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stopping.wait(), idle_pause)

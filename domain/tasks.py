@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from domain import announce
-from domain.db import new_id, utc_later, utc_now
-from domain.outbox import Change
-from domain.shapes import MenuItemRow, TaskJSON, TaskRow
-from domain.sql import Row, Statements, one
+from core.shapes import MenuItemRow, TaskJSON, TaskRow
+from core.values import new_id, utc_later, utc_now
+from events import announce
+from events.outbox import Change
+from storage.sql import Row, Statements, one
 
 INSERT_TASK = """
 INSERT INTO kitchen_tasks

@@ -23,11 +23,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from domain.db import utc_later, utc_now
-from domain.errors import NotAuthenticated, Throttled
+from core.errors import NotAuthenticated, Throttled
+from core.values import utc_later, utc_now
 
 if TYPE_CHECKING:
-    from domain.services import Services
+    from core.settings import Settings
+    from events.services import Services
 
 UPSERT_ATTEMPT = """
 INSERT INTO login_throttle (key, failures, window_start, locked_until) VALUES (:key, 1, :now, NULL)
@@ -59,13 +60,21 @@ TOO_MANY = "Too many failed logins; try again later."
 
 @dataclass(frozen=True)
 class LoginLimits:
-    # Failures of one (account, address) pair before that pair is locked for `lockout` seconds.
-    max_failures: int = 10
-    lockout: float = 900.0
-    # Staff of a whole cafe log in from one address: high enough for their typos, low enough to stop a spray.
-    max_failures_per_address: int = 100
-    # From `max_failures` failures of an account (any address) on, each attempt waits 1, 2, 4 ... s, at most this.
-    max_delay: float = 60.0
+    """LOGIN_MAX_FAILURES, LOGIN_LOCKOUT, LOGIN_MAX_FAILURES_PER_ADDRESS and LOGIN_MAX_DELAY (core/settings.py)."""
+
+    max_failures: int
+    lockout: float
+    max_failures_per_address: int
+    max_delay: float
+
+    @classmethod
+    def of(cls, settings: Settings) -> LoginLimits:
+        return cls(
+            settings.login_max_failures,
+            settings.login_lockout,
+            settings.login_max_failures_per_address,
+            settings.login_max_delay,
+        )
 
     def delay(self, account_failures: int) -> float:
         """Seconds the next attempt on an account waits after its `account_failures`-th failure in a row."""
@@ -108,7 +117,7 @@ async def login_attempt(
     Refused: the (account, address) pair or the address is locked, or the account's delay has not run out.
     The block checks the password and raises `failure` when it is wrong: that locks a pair (or address) that
     reached its limit. A success clears the pair's and the account's counts."""
-    limits = services.login_limits
+    limits = LoginLimits.of(services.settings)
     account = account_key(email)
     counters = [Counter(pair_key(email, address), limits.max_failures)]
     if address:

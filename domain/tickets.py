@@ -14,10 +14,10 @@ import secrets
 import time
 from typing import Any
 
-from domain.auth import Actor, actor_from_claims, actor_from_token, decode_token
-from domain.db import utc_later, utc_now
-from domain.errors import NotAuthenticated
-from domain.services import Services
+from core.auth import Actor, actor_from_claims, actor_from_token, decode_token
+from core.errors import NotAuthenticated
+from core.values import utc_later, utc_now
+from events.services import Services
 
 INSERT_TICKET = """
 INSERT INTO ws_tickets (ticket_hash, user_id, claims, expires_at)
@@ -40,11 +40,11 @@ async def issue_ticket(services: Services, token: str | None) -> dict[str, Any]:
         "ticket_hash": _hash(ticket),
         "user_id": claims["sub"],
         "claims": json.dumps(claims),
-        "expires_at": utc_later(services.ws_ticket_ttl),
+        "expires_at": utc_later(services.settings.ws_ticket_ttl),
     }
     await services.database.execute(DELETE_EXPIRED, {"now": utc_now()})
     await services.database.execute(INSERT_TICKET, row)
-    return {"ticket": ticket, "expires_in": services.ws_ticket_ttl}
+    return {"ticket": ticket, "expires_in": services.settings.ws_ticket_ttl}
 
 
 async def redeem_ticket(services: Services, ticket: str) -> Actor:

@@ -9,8 +9,8 @@ from email.errors import HeaderParseError, MessageDefect
 from email.headerregistry import Address
 from typing import Any, TypeGuard
 
-from domain.db import parse_cents
-from domain.errors import Invalid
+from core.errors import Invalid
+from core.values import parse_cents
 
 MISSING = object()
 MAX_TEXT = 200

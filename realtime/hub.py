@@ -20,13 +20,15 @@ from collections.abc import AsyncGenerator, AsyncIterable
 from dataclasses import dataclass, field
 from typing import cast
 
-from broadcaster import Broadcast, Event
+from broadcaster import Event
 
-from domain.metrics import COMMIT_TO_SOCKET, EVENTS_DELIVERED
-from domain.outbox import company_broker_channel, parse_envelope, read_counter, read_range
-from domain.sql import Database
+from core.loops import every
+from core.metrics import COMMIT_TO_SOCKET, EVENTS_DELIVERED
+from events.broker import Broker
+from events.outbox import company_broker_channel, parse_envelope, read_counter, read_range
 from realtime.direct import EncodedText
 from realtime.outlet import NOT_STARTED, Outlet, Replay
+from storage.sql import Database
 
 log = logging.getLogger("cafe_rt.hub")
 RESYNC_REQUIRED = json.dumps({"type": "resync_required"})
@@ -49,18 +51,20 @@ class _Company:
 
 
 class Hub:
-    def __init__(self, broadcast: Broadcast, database: Database, sweep_interval: float = 2.0) -> None:
-        self._broadcast = broadcast
+    def __init__(self, broker: Broker, database: Database, sweep_interval: float = 2.0) -> None:
+        self._broker = broker
         self._database = database
         self._sweep_interval = sweep_interval
         self._companies: dict[str, _Company] = {}
         self._users: dict[str, set[Outlet]] = {}
         self._sweeper: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
 
     async def start(self) -> None:
-        self._sweeper = asyncio.create_task(self._sweep_forever())
+        self._sweeper = asyncio.create_task(every(self._sweep_interval, self._stopping, self.sweep, "outbox sweep"))
 
     async def stop(self) -> None:
+        self._stopping.set()
         tasks = [company.listener for company in self._companies.values()] + [self._sweeper]
         for task in tasks:
             if task is not None:
@@ -72,9 +76,9 @@ class Hub:
         self._companies.clear()
         self._users.clear()
 
-    async def rebind(self, broadcast: Broadcast) -> None:
-        """Move every company's subscription to a new broker connection (the sweep covers the moment between)."""
-        self._broadcast = broadcast
+    async def resubscribe(self) -> None:
+        """Subscribe every company again, on the connection the broker holds now (the sweep covers the moment
+        between)."""
         for company_id, company in self._companies.items():
             if company.listener is not None:
                 company.listener.cancel()
@@ -176,7 +180,7 @@ class Hub:
 
     async def _listen(self, company_id: str, company: _Company) -> None:
         try:
-            async with self._broadcast.subscribe(company_broker_channel(company_id)) as subscriber:
+            async with self._broker.subscribe(company_broker_channel(company_id)) as subscriber:
                 company.subscribed.set()
                 # broadcaster 0.3.1 annotates Subscriber.__aiter__ as "AsyncGenerator | None"; it yields Events.
                 async for event in cast("AsyncIterable[Event]", subscriber):
@@ -246,14 +250,6 @@ class Hub:
         for outlet in tuple(self._users.get(user_id, ())):
             if outlet in company.outlets and outlet.token_version < version:
                 outlet.close(CLOSE_REVOKED)
-
-    async def _sweep_forever(self) -> None:
-        while True:
-            await asyncio.sleep(self._sweep_interval)
-            try:
-                await self.sweep()
-            except Exception:
-                log.warning("outbox sweep failed", exc_info=True)
 
     async def sweep(self) -> None:
         """Catch every company up with the outbox: whatever the broker lost is delivered now."""

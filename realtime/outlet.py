@@ -15,7 +15,7 @@ from collections import deque
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
 
-from domain.metrics import SLOW_CLIENT_CLOSES
+from core.metrics import SLOW_CLIENT_CLOSES
 from realtime.direct import EncodedText
 from realtime.eager import run_eagerly
 

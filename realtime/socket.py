@@ -19,9 +19,9 @@ from starlette.requests import HTTPConnection
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 
-from domain.auth import Actor, CompanyActor, actor_from_token, bearer_value, company_bound
-from domain.errors import NotAuthenticated
-from domain.metrics import SOCKETS
+from core.auth import Actor, CompanyActor, actor_from_token, bearer_value, company_bound
+from core.errors import NotAuthenticated
+from core.metrics import SOCKETS
 from domain.revocation import check_current
 from domain.tickets import redeem_ticket, socket_actor
 from domain.validate import parse_json

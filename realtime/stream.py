@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import Receive, Scope, Send
 
-from domain.metrics import EVENT_STREAMS
+from core.metrics import EVENT_STREAMS
 from realtime.outlet import Outlet
 from realtime.socket import CLOSE_BAD_TOKEN, HubClient, Rejected
 
@@ -80,7 +80,7 @@ def event_frame(text: str) -> bytes:
 
 class OpenStreams:
     """This process's event streams, so that a shutdown can end them: a stream never ends by itself, and
-    uvicorn waits for every response to complete (realtime/http_guard.py calls `end_all`)."""
+    uvicorn waits for every response to complete (front_door/http_guard.py calls `end_all`)."""
 
     def __init__(self) -> None:
         self._outlets: set[Outlet] = set()

@@ -6,8 +6,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from core.auth import CSRF_COOKIE, credential, refresh_cookie
 from domain import accounts, staff, tickets
-from domain.auth import CSRF_COOKIE, credential, refresh_cookie
 from routes import paths  # noqa: F401  (registers {name:id})
 from routes.common import actor, bearer, body, client_address, no_content, respond, services
 from routes.session_cookies import clear_session, csrf_token, new_csrf, set_csrf, set_session

@@ -8,12 +8,12 @@ from starlette.requests import HTTPConnection
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
+from core.auth import CompanyActor
+from core.errors import DomainError
 from domain.access import read_branch
-from domain.auth import CompanyActor
-from domain.errors import DomainError
-from domain.feeds import group_name, station_group
 from domain.screen_counts import ScreenCounts, ScreenKey
 from domain.stations import is_station
+from events.feeds import group_name, station_group
 from realtime.hub import Hub
 from realtime.outlet import Outlet
 from realtime.socket import CLOSE_BAD_TOKEN, CLOSE_NOT_FOUND, HubSocket, Rejected

@@ -8,16 +8,13 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
-from domain.auth import Actor, bearer_value
-from domain.errors import DomainError, Invalid, Throttled, TooLarge
+from core.auth import Actor, bearer_value
+from core.errors import DomainError, Invalid, Throttled, TooLarge
 from domain.revocation import authenticate
-from domain.services import Services
 from domain.validate import parse_json
-from routes.outages import outage_handlers
-
-MAX_BODY_BYTES = 256 * 1024
-# Where routes/idempotency.py leaves the actor it authenticated, so the operation does not do it again.
-ACTOR_KEY = "cafe_rt.actor"
+from events.services import Services
+from front_door.outages import outage_handlers
+from front_door.requests import ACTOR_KEY, MAX_BODY_BYTES
 
 
 def services(request: Request) -> Services:
@@ -26,7 +23,7 @@ def services(request: Request) -> Services:
 
 def bearer(request: Request) -> str | None:
     """The access token: `Authorization: Bearer`, else the session cookie (whose writes the browser guard
-    in realtime/origins.py has checked for CSRF before any handler runs)."""
+    in front_door/origins.py has checked for CSRF before any handler runs)."""
     return bearer_value(request.headers.get("authorization", ""), request.cookies)
 
 

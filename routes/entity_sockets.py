@@ -8,11 +8,12 @@ from starlette.requests import HTTPConnection
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
-from domain import accounts, entities, notifications, order_queries, orders, restaurants, sessions
+from core.auth import CompanyActor
+from core.errors import DomainError, error_message
+from domain import accounts, notifications, order_queries, orders, restaurants, sessions
 from domain.access import may_open_entity_socket
-from domain.auth import CompanyActor
-from domain.errors import DomainError, error_message
 from domain.floor import visible_table
+from events import entities
 from realtime.outlet import Outlet
 from realtime.socket import CLOSE_BAD_TOKEN, CLOSE_NOT_FOUND, HubSocket, Rejected
 from realtime.stream import EventStream

@@ -8,9 +8,9 @@ from starlette.requests import HTTPConnection
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
-from domain import rooms
-from domain.auth import CompanyActor
-from domain.errors import DomainError, error_message
+from core.auth import CompanyActor
+from core.errors import DomainError, error_message
+from events import rooms
 from realtime.outlet import Outlet
 from realtime.socket import CLOSE_BAD_TOKEN, HubSocket, Rejected
 from realtime.stream import EventStream

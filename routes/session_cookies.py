@@ -7,7 +7,7 @@ import secrets
 from starlette.requests import Request
 from starlette.responses import Response
 
-from domain.auth import ACCESS_COOKIES, CSRF_COOKIE, REFRESH_COOKIES, TokenSettings
+from core.auth import ACCESS_COOKIES, CSRF_COOKIE, REFRESH_COOKIES, TokenSettings
 
 # The refresh token goes only where it is spent: refresh and logout.
 REFRESH_PATH = "/api/auth"

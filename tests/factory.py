@@ -12,8 +12,8 @@ from anyio.from_thread import BlockingPortal
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
+from core.auth import issue_tokens
 from domain import accounts
-from domain.auth import issue_tokens
 
 TEST_SECRET = "cafe-rt-test-secret-0123456789abcdef"
 # TestClient asks for http://testserver/; the real servers of tests/servers.py listen on 127.0.0.1.

@@ -6,7 +6,7 @@ import time
 
 import jwt
 
-from domain.auth import issue_tokens
+from core.auth import issue_tokens
 from tests.factory import PASSWORD, TEST_SECRET, close_code, login, make_company, ok
 
 

@@ -17,7 +17,7 @@ from starlette.testclient import TestClient
 from websockets.asyncio.client import connect
 
 from cafe_rt import Settings, create_app
-from realtime.pg_broker import broker_for
+from events.broker import connection_for
 from tests.conftest import REDIS_URL, admin_sql, require_redis
 from tests.factory import TEST_HOSTS, TEST_SECRET, create_order, feed_url, make_company
 from tests.servers import create_company_by_command, free_port, furnish, private_redis, server_env, uvicorn_server
@@ -155,7 +155,7 @@ def test_the_postgres_broker_takes_concurrent_publishes_and_subscribes(fresh_pos
     channels = [f"cafe_rt_test_{uuid.uuid4().hex[:12]}" for _ in range(3)]
 
     async def together() -> list[str]:
-        broadcast = broker_for(fresh_postgres)
+        broadcast = connection_for(fresh_postgres)
         await broadcast.connect()
         try:
             async with contextlib.AsyncExitStack() as stack:

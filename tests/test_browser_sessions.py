@@ -12,8 +12,8 @@ from http.cookies import SimpleCookie
 from starlette.testclient import TestClient
 
 from cafe_rt import create_app
+from core.auth import Credential, bearer_value, credential
 from domain import accounts
-from domain.auth import Credential, bearer_value, credential
 from tests.factory import PASSWORD, make_company, ok, portal
 
 OWN = "http://testserver"

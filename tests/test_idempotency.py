@@ -9,7 +9,8 @@ import pytest
 from starlette.testclient import TestClient
 
 from cafe_rt import create_app
-from domain import idempotency, orders
+from domain import orders
+from storage import idempotency
 from tests.factory import Company, create_order, feed_url, make_company, ok, portal
 
 

@@ -16,7 +16,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from cafe_rt import create_app
-from domain.auth import issue_tokens
+from core.auth import issue_tokens
 from tests.factory import close_code, create_order, feed_url, make_company
 from tests.servers import (
     StalledClient,
@@ -67,7 +67,7 @@ def test_sockets_per_user_are_capped_with_1008_and_a_closed_one_frees_its_place(
 def test_a_legal_big_order_reaches_a_reading_kitchen_socket_whole(client):
     """MAX_PORTIONS_PER_ORDER portions in one order: every kitchen_task_created arrives, no 4008."""
     cafe = make_company(client)
-    portions = client.app_state["services"].max_portions_per_order
+    portions = client.app_state["services"].settings.max_portions_per_order
     with client.websocket_connect(feed_url("kitchen", cafe.cook)) as kitchen:
         kitchen.receive_json()
         create_order(client, cafe, items=[("pizza", 100), ("coffee", portions - 100)])

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from domain.db import normalize_database_url
-from domain.migrations import MIGRATIONS_PATH, MigrationReport, SchemaError, load_migrations, migrate, open_database
-from domain.sql import Database
+from core.values import normalize_database_url
+from storage.migrations import MIGRATIONS_PATH, MigrationReport, SchemaError, load_migrations, migrate, open_database
+from storage.sql import Database
 
 ROOT = Path(__file__).resolve().parent.parent
 NEWEST = load_migrations()[-1].version

@@ -11,7 +11,7 @@ import asyncpg
 import pytest
 
 from domain import accounts, orders
-from routes import outages
+from front_door import outages
 from tests.factory import create_order, make_company
 
 SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

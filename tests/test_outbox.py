@@ -9,10 +9,12 @@ from collections.abc import Sequence
 
 import pytest
 
-from domain import orders, outbox
-from domain.auth import Actor
-from domain.db import utc_now
-from domain.shapes import OrderJSON
+from core.auth import Actor
+from core.shapes import OrderJSON
+from core.values import utc_now
+from domain import orders
+from events import outbox
+from events.broker import MAX_NOTIFY_TEXT
 from realtime import hub as hub_module
 from realtime.outlet import Outlet, Replay
 from tests.factory import create_order, feed_url, make_company, ok
@@ -79,7 +81,7 @@ def test_a_failed_publish_never_fails_the_request_and_the_relay_delivers(client,
 
     with client.websocket_connect(feed_url("orders", cafe.waiter)) as ws:
         ws.receive_json()
-        monkeypatch.setattr(services.broadcast, "publish", broker_down)
+        monkeypatch.setattr(services.broker, "publish", broker_down)
         order = create_order(client, cafe)
         assert scalar(client, UNPUBLISHED, cafe.id) > 0
         monkeypatch.undo()
@@ -99,7 +101,7 @@ def test_events_lost_by_the_broker_still_arrive_in_order(client, monkeypatch):
 
     with client.websocket_connect(feed_url("orders", cafe.waiter)) as ws:
         ws.receive_json()
-        monkeypatch.setattr(services.broadcast, "publish", swallow)
+        monkeypatch.setattr(services.broker, "publish", swallow)
         lost = create_order(client, cafe)
         monkeypatch.undo()
         after = create_order(client, cafe, table="a2")
@@ -210,15 +212,15 @@ def test_an_envelope_over_the_brokers_limit_in_bytes_travels_as_positions_only()
     cyrillic = outbox.OutboxEvent(
         "company", 7, ("cafe_orders_company",), json.dumps({"title": "щ" * 4000}, ensure_ascii=False)
     )
-    compressed = outbox.envelope([cyrillic], outbox.MAX_NOTIFY_TEXT, 1.0)
-    assert len(compressed) < outbox.MAX_NOTIFY_TEXT < len(cyrillic.text.encode())
+    compressed = outbox.envelope([cyrillic], MAX_NOTIFY_TEXT, 1.0)
+    assert len(compressed) < MAX_NOTIFY_TEXT < len(cyrillic.text.encode())
     assert outbox.parse_envelope(compressed).entries == [(cyrillic.channels, cyrillic.text)]
     noise = outbox.OutboxEvent("company", 7, ("c",), json.dumps({"title": secrets.token_urlsafe(9000)}))
-    message = outbox.envelope([noise], outbox.MAX_NOTIFY_TEXT, 1.0)
+    message = outbox.envelope([noise], MAX_NOTIFY_TEXT, 1.0)
     assert message == "7|7|1.000000|"
     assert outbox.parse_envelope(message).entries is None
     small = outbox.OutboxEvent("company", 8, ("cafe_orders_company",), json.dumps({"title": "щ" * 100}))
-    assert outbox.parse_envelope(outbox.envelope([small], outbox.MAX_NOTIFY_TEXT, 1.0)).entries == [
+    assert outbox.parse_envelope(outbox.envelope([small], MAX_NOTIFY_TEXT, 1.0)).entries == [
         (small.channels, small.text)
     ]
 
@@ -237,8 +239,8 @@ def test_an_ordinary_order_travels_whole_over_notify(client):
             outbox.OutboxEvent(cafe.id, row["position"], tuple(row["channels"].split(" ")), row["payload"])
             for row in rows
         ]
-        message = outbox.envelope(events, outbox.MAX_NOTIFY_TEXT, 1.0)
+        message = outbox.envelope(events, MAX_NOTIFY_TEXT, 1.0)
         uncompressed.append(len(outbox.envelope(events, 10**9, 1.0).encode()))
-        assert len(message.encode()) <= outbox.MAX_NOTIFY_TEXT
+        assert len(message.encode()) <= MAX_NOTIFY_TEXT
         assert outbox.parse_envelope(message).entries == [(event.channels, event.text) for event in events]
-    assert max(uncompressed) > outbox.MAX_NOTIFY_TEXT, uncompressed  # so compression is what made them fit
+    assert max(uncompressed) > MAX_NOTIFY_TEXT, uncompressed  # so compression is what made them fit

@@ -7,8 +7,8 @@ import asyncio
 import pytest
 from starlette.websockets import WebSocketDisconnect
 
+from core.auth import Actor
 from domain import customer_orders
-from domain.auth import Actor
 from tests.factory import add_person, create_order, make_company, ok, pay_in_full
 
 

@@ -1,4 +1,4 @@
-"""domain/sql.py: which connection runs a statement, and the private attributes of the libraries it relies on."""
+"""storage/sql.py: which connection runs a statement, and the private attributes of the libraries it relies on."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import aiosqlite
 import pytest
 from databases import Database as DatabasesDatabase
 
-from domain.sql import Database
+from storage.sql import Database
 
 
 def test_the_private_attributes_sql_py_reaches_are_still_there(tmp_path: Path) -> None:

@@ -14,8 +14,8 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from cafe_rt import create_app
+from core.errors import NotAuthenticated
 from domain import tickets
-from domain.errors import NotAuthenticated
 from tests.factory import close_code, create_order, make_company, ok, portal
 from tests.servers import create_company_by_command, server_env, token_for, uvicorn_server
 

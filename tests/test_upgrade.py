@@ -17,9 +17,9 @@ import pytest
 from starlette.testclient import TestClient
 
 from cafe_rt import Settings, create_app
-from domain.db import normalize_database_url
-from domain.migrations import _statements, load_migrations
-from domain.sql import Database
+from core.values import normalize_database_url
+from storage.migrations import _statements, load_migrations
+from storage.sql import Database
 from tests.factory import TEST_HOSTS
 from tests.test_migrations import versions
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from domain import entities, feeds, rooms
-from domain.db import new_id, parse_cents, utc_now
-from domain.entities import message
-from domain.outbox import Change
-from domain.shapes import MenuItemJSON, OrderJSON, OrderRow, SessionJSON, TableJSON, TaskJSON
-from domain.sql import one
+from core.shapes import MenuItemJSON, OrderJSON, OrderRow, SessionJSON, TableJSON, TaskJSON
+from core.values import new_id, parse_cents, utc_now
+from events import entities, feeds, rooms
+from events.entities import message
+from events.outbox import Change
+from storage.sql import one
 
 SELECT_BRANCH_WAITERS = (
     "SELECT id FROM users WHERE company_id = :company_id AND branch_id = :branch_id AND role = 'waiter'"

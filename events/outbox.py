@@ -15,21 +15,19 @@ import logging
 import time
 import zlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from domain.db import utc_now
-from domain.errors import NotFound
-from domain.metrics import EVENTS_PUBLISHED
-from domain.sql import Session, Statements, after_commit
+from core.errors import NotFound
+from core.metrics import EVENTS_PUBLISHED
+from core.settings import Settings
+from core.values import utc_now
+from events.broker import Broker
+from storage.sql import Database, Session, Statements, after_commit
 
 if TYPE_CHECKING:
     from contextlib import AbstractAsyncContextManager
 
-    from domain.services import Services
-
 log = logging.getLogger("cafe_rt.outbox")
-# PostgreSQL's NOTIFY takes payloads under 8000 bytes; Redis and memory:// take any size.
-MAX_NOTIFY_TEXT = 7000
 # An envelope's body is a JSON array, or this mark and the array zlib-compressed in base64.
 COMPRESSED = "z:"
 
@@ -130,6 +128,19 @@ class PublishedMarks:
             await db.execute(MARK_PUBLISHED, {"company_id": company_id, "first": first, "through": through})
 
 
+class Pipeline(Protocol):
+    """What the outbox needs of `Services` (events/services.py), which builds its changes from here."""
+
+    @property
+    def database(self) -> Database: ...
+    @property
+    def broker(self) -> Broker: ...
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def published(self) -> PublishedMarks: ...
+
+
 class Change:
     """One write transaction of one company, with the events it emits.
 
@@ -142,7 +153,7 @@ class Change:
 
     db: Session
 
-    def __init__(self, services: Services, company_id: str) -> None:
+    def __init__(self, services: Pipeline, company_id: str) -> None:
         self.services = services
         self.company_id = company_id
         self._events: list[OutboxEvent] = []
@@ -214,18 +225,18 @@ async def create_counter(db: Statements, company_id: str) -> None:
     await db.execute(INSERT_COUNTER, {"company_id": company_id})
 
 
-async def publish(services: Services, events: list[OutboxEvent]) -> bool:
+async def publish(services: Pipeline, events: list[OutboxEvent]) -> bool:
     """Hand a change's committed events to the broker in one message; a failure is logged and left to the
     relay (and to every hub's sweep), never raised."""
     if not events:
         return True
     company_id = events[0].company_id
-    message = envelope(events, services.broker_max_text, time.time())
+    message = envelope(events, services.broker.max_text, time.time())
     try:
         # A broker that stalls must not hold the answer: the relay publishes what this leaves.
         await asyncio.wait_for(
-            services.broadcast.publish(channel=company_broker_channel(company_id), message=message),
-            services.publish_timeout,
+            services.broker.publish(company_broker_channel(company_id), message),
+            services.settings.publish_timeout,
         )
     except Exception:
         log.warning("publish failed; the relay will retry", exc_info=True)
@@ -235,7 +246,7 @@ async def publish(services: Services, events: list[OutboxEvent]) -> bool:
     return True
 
 
-async def relay_unpublished(services: Services, before: str, limit: int = 500) -> int:
+async def relay_unpublished(services: Pipeline, before: str, limit: int = 500) -> int:
     """Publish rows a crash (or a broker outage) left unpublished; returns how many."""
     await services.published.flush(services.database)
     rows = await services.database.fetch_all(SELECT_UNPUBLISHED, {"before": before, "limit": limit})
@@ -284,13 +295,13 @@ DELETE_PRUNED = "DELETE FROM events WHERE company_id = :company_id AND position 
 SAVE_PRUNED = "UPDATE event_counters SET pruned_through = :through WHERE company_id = :company_id"
 
 
-async def prune(services: Services, before: str, batch: int = PRUNE_BATCH) -> int:
+async def prune(services: Pipeline, before: str, batch: int = PRUNE_BATCH) -> int:
     """Forget events older than the retention, at most `batch` per company a pass; a resume from before them
     gets resync_required. Returns how many companies were pruned."""
     rows = await services.database.fetch_all(SELECT_PRUNABLE, {"before": before})
     for row in rows:
         through = min(row["last"], row["first"] + batch - 1)
-        async with services.change(row["company_id"]) as change:
+        async with Change(services, row["company_id"]) as change:
             await change.db.execute(DELETE_PRUNED, {"company_id": row["company_id"], "through": through})
             await change.db.execute(SAVE_PRUNED, {"company_id": row["company_id"], "through": through})
     return len(rows)

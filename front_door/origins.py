@@ -22,7 +22,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
-from domain.auth import CSRF_COOKIE, credential
+from core.auth import CSRF_COOKIE, credential
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Public writes that start, renew or end a session: no CSRF token yet (or any more), but the origin holds.

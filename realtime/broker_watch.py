@@ -1,8 +1,9 @@
 """Keeps the broker connection alive: broadcaster itself never reconnects (Redis) after a drop.
 
 Every interval a probe message must make the round trip through the broker. Two misses in a
-row and the connection is rebuilt: a new Broadcast, every channel in use subscribed again, and
-one sweep of the outbox so sockets get what the outage kept from them.
+row and the connection is rebuilt: a new connection swapped into the one `Broker` holder
+(events/broker.py), every channel in use subscribed again, and one sweep of the outbox so sockets
+get what the outage kept from them.
 """
 
 from __future__ import annotations
@@ -12,32 +13,22 @@ import contextlib
 import logging
 import uuid
 
-from domain.metrics import BROKER_UP
-from domain.services import Services
+from core.metrics import BROKER_UP
+from events.broker import Broker, connection_for
 from realtime.hub import Hub
-from realtime.pg_broker import broker_for
 
 log = logging.getLogger("cafe_rt.broker")
 
 
-class BrokerSupervisor:
-    def __init__(self, services: Services, hub: Hub, url: str, interval: float, probe_timeout: float = 1.0) -> None:
-        self._services = services
+class BrokerWatch:
+    def __init__(self, broker: Broker, hub: Hub, probe_timeout: float = 1.0) -> None:
+        self._broker = broker
         self._hub = hub
-        self._url = url
-        self._interval = interval
         self._probe_timeout = probe_timeout
         self._probe_channel = f"cafe_rt_probe_{uuid.uuid4().hex}"
         self._misses = 0
         self.healthy = True
         BROKER_UP.set(1)
-
-    async def run(self, stopping: asyncio.Event) -> None:
-        while not stopping.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stopping.wait(), self._interval)
-                return  # stopping was set during the pause
-            await self.check()
 
     async def check(self) -> None:
         if await self._probe():
@@ -51,12 +42,11 @@ class BrokerSupervisor:
             await self._reconnect()
 
     async def _probe(self) -> bool:
-        broadcast = self._services.broadcast
         token = uuid.uuid4().hex
         try:
             async with asyncio.timeout(self._probe_timeout):
-                async with broadcast.subscribe(self._probe_channel) as subscriber:
-                    await broadcast.publish(channel=self._probe_channel, message=token)
+                async with self._broker.subscribe(self._probe_channel) as subscriber:
+                    await self._broker.publish(self._probe_channel, token)
                     while (await subscriber.get()).message != token:
                         pass
             return True
@@ -64,14 +54,14 @@ class BrokerSupervisor:
             return False
 
     async def _reconnect(self) -> None:
-        fresh = broker_for(self._url)
+        fresh = connection_for(self._broker.url)
         try:
             await asyncio.wait_for(fresh.connect(), self._probe_timeout * 3)
         except Exception as error:
             log.warning("broker still unreachable: %s", error)
             return
-        stale, self._services.broadcast = self._services.broadcast, fresh
-        await self._hub.rebind(fresh)
+        stale = self._broker.swap(fresh)
+        await self._hub.resubscribe()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(stale.disconnect(), self._probe_timeout)
         log.warning("broker reconnected; channels subscribed again, catching up from the outbox")

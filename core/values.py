@@ -1,4 +1,4 @@
-"""The database URL and the small value helpers every domain module shares (the schema: domain/migrations.py)."""
+"""The database URL and the small value helpers every domain module shares (the schema: storage/migrations.py)."""
 
 from __future__ import annotations
 

@@ -11,8 +11,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from domain.db import normalize_database_url, utc_now
-from domain.sql import Database, Statements
+from core.values import normalize_database_url, utc_now
+from storage.sql import Database, Statements
 
 MIGRATIONS_PATH = Path(__file__).resolve().parent.parent / "migrations"
 # Any constant works: it only keeps two processes from migrating at the same moment.

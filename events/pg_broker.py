@@ -8,10 +8,7 @@ from __future__ import annotations
 import asyncio
 
 import asyncpg
-from broadcaster import Broadcast
 from broadcaster._backends.postgres import PostgresBackend
-
-from realtime.redis_broker import TimedRedisBackend
 
 
 class PostgresBroker(PostgresBackend):
@@ -36,12 +33,3 @@ class PostgresBroker(PostgresBackend):
 
     async def publish(self, channel: str, message: str) -> None:
         await self._notifiers.execute("SELECT pg_notify($1, $2)", channel, message)
-
-
-def broker_for(url: str) -> Broadcast:
-    """The broker of `url` (redis://, postgres://, memory://), PostgreSQL's made safe for concurrent use."""
-    if url.startswith(("postgres://", "postgresql://")):
-        return Broadcast(backend=PostgresBroker(url))
-    if url.startswith(("redis://", "rediss://")):
-        return Broadcast(backend=TimedRedisBackend(url))
-    return Broadcast(url)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from domain.outbox import Change
-from domain.shapes import OrderJSON, TableJSON, TaskJSON
+from core.shapes import OrderJSON, TableJSON, TaskJSON
+from events.outbox import Change
 
 FEEDS = ("orders", "tables", "kitchen")
 TABLE_STATUS_DISPLAY = {"busy": "Занят", "free": "Свободен"}

@@ -7,8 +7,8 @@ import time
 from dataclasses import dataclass
 from enum import Enum
 
-from domain.db import new_id, utc_later, utc_now
-from domain.sql import Statements
+from core.values import new_id, utc_later, utc_now
+from storage.sql import Statements
 
 INSERT_REFRESH = """
 INSERT INTO refresh_tokens (jti, user_id, expires_at, used_at) VALUES (:jti, :user_id, :expires_at, NULL)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from broadcaster._backends.redis import RedisBackend
 from redis import asyncio as redis
 
-# A publish is also bounded by PUBLISH_TIMEOUT (domain/outbox.py); this frees the connection behind it.
+# A publish is also bounded by PUBLISH_TIMEOUT (events/outbox.py); this frees the connection behind it.
 SOCKET_TIMEOUT = 2.0
 CONNECT_TIMEOUT = 2.0
 

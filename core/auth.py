@@ -13,7 +13,7 @@ from typing import Any
 
 import jwt
 
-from domain.errors import NotAuthenticated
+from core.errors import NotAuthenticated
 
 ROLES = ("owner", "admin", "manager", "waiter", "cook", "cashier", "client")
 COMPANY_WIDE_ROLES = ("owner", "admin")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
-from domain.auth import Actor, CompanyActor
-from domain.errors import Forbidden
-from domain.sql import Statements
+from core.auth import Actor, CompanyActor
+from core.errors import Forbidden
+from storage.sql import Statements
 
 ADMIN_ROOM = "admin-orders"
 # The shop admin's broadcast pages join it; cafe_rt's own broadcasts go to the entity sockets, so it carries

@@ -13,8 +13,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from domain.db import new_id, utc_now
-from domain.sql import Statements
+from core.values import new_id, utc_now
+from storage.sql import Statements
 
 # A claim older than this with no answer belongs to a request that died with its process: a retry runs again.
 CLAIM_LEASE = 30.0

@@ -18,15 +18,15 @@ from starlette.datastructures import Headers
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from domain import idempotency
-from domain.auth import bearer_value
-from domain.errors import NotAuthenticated
-from domain.idempotency import Claimed, Mismatch, Running, Stored
+from core.auth import bearer_value
+from core.errors import NotAuthenticated
 from domain.revocation import authenticate
-from domain.services import Services
-from domain.sql import Session, holding
-from routes.common import ACTOR_KEY, MAX_BODY_BYTES
-from routes.outages import outage, unavailable
+from events.services import Services
+from front_door.outages import outage, unavailable
+from front_door.requests import ACTOR_KEY, MAX_BODY_BYTES
+from storage import idempotency
+from storage.idempotency import Claimed, Mismatch, Running, Stored
+from storage.sql import Session, holding
 
 log = logging.getLogger("cafe_rt.idempotency")
 WRITES = frozenset({"POST", "PATCH", "PUT", "DELETE"})
@@ -74,7 +74,7 @@ class Idempotency:
                 services.database,
                 where,
                 idempotency.fingerprint(body, scope.get("query_string", b"")),
-                services.idempotency_ttl,
+                services.settings.idempotency_ttl,
             )
         except Exception as error:
             await self._outage(error, scope, receive, send)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from domain.shapes import OrderJSON, SessionJSON
-from domain.sql import Statements, one
+from core.shapes import OrderJSON, SessionJSON
+from storage.sql import Statements, one
 
 ORDER_STATUS_DISPLAY = {
     "open": "Open",
