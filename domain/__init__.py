@@ -1,1 +1,1 @@
-"""Domain functions: each change runs in one transaction, owns its SQL and emits its events."""
+"""Business rules: one module per area; each change runs in one transaction, owns its SQL and announces its events."""

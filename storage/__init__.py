@@ -1,0 +1,1 @@
+"""The database: statements and connections, the versioned schema, and the stores that carry no rule."""

@@ -25,8 +25,8 @@ from tests.test_migrations import versions
 
 RELEASES_PATH = Path(__file__).resolve().parent / "releases"
 # Every landed release whose schema changed, oldest first. A release that changes the schema adds its own
-# fixture here (capture.py) before the next one lands.
-RELEASES = ("ed11cf2", "f728d68", "cbc31d8")
+# fixture here (capture.py) before the next one lands; 0006856 is the first with schema_migrations.
+RELEASES = ("ed11cf2", "f728d68", "cbc31d8", "0006856")
 # Releases whose events had another shape than today's: a resume from before the upgrade is told to resync.
 # 0006 gave kitchen tasks their station and due time: every release before it.
 RESYNC_AFTER_UPGRADE = {"ed11cf2", "f728d68", "cbc31d8"}
