@@ -8,22 +8,8 @@ the channels that carry them.
 
 from __future__ import annotations
 
-from describe.shapes import (
-    AMOUNT,
-    ID,
-    INTEGER,
-    MONEY,
-    ROOM_STATUSES,
-    STATION,
-    TEXT,
-    TIMESTAMP,
-    Schema,
-    array,
-    enum,
-    nullable,
-    obj,
-    ref,
-)
+from describe.json_schema import Schema, array, enum, nullable, obj, ref
+from describe.shapes import AMOUNT, ID, INTEGER, MONEY, ROOM_STATUSES, STATION, TEXT, TIMESTAMP
 from domain.broadcasts import LEVELS
 from domain.orders import MAX_REASON, PAYMENT_METHODS, STATUSES
 from events.entities import ORDER_STATUS_DISPLAY
