@@ -251,6 +251,43 @@ class SessionJSON(TypedDict):
     is_active: bool
 
 
+class OpenSessionJSON(TypedDict):
+    """A table's open session, as its state shows it."""
+
+    id: Id
+    session_code: str
+    guests_count: int
+    started_at: Timestamp
+
+
+class TableStateJSON(TypedDict):
+    """A table as the entity sockets show it (seed 003's table_update example)."""
+
+    table_id: Id
+    table_number: str
+    status: str
+    is_occupied: bool
+    is_active: bool
+    zone: str | None
+    restaurant: str
+    session: OpenSessionJSON | None
+
+
+class OrderStatusJSON(TypedDict):
+    """An order as its entity socket's order_status shows it (seed 003's example, and its void)."""
+
+    id: Id
+    status: str
+    status_display: str
+    total_amount: Money
+    items_count: int
+    created_at: Timestamp
+    confirmed_at: Timestamp | None
+    ready_at: Timestamp | None
+    delivered_at: Timestamp | None
+    void: VoidJSON | None
+
+
 class UserJSON(TypedDict):
     id: Id
     email: str

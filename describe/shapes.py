@@ -21,11 +21,14 @@ from core.shapes import (
     MenuItemJSON,
     Money,
     NotificationJSON,
+    OpenSessionJSON,
     OrderItemJSON,
     OrderJSON,
     OrderPage,
+    OrderStatusJSON,
     SessionJSON,
     TableJSON,
+    TableStateJSON,
     TaskJSON,
     Timestamp,
     UserJSON,
@@ -39,6 +42,7 @@ from domain.kitchen import TASK_STATUSES
 from domain.orders import ORDER_TYPES as ALL_ORDER_TYPES
 from domain.orders import STATUSES
 from domain.stations import MAX_STATION, STATION_SLUG
+from events.entities import ORDER_STATUS_DISPLAY
 from events.feeds import TABLE_STATUS_DISPLAY
 from events.rooms import room_status
 
@@ -111,6 +115,15 @@ SHARED_COMPONENTS = (
         },
     ),
     Component("User", UserJSON, {"role": enum(ROLES)}),
+    # The entity sockets' own views of a table and of an order.
+    Component("TableState", TableStateJSON, {"status": enum(list(TABLE_STATUS_DISPLAY))}),
+    Component("OpenSession", OpenSessionJSON),
+    Component(
+        "OrderStatus",
+        OrderStatusJSON,
+        {"status": enum(STATUSES), "status_display": enum(list(ORDER_STATUS_DISPLAY.values()))},
+        may_lack=("void",),  # always sent since migration 0005; older stored events lack it
+    ),
 )
 # Only REST answers these (describe/bodies.py puts them with its RESPONSES).
 REST_COMPONENTS = (
@@ -130,21 +143,7 @@ def generated(components: tuple[Component, ...]) -> dict[str, Schema]:
     return {c.name: object_schema(c.shape, NAMES, c.more, c.may_lack) for c in components}
 
 
-# Hand-written: events/ builds these two as plain dicts, with no TypedDict to generate them from.
-# The entity sockets' view of a table (seed 003's table_update example).
-TABLE_STATE = obj(
-    {
-        "table_id": ID,
-        "table_number": TEXT,
-        "status": enum(list(TABLE_STATUS_DISPLAY)),
-        "is_occupied": BOOLEAN,
-        "is_active": BOOLEAN,
-        "zone": nullable(TEXT),
-        "restaurant": TEXT,
-        "session": nullable(obj({"id": ID, "session_code": TEXT, "guests_count": INTEGER, "started_at": TIMESTAMP})),
-    }
-)
-
+# Hand-written: events/announce.py builds it as a plain dict, with no TypedDict to generate it from.
 # The rooms socket's view of an order (seed 004's new-order example).
 ROOM_ORDER = obj(
     {
@@ -166,5 +165,5 @@ ROOM_ORDER = obj(
     }
 )
 
-SCHEMAS: dict[str, Schema] = generated(SHARED_COMPONENTS) | {"TableState": TABLE_STATE, "RoomOrder": ROOM_ORDER}
+SCHEMAS: dict[str, Schema] = generated(SHARED_COMPONENTS) | {"RoomOrder": ROOM_ORDER}
 REST_OBJECTS: dict[str, Schema] = generated(REST_COMPONENTS)
