@@ -3,11 +3,31 @@
 A row says `table_id` and `price_cents`; the JSON built from it says `table` and `"12.50"`. Each has its own
 TypedDict so a reader never guesses which one a function holds. Rows come from `domain.sql` as `dict[str, Any]`
 and are given their shape where they are read (`cast`): the SQL beside that read is what makes the shape true.
+
+The API objects are also what /openapi.json and /asyncapi.json describe: describe/shapes.py generates their JSON
+Schemas from these classes, so a field added here is documented (and checked in every test) at once. `Id`,
+`Timestamp` and `Money` are plain `str` to mypy and to the code; their `JSONSchema` says what kind of text.
 """
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
+from dataclasses import dataclass
+from typing import Annotated, Any, TypedDict
+
+
+@dataclass(frozen=True)
+class JSONSchema:
+    """JSON Schema keywords a value's Python type cannot say, carried with the type in `Annotated[...]`."""
+
+    format: str | None = None
+    pattern: str | None = None
+    description: str | None = None
+
+
+Id = Annotated[str, JSONSchema(format="uuid")]
+Timestamp = Annotated[str, JSONSchema(format="date-time", description="ISO 8601 UTC")]
+# As core.values.format_cents writes it.
+Money = Annotated[str, JSONSchema(pattern=r"^-?[0-9]+\.[0-9]{2}$", description='two decimals, "12.50"')]
 
 # Rows (SELECT * FROM the table, or the named columns).
 
@@ -128,55 +148,55 @@ class MenuItemRow(TypedDict):
 
 
 class OrderItemJSON(TypedDict):
-    id: str
-    menu_item: str
+    id: Id
+    menu_item: Id
     menu_item_title: str
     quantity: int
-    price: str
-    total: str
+    price: Money
+    total: Money
 
 
 class VoidJSON(TypedDict):
     """Who voided or comped an order, when, why, and what it still owed then."""
 
     kind: str
-    by: str | None
+    by: Id | None
     reason: str | None
-    at: str | None
-    amount: str
+    at: Timestamp | None
+    amount: Money
 
 
 class OrderJSON(TypedDict):
-    id: str
+    id: Id
     number: int
     type: str
-    table: str | None
+    table: Id | None
     table_number: int | None
-    client: str | None
-    waiter: str | None
-    created_by: str
+    client: Id | None
+    waiter: Id | None
+    created_by: Id
     guests: int
     status: str
-    total_amount: str
-    paid_amount: str
-    bonuses_used: str
-    bonuses_earned: str
+    total_amount: Money
+    paid_amount: Money
+    bonuses_used: Money
+    bonuses_earned: Money
     items: list[OrderItemJSON]
-    branch: str
-    created_at: str
-    updated_at: str
-    confirmed_at: str | None
-    ready_at: str | None
-    delivered_at: str | None
-    closed_at: str | None
+    branch: Id
+    created_at: Timestamp
+    updated_at: Timestamp
+    confirmed_at: Timestamp | None
+    ready_at: Timestamp | None
+    delivered_at: Timestamp | None
+    closed_at: Timestamp | None
     void: VoidJSON | None
 
 
 class AddedItemJSON(OrderItemJSON):
     """POST /api/cafe/order-items/: the new item, its order and the order's new total."""
 
-    order: str
-    order_total_amount: str
+    order: Id
+    order_total_amount: Money
 
 
 class OrderPage(TypedDict):
@@ -189,57 +209,94 @@ class OrderPage(TypedDict):
 
 
 class TableJSON(TypedDict):
-    id: str
+    id: Id
     number: int
     places: int
     status: str
     status_display: str
-    zone: str | None
-    branch: str
+    zone: Id | None
+    branch: Id
 
 
 class TaskJSON(TypedDict):
-    id: str
+    id: Id
     status: str
-    order: str
-    order_item: str
-    menu_item: str
+    order: Id
+    order_item: Id
+    menu_item: Id
     menu_item_title: str
     table_number: int | None
     unit_index: int
-    cook: str | None
-    branch: str
+    cook: Id | None
+    branch: Id
     station: str
-    created_at: str
-    due_at: str | None
-    started_at: str | None
-    ready_at: str | None
-    served_at: str | None
-    late_at: str | None
+    created_at: Timestamp
+    due_at: Timestamp | None
+    started_at: Timestamp | None
+    ready_at: Timestamp | None
+    served_at: Timestamp | None
+    late_at: Timestamp | None
 
 
 class SessionJSON(TypedDict):
     """A table session as seed 003's session socket shows it."""
 
-    id: str
-    table_id: str
+    id: Id
+    table_id: Id
     table_number: str
     session_code: str
     guests_count: int
-    started_at: str
-    closed_at: str | None
+    started_at: Timestamp
+    closed_at: Timestamp | None
     is_active: bool
+
+
+class OpenSessionJSON(TypedDict):
+    """A table's open session, as its state shows it."""
+
+    id: Id
+    session_code: str
+    guests_count: int
+    started_at: Timestamp
+
+
+class TableStateJSON(TypedDict):
+    """A table as the entity sockets show it (seed 003's table_update example)."""
+
+    table_id: Id
+    table_number: str
+    status: str
+    is_occupied: bool
+    is_active: bool
+    zone: str | None
+    restaurant: str
+    session: OpenSessionJSON | None
+
+
+class OrderStatusJSON(TypedDict):
+    """An order as its entity socket's order_status shows it (seed 003's example, and its void)."""
+
+    id: Id
+    status: str
+    status_display: str
+    total_amount: Money
+    items_count: int
+    created_at: Timestamp
+    confirmed_at: Timestamp | None
+    ready_at: Timestamp | None
+    delivered_at: Timestamp | None
+    void: VoidJSON | None
 
 
 class UserJSON(TypedDict):
-    id: str
+    id: Id
     email: str
     role: str
-    company: str | None
-    branch: str | None
+    company: Id | None
+    branch: Id | None
     city_ids: list[int]
     is_active: bool
-    created_at: str
+    created_at: Timestamp
 
 
 class CreatedCompany(TypedDict):
@@ -249,38 +306,38 @@ class CreatedCompany(TypedDict):
 
 
 class BranchJSON(TypedDict):
-    id: str
+    id: Id
     name: str
     city_id: int
-    company: str
+    company: Id
 
 
 class ZoneJSON(TypedDict):
-    id: str
+    id: Id
     title: str
-    branch: str
+    branch: Id
 
 
 class ClientJSON(TypedDict):
-    id: str
+    id: Id
     name: str
     phone: str | None
-    created_at: str
+    created_at: Timestamp
 
 
 class NotificationJSON(TypedDict):
-    id: str
+    id: Id
     type: str
     data: Any
-    created_at: str
-    acknowledged_at: str | None
+    created_at: Timestamp
+    acknowledged_at: Timestamp | None
 
 
 class MenuItemJSON(TypedDict):
-    id: str
+    id: Id
     title: str
-    price: str
+    price: Money
     is_active: bool
-    branch: str | None
+    branch: Id | None
     station: str
     prep_minutes: int | None

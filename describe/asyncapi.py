@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+from describe.json_schema import Schema
 from describe.messages import MESSAGES
-from describe.shapes import SCHEMAS, STATION, Schema
+from describe.shapes import SCHEMAS, STATION
 
 
 @dataclass(frozen=True)

@@ -1,28 +1,17 @@
 """The REST API's own JSON shapes: request bodies (closed, as the service refuses unknown fields) and
-the answers only REST gives. The objects the sockets carry too live in describe/shapes.py.
+the answers only REST gives. The objects the sockets carry too, and the REST answers core/shapes.py types
+(generated from its TypedDicts), live in describe/shapes.py.
+
+Request bodies stay written out here: what they say is what the service accepts (lengths, ranges, "12.50" or
+12.5), checked by domain/validate.py, not a type's fields.
 """
 
 from __future__ import annotations
 
 from core.auth import ROLES
-from describe.shapes import (
-    BOOLEAN,
-    ID,
-    INTEGER,
-    MONEY,
-    ORDER_ITEM,
-    STATION,
-    TEXT,
-    TIMESTAMP,
-    Schema,
-    array,
-    enum,
-    nullable,
-    obj,
-    ref,
-)
+from describe.json_schema import Schema, array, enum, nullable, obj, ref
+from describe.shapes import BOOLEAN, ID, INTEGER, MONEY, PREP_MINUTES, REST_OBJECTS, STATION, TEXT, TIMESTAMP
 from domain.broadcasts import LEVELS
-from domain.catalog import MAX_PREP_MINUTES
 from domain.customer_orders import ORDER_TYPES
 from domain.kitchen import TASK_STATUSES
 from domain.orders import MAX_REASON, PAYMENT_METHODS, STATUSES
@@ -65,7 +54,6 @@ LINES = {
     "items": obj({"menu_item": ID}, {"quantity": QUANTITY}),
     "description": "at most MAX_PORTIONS_PER_ORDER portions (the sum of quantities; 200 unless configured), else 400",
 }
-PREP_MINUTES = {"type": "integer", "minimum": 1, "maximum": MAX_PREP_MINUTES}
 
 REQUESTS: dict[str, Schema] = {
     "Login": obj({"email": EMAIL, "password": SECRET}),
@@ -150,7 +138,7 @@ REQUESTS: dict[str, Schema] = {
     ),
 }
 
-RESPONSES: dict[str, Schema] = {
+RESPONSES: dict[str, Schema] = REST_OBJECTS | {
     "Error": obj({"detail": {"anyOf": [TEXT, {"type": "object", "additionalProperties": array(TEXT)}]}}),
     "Tokens": obj({"access": TEXT, "refresh": TEXT}),
     # Login: the tokens as before, and the CSRF token of the browser session its cookies hold.
@@ -161,19 +149,6 @@ RESPONSES: dict[str, Schema] = {
     "LoggedOut": obj({"ok": BOOLEAN}),
     "WsTicket": obj({"ticket": TEXT, "expires_in": {"type": "integer", "description": "seconds the ticket lives"}}),
     "Health": obj({"database": enum(["ok", "down"]), "broker": enum(["ok", "down"])}, {"detail": TEXT}),
-    "Branch": obj({"id": ID, "name": TEXT, "city_id": INTEGER, "company": ID}),
-    "Zone": obj({"id": ID, "title": TEXT, "branch": ID}),
-    "MenuItem": obj(
-        {
-            "id": ID,
-            "title": TEXT,
-            "price": MONEY,
-            "is_active": BOOLEAN,
-            "branch": nullable(ID),
-            "station": STATION,
-            "prep_minutes": nullable(PREP_MINUTES),
-        }
-    ),
     "Screen": obj(
         {
             "feed": enum(["orders", "tables", "kitchen"]),
@@ -182,18 +157,6 @@ RESPONSES: dict[str, Schema] = {
             "users": array(obj({"id": ID, "email": TEXT, "role": TEXT})),
             "sockets": INTEGER,
             "since": TIMESTAMP,
-        }
-    ),
-    # POST /api/cafe/order-items/: the created item, its order and the order's new total.
-    "AddedOrderItem": obj({**ORDER_ITEM["properties"], "order": ID, "order_total_amount": MONEY}),
-    # phone is null for waiters (names only: domain/catalog.py PHONE_READERS).
-    "Client": obj({"id": ID, "name": TEXT, "phone": nullable(TEXT), "created_at": TIMESTAMP}),
-    "OrderPage": obj(
-        {
-            "count": INTEGER,
-            "next": nullable(INTEGER),
-            "previous": nullable(INTEGER),
-            "results": array(ref("Order")),
         }
     ),
     "BroadcastSent": obj(

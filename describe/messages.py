@@ -8,25 +8,10 @@ the channels that carry them.
 
 from __future__ import annotations
 
-from describe.shapes import (
-    AMOUNT,
-    ID,
-    INTEGER,
-    MONEY,
-    ROOM_STATUSES,
-    STATION,
-    TEXT,
-    TIMESTAMP,
-    Schema,
-    array,
-    enum,
-    nullable,
-    obj,
-    ref,
-)
+from describe.json_schema import Schema, array, enum, nullable, obj, ref
+from describe.shapes import AMOUNT, ID, INTEGER, MONEY, ROOM_STATUSES, STATION, TEXT, TIMESTAMP
 from domain.broadcasts import LEVELS
 from domain.orders import MAX_REASON, PAYMENT_METHODS, STATUSES
-from events.entities import ORDER_STATUS_DISPLAY
 
 REASON: Schema = {
     "type": "string",
@@ -90,20 +75,6 @@ TASK_FIELDS = {
 ITEMS = obj({"order_id": ID, "items": array(ref("OrderItem")), "total_amount": MONEY})
 NOTIFICATION_ID = {"notification_id": ID}
 BROADCAST = {"message": TEXT, "level": enum(LEVELS), "sender": ID, "created_at": TIMESTAMP}
-ORDER_STATUS = obj(
-    {
-        "id": ID,
-        "status": enum(STATUSES),
-        "status_display": enum(list(ORDER_STATUS_DISPLAY.values())),
-        "total_amount": MONEY,
-        "items_count": INTEGER,
-        "created_at": TIMESTAMP,
-        "confirmed_at": nullable(TIMESTAMP),
-        "ready_at": nullable(TIMESTAMP),
-        "delivered_at": nullable(TIMESTAMP),
-    },
-    {"void": nullable(ref("Void"))},  # always sent since migration 0005; older stored events lack it
-)
 SYNC = {"entity": TEXT, "entityId": ID}
 
 # key: (summary, payload). The key is the frame's `type` (client actions: "action-" + `action`);
@@ -178,7 +149,7 @@ MESSAGES: dict[str, tuple[str, Schema]] = {
     # The entity sockets (seed 003).
     "order_status": (
         "The order's status (on connect, get_status, and when it changes)",
-        state("order_status", ORDER_STATUS),
+        state("order_status", ref("OrderStatus")),
     ),
     "order_update": ("The whole order, after any change", event("order_update", ref("Order"))),
     "order_items_update": ("The order's items changed", event("order_items_update", ITEMS)),

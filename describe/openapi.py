@@ -2,7 +2,8 @@
 
 `PATHS` is the API, one line per operation: `op(summary, returns=..., body=..., query=..., errors=...)`.
 Path parameters come from the `{name}` parts of the path (all UUIDs). To add an endpoint, add its
-line here (a new request body to describe/bodies.py, a new object to describe/shapes.py);
+line here (a new request body to describe/bodies.py, a new answer object to core/shapes.py as a TypedDict and
+its `Component` to describe/shapes.py);
 tests/test_openapi.py then holds the service to it.
 """
 
@@ -14,16 +15,8 @@ from typing import Any
 
 from describe.asyncapi import CHANNELS, ROOMS
 from describe.bodies import REQUESTS, RESPONSES
-from describe.shapes import (
-    ID,
-    SCHEMAS,
-    STATION,
-    TEXT,
-    Schema,
-    array,
-    enum,
-    ref,
-)
+from describe.json_schema import Schema, array, enum, ref
+from describe.shapes import ID, SCHEMAS, STATION, TEXT
 from domain.kitchen import TASK_STATUSES
 from domain.orders import STATUSES
 

@@ -1,209 +1,149 @@
 """JSON Schemas of the objects the API sends, shared by the OpenAPI and the AsyncAPI documents.
 
-Both documents keep these under `components/schemas`, so `ref("Order")` means the same in each. They
-use only what JSON Schema draft-07 (AsyncAPI's default) and 2020-12 (OpenAPI 3.1's) read alike.
-Objects are closed (`additionalProperties: false`): a field the service starts sending must be added
-here, or the tests that check every response and every socket frame fail.
+The objects that core/shapes.py types (OrderJSON, TableJSON, ...) are generated from their TypedDicts: a field
+added there is described here at once. What a type cannot say (the statuses an order may have, a station's slug)
+is each `Component`'s `more`, keyed by field. Both documents keep these under `components/schemas`, so
+`ref("Order")` means the same in each. Objects are closed (`additionalProperties: false`): the tests that check
+every response and every socket frame fail on a field the service sends and no shape has.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from core.auth import ROLES
+from core.shapes import (
+    AddedItemJSON,
+    BranchJSON,
+    ClientJSON,
+    Id,
+    MenuItemJSON,
+    Money,
+    NotificationJSON,
+    OpenSessionJSON,
+    OrderItemJSON,
+    OrderJSON,
+    OrderPage,
+    OrderStatusJSON,
+    SessionJSON,
+    TableJSON,
+    TableStateJSON,
+    TaskJSON,
+    Timestamp,
+    UserJSON,
+    VoidJSON,
+    ZoneJSON,
+)
+from describe.json_schema import Schema, array, enum, nullable, obj, object_schema, type_schema
+from domain.catalog import MAX_PREP_MINUTES
 from domain.customer_orders import ORDER_TYPES
 from domain.kitchen import TASK_STATUSES
 from domain.orders import ORDER_TYPES as ALL_ORDER_TYPES
 from domain.orders import STATUSES
 from domain.stations import MAX_STATION, STATION_SLUG
+from events.entities import ORDER_STATUS_DISPLAY
 from events.feeds import TABLE_STATUS_DISPLAY
 from events.rooms import room_status
 
-Schema = dict[str, Any]
-
-ID: Schema = {"type": "string", "format": "uuid"}
-TEXT: Schema = {"type": "string"}
-INTEGER: Schema = {"type": "integer"}
-BOOLEAN: Schema = {"type": "boolean"}
-TIMESTAMP: Schema = {"type": "string", "format": "date-time", "description": "ISO 8601 UTC"}
-MONEY: Schema = {"type": "string", "pattern": r"^-?[0-9]+\.[0-9]{2}$", "description": 'two decimals, "12.50"'}
+ID = type_schema(Id, {})
+TEXT = type_schema(str, {})
+INTEGER = type_schema(int, {})
+BOOLEAN = type_schema(bool, {})
+TIMESTAMP = type_schema(Timestamp, {})
+MONEY = type_schema(Money, {})
 STATION: Schema = {
     "type": "string",
     "pattern": "^" + STATION_SLUG.pattern + "$",
     "maxLength": MAX_STATION,
     "description": "a kitchen station's slug: kitchen, bar, cold",
 }
+PREP_MINUTES: Schema = {"type": "integer", "minimum": 1, "maximum": MAX_PREP_MINUTES}
 # The rooms socket (seed 004) shows money as a JSON number: 1500, 150.5.
 AMOUNT: Schema = {"type": "number"}
 # ... and a finished order as "completed" (events/rooms.py): its own words for the statuses.
 ROOM_STATUSES = [room_status(status) for status in STATUSES]
 
 
-def ref(name: str) -> Schema:
-    return {"$ref": f"#/components/schemas/{name}"}
+@dataclass(frozen=True)
+class Component:
+    """A TypedDict of core/shapes.py under its name in `components/schemas`."""
+
+    name: str
+    shape: type
+    # field -> JSON Schema keywords over the ones its type gives (for `X | None`: over X's).
+    more: Mapping[str, Schema] = field(default_factory=dict)
+    # Fields the type requires and the schema does not (see Order).
+    may_lack: tuple[str, ...] = ()
 
 
-def nullable(schema: Schema) -> Schema:
-    if isinstance(schema.get("type"), str) and "enum" not in schema:
-        return {**schema, "type": [schema["type"], "null"]}
-    return {"anyOf": [schema, {"type": "null"}]}
-
-
-def enum(values: tuple[str, ...] | list[str]) -> Schema:
-    return {"type": "string", "enum": list(values)}
-
-
-def array(items: Schema) -> Schema:
-    return {"type": "array", "items": items}
-
-
-def obj(fields: dict[str, Schema], optional: dict[str, Schema] | None = None) -> Schema:
-    """A closed object: every field of `fields` is always sent, those of `optional` sometimes."""
-    schema: Schema = {
-        "type": "object",
-        "properties": {**fields, **(optional or {})},
-        "additionalProperties": False,
-    }
-    if fields:
-        schema["required"] = list(fields)
-    return schema
-
-
-ORDER_ITEM = obj(
-    {
-        "id": ID,
-        "menu_item": ID,
-        "menu_item_title": TEXT,
-        "quantity": INTEGER,
-        "price": MONEY,
-        "total": MONEY,
-    }
+SHARED_COMPONENTS = (
+    Component(
+        "Order",
+        OrderJSON,
+        {"status": enum(STATUSES), "type": enum(ALL_ORDER_TYPES)},
+        # Always sent; events stored before migrations 0005 (void) and 0007 (type) lack them, and a resume may
+        # replay such an event (absent void means null).
+        may_lack=("void", "type"),
+    ),
+    # A void (cancelled after the kitchen started) or a comp (closed with money due), with who, when and why.
+    Component(
+        "Void",
+        VoidJSON,
+        {
+            "kind": enum(["void", "comp"]),
+            "amount": {"description": "what the order still owed when it was voided or comped"},
+        },
+    ),
+    Component("OrderItem", OrderItemJSON),
+    Component(
+        "Table",
+        TableJSON,
+        {"status": enum(list(TABLE_STATUS_DISPLAY)), "status_display": enum(list(TABLE_STATUS_DISPLAY.values()))},
+    ),
+    Component("KitchenTask", TaskJSON, {"status": enum(TASK_STATUSES), "station": STATION}),
+    Component("TableSession", SessionJSON),
+    Component(
+        "Notification",
+        NotificationJSON,
+        {
+            "type": enum(["order_notification", "payment_notification", "task_notification", "alert"]),
+            "data": {
+                "type": "object",
+                "description": "the payload the waiter's socket carried, without notification_id",
+            },
+        },
+    ),
+    Component("User", UserJSON, {"role": enum(ROLES)}),
+    # The entity sockets' own views of a table and of an order.
+    Component("TableState", TableStateJSON, {"status": enum(list(TABLE_STATUS_DISPLAY))}),
+    Component("OpenSession", OpenSessionJSON),
+    Component(
+        "OrderStatus",
+        OrderStatusJSON,
+        {"status": enum(STATUSES), "status_display": enum(list(ORDER_STATUS_DISPLAY.values()))},
+        may_lack=("void",),  # always sent since migration 0005; older stored events lack it
+    ),
 )
-
-# A void (cancelled after the kitchen started) or a comp (closed with money due), with who, when and why.
-VOID = obj(
-    {
-        "kind": enum(["void", "comp"]),
-        "by": nullable(ID),
-        "reason": nullable(TEXT),
-        "at": nullable(TIMESTAMP),
-        "amount": {**MONEY, "description": "what the order still owed when it was voided or comped"},
-    }
+# Only REST answers these (describe/bodies.py puts them with its RESPONSES).
+REST_COMPONENTS = (
+    Component("Branch", BranchJSON),
+    Component("Zone", ZoneJSON),
+    Component("MenuItem", MenuItemJSON, {"station": STATION, "prep_minutes": PREP_MINUTES}),
+    # POST /api/cafe/order-items/: the created item, its order and the order's new total.
+    Component("AddedOrderItem", AddedItemJSON),
+    # phone is null for waiters (names only: domain/catalog.py PHONE_READERS).
+    Component("Client", ClientJSON),
+    Component("OrderPage", OrderPage),
 )
+NAMES: dict[object, str] = {component.shape: component.name for component in (*SHARED_COMPONENTS, *REST_COMPONENTS)}
 
-ORDER = obj(
-    {
-        "id": ID,
-        "number": INTEGER,
-        "table": nullable(ID),
-        "table_number": nullable(INTEGER),
-        "client": nullable(ID),
-        "waiter": nullable(ID),
-        "created_by": ID,
-        "guests": INTEGER,
-        "status": enum(STATUSES),
-        "total_amount": MONEY,
-        "paid_amount": MONEY,
-        "bonuses_used": MONEY,
-        "bonuses_earned": MONEY,
-        "items": array(ref("OrderItem")),
-        "branch": ID,
-        "created_at": TIMESTAMP,
-        "updated_at": TIMESTAMP,
-        "confirmed_at": nullable(TIMESTAMP),
-        "ready_at": nullable(TIMESTAMP),
-        "delivered_at": nullable(TIMESTAMP),
-        "closed_at": nullable(TIMESTAMP),
-    },
-    # Always sent; events stored before migrations 0005 (void) and 0007 (type) lack them, and a resume may
-    # replay such an event (absent void means null).
-    {"void": nullable(ref("Void")), "type": enum(ALL_ORDER_TYPES)},
-)
 
-TABLE = obj(
-    {
-        "id": ID,
-        "number": INTEGER,
-        "places": INTEGER,
-        "status": enum(list(TABLE_STATUS_DISPLAY)),
-        "status_display": enum(list(TABLE_STATUS_DISPLAY.values())),
-        "zone": nullable(ID),
-        "branch": ID,
-    }
-)
+def generated(components: tuple[Component, ...]) -> dict[str, Schema]:
+    return {c.name: object_schema(c.shape, NAMES, c.more, c.may_lack) for c in components}
 
-KITCHEN_TASK = obj(
-    {
-        "id": ID,
-        "status": enum(TASK_STATUSES),
-        "order": ID,
-        "order_item": ID,
-        "menu_item": ID,
-        "menu_item_title": TEXT,
-        "table_number": nullable(INTEGER),
-        "unit_index": INTEGER,
-        "cook": nullable(ID),
-        "branch": ID,
-        "station": STATION,
-        "created_at": TIMESTAMP,
-        "due_at": nullable(TIMESTAMP),
-        "started_at": nullable(TIMESTAMP),
-        "ready_at": nullable(TIMESTAMP),
-        "served_at": nullable(TIMESTAMP),
-        "late_at": nullable(TIMESTAMP),
-    }
-)
 
-TABLE_SESSION = obj(
-    {
-        "id": ID,
-        "table_id": ID,
-        "table_number": TEXT,
-        "session_code": TEXT,
-        "guests_count": INTEGER,
-        "started_at": TIMESTAMP,
-        "closed_at": nullable(TIMESTAMP),
-        "is_active": BOOLEAN,
-    }
-)
-
-NOTIFICATION = obj(
-    {
-        "id": ID,
-        "type": enum(["order_notification", "payment_notification", "task_notification", "alert"]),
-        "data": {"type": "object", "description": "the payload the waiter's socket carried, without notification_id"},
-        "created_at": TIMESTAMP,
-        "acknowledged_at": nullable(TIMESTAMP),
-    }
-)
-
-USER = obj(
-    {
-        "id": ID,
-        "email": TEXT,
-        "role": enum(ROLES),
-        "company": nullable(ID),
-        "branch": nullable(ID),
-        "city_ids": array(INTEGER),
-        "is_active": BOOLEAN,
-        "created_at": TIMESTAMP,
-    }
-)
-
-# The entity sockets' view of a table (seed 003's table_update example).
-TABLE_STATE = obj(
-    {
-        "table_id": ID,
-        "table_number": TEXT,
-        "status": enum(list(TABLE_STATUS_DISPLAY)),
-        "is_occupied": BOOLEAN,
-        "is_active": BOOLEAN,
-        "zone": nullable(TEXT),
-        "restaurant": TEXT,
-        "session": nullable(obj({"id": ID, "session_code": TEXT, "guests_count": INTEGER, "started_at": TIMESTAMP})),
-    }
-)
-
+# Hand-written: events/announce.py builds it as a plain dict, with no TypedDict to generate it from.
 # The rooms socket's view of an order (seed 004's new-order example).
 ROOM_ORDER = obj(
     {
@@ -225,15 +165,5 @@ ROOM_ORDER = obj(
     }
 )
 
-SCHEMAS: dict[str, Schema] = {
-    "Order": ORDER,
-    "Void": VOID,
-    "OrderItem": ORDER_ITEM,
-    "Table": TABLE,
-    "KitchenTask": KITCHEN_TASK,
-    "TableSession": TABLE_SESSION,
-    "Notification": NOTIFICATION,
-    "User": USER,
-    "TableState": TABLE_STATE,
-    "RoomOrder": ROOM_ORDER,
-}
+SCHEMAS: dict[str, Schema] = generated(SHARED_COMPONENTS) | {"RoomOrder": ROOM_ORDER}
+REST_OBJECTS: dict[str, Schema] = generated(REST_COMPONENTS)

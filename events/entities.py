@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from core.shapes import OrderJSON, SessionJSON
+from core.shapes import OrderJSON, OrderStatusJSON, SessionJSON, TableStateJSON
 from storage.sql import Statements, one
 
 ORDER_STATUS_DISPLAY = {
@@ -65,7 +65,7 @@ def items_count(order: OrderJSON) -> int:
     return sum(item["quantity"] for item in order["items"])
 
 
-def order_status_data(order: OrderJSON) -> dict[str, Any]:
+def order_status_data(order: OrderJSON) -> OrderStatusJSON:
     """The seed's order_status example, field for field."""
     return {
         "id": order["id"],
@@ -99,7 +99,7 @@ def session_data(row: Mapping[str, Any], table_number: int) -> SessionJSON:
     }
 
 
-async def table_data(db: Statements, table_id: str) -> dict[str, Any]:
+async def table_data(db: Statements, table_id: str) -> TableStateJSON:
     """The seed's table_update example: occupancy, zone and restaurant names, the open session.
 
     Of a table already read or written (tables are never deleted)."""
