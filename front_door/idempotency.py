@@ -1,7 +1,7 @@
 """`Idempotency-Key` on every POST, PATCH, PUT and DELETE under /api/ (DESIGN.md, "Safe to retry").
 
 An ASGI middleware in the request's own task: it claims the key, runs the operation with its writes held
-in one transaction (`domain/sql.holding`), and writes the answer on that transaction before the COMMIT,
+in one transaction (`storage/sql.holding`), and writes the answer on that transaction before the COMMIT,
 so the answer and the change commit together; only then does the answer go out. A retry gets the
 stored answer with `Idempotent-Replayed: true`.
 

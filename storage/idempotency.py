@@ -1,7 +1,7 @@
 """Idempotency keys: a write's answer kept per (user, method, path, key), so that a retry is harmless.
 
 The first request claims the key (a row with no status yet, committed at once, so every process sees
-it); its answer is written on the same transaction as its change (`domain/sql.Held`), so a committed
+it); its answer is written on the same transaction as its change (`storage/sql.Held`), so a committed
 change always has its answer and a rolled-back one never does. A request that ends in a 5xx, or never
 ends, lets go of its claim (or the claim goes stale after CLAIM_LEASE), and the retry runs again.
 """
