@@ -11,8 +11,9 @@ import asyncio
 import json
 import logging
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Awaitable
-from typing import Any
+from typing import Any, ClassVar, final
 
 from starlette.endpoints import WebSocketEndpoint
 from starlette.requests import HTTPConnection
@@ -108,28 +109,55 @@ def fits(fresh: Actor, opened: Actor) -> bool:
     )
 
 
-class HubClient:
-    """A client of the hub, whatever carries it: subclasses decide the channels (`open_outlet`) and what is
-    sent first (`on_attached`); `subscribe` authenticates, authorizes and registers it before anything is sent."""
+class HubClient(ABC):
+    """A client of the hub, whatever carries it: a WebSocket (`HubSocket`) or an event stream (realtime/stream.py).
 
-    outlet: Outlet | None = None
-    # Set on subscribe, before anything is sent: every client's user belongs to a company.
-    actor: CompanyActor
+    `subscribe` is the one way in, before anything is sent: authenticate (`actor`), take a place under
+    MAX_SOCKETS_PER_USER, ask `choose_channels`, build the outlet and queue the `greeting` in it, register it
+    with the hub (a resume queued behind the greeting), check revocation, then `on_attached`. A refusal at any
+    step raises Rejected, with what was taken given back.
+
+    A subclass must provide `dialect` and `choose_channels`. It may override `greeting`, `on_attached`,
+    `reply_error` (the dialect's error message) and `forget` (to undo what its `on_attached` did, then super()).
+    """
+
+    # The ASGI connection, kept as Starlette's endpoints keep it.
+    scope: Scope
+    receive: Receive
+    send: Send
     # The label of this client in cafe_rt_sockets / cafe_rt_event_streams.
-    dialect = ""
-    # An event stream is read-only; a dialect may take from its query what a socket would ask for in messages.
-    streaming = False
-    # This client's place under MAX_SOCKETS_PER_USER in Redis, when the cap is counted there.
+    dialect: ClassVar[str] = ""
+    # An event stream (an HTTP request) is read-only: a dialect may take from its query what a socket asks for.
+    streaming: bool
+    # Set by subscribe right after authentication, before the channels are chosen: the user belongs to a company.
+    actor: CompanyActor
+    # Built and registered by subscribe; None before that and once forgotten, when nothing may be sent.
+    outlet: Outlet | None = None
+    # This client's place under MAX_SOCKETS_PER_USER in Redis, when the cap is counted there, and who gave it.
     lease: str | None = None
     _leases: SocketLeases | None = None
 
     def __init__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # Not WebSocketEndpoint's __init__, which insists on a WebSocket scope: an event stream makes the same client.
         self.scope, self.receive, self.send = scope, receive, send
+        self.streaming = scope["type"] == "http"
 
+    @abstractmethod
+    async def choose_channels(self, connection: HTTPConnection) -> set[str]:
+        """The channels this client gets, for `self.actor`; raises Rejected when it may not connect. Called once,
+        before the client is registered: nothing is sent yet."""
+
+    def greeting(self) -> dict[str, Any] | None:
+        """What the client is sent first, ahead of any replayed or new event (None: nothing)."""
+        return None
+
+    async def on_attached(self, connection: HTTPConnection) -> None:  # noqa: B027 (a hook, empty by default)
+        """Runs once the client is registered: a state sent now is never older than the events after it."""
+
+    @final
     async def subscribe(self, connection: HTTPConnection) -> Outlet:
-        """Who connects (ticket, token), whether it may, its outlet registered with the hub and a resume queued;
-        what it gets first is queued too. Rejected when refused."""
+        """The client authenticated, authorized and registered with the hub, its greeting and a resume queued.
+        Rejected when refused."""
         services = connection.state.services
         try:
             actor = company_bound(
@@ -139,17 +167,21 @@ class HubClient:
             raise Rejected(CLOSE_BAD_TOKEN, str(refused.detail), 401) from None
         if actor is None:
             raise Rejected(CLOSE_NO_COMPANY)
+        self.actor = actor
         hub = self.hub(connection)
         if not await self._take_place(connection, hub, actor):
             raise Rejected(CLOSE_TOO_MANY)
         try:
-            outlet = await self.open_outlet(connection, actor)
+            outlet = Outlet(actor.company_id, await self.choose_channels(connection), self.max_queue(connection))
+            outlet.user_id, outlet.token_version = actor.id, actor.token_version
+            self.outlet = outlet
+            greeting = self.greeting()
+            if greeting is not None:
+                self.reply(greeting)
         except BaseException:
+            self.outlet = None
             await self._give_place_back()
             raise
-        self.actor = actor
-        self.outlet = outlet
-        outlet.user_id, outlet.token_version = actor.id, actor.token_version
         await hub.attach(outlet, resume_position(connection))
         try:
             # Checked once registered: a revocation committed from here on reaches the client as an event.
@@ -170,6 +202,7 @@ class HubClient:
         return outlet
 
     async def forget(self, hub: Hub, outlet: Outlet) -> None:
+        """Unregistered, its sends stopped and its place given back: a client's end, however it comes."""
         self.outlet = None
         await outlet.stop()
         await hub.detach(outlet)
@@ -193,12 +226,6 @@ class HubClient:
         lease, self.lease = self.lease, None
         if lease is not None and self._leases is not None:
             await self._leases.release(lease)
-
-    async def open_outlet(self, connection: HTTPConnection, actor: CompanyActor) -> Outlet:
-        raise NotImplementedError
-
-    async def on_attached(self, connection: HTTPConnection) -> None:
-        """Runs once the client is registered: a state sent now is never older than the events after it."""
 
     def reply(self, message: dict[str, Any]) -> None:
         """Queue a reply behind the events already queued, so the client sees one ordered stream."""
@@ -225,15 +252,25 @@ class HubClient:
 
 
 class HubSocket(HubClient, WebSocketEndpoint):
-    """A hub client served as a WebSocket: actions in `on_message`, the token refreshed in-band."""
+    """A hub client served as a WebSocket: subscribed on connect (refused with a close code after accept),
+    messages parsed, rate-limited and answered, the token refreshed in-band, everything undone on disconnect.
+
+    Besides HubClient's `dialect` and `choose_channels`, a subclass must provide `on_message` (a JSON object
+    that is not a refresh). It may override `token_refreshed`, and HubClient's `greeting`, `on_attached`,
+    `reply_error` and `forget`.
+    """
 
     # Text and binary frames both reach on_receive: a binary one is answered with the dialect's error, since a
     # bad message never closes a socket (Starlette's "text" encoding would close it with 1003).
     encoding = None
-    expiry: asyncio.TimerHandle | None = None
-    counted = False
     # What a successful refresh_token / refresh-token is answered with, in the dialect's spelling.
-    token_refreshed = "token_refreshed"
+    token_refreshed: ClassVar[str] = "token_refreshed"
+    # Set on accept: SOCKET_RATE messages a second (SOCKET_BURST at once), beyond which the socket is closed.
+    limiter: RateLimiter
+    # With SOCKET_TOKEN_EXPIRY=close, the pending close at the access token's expiry.
+    expiry: asyncio.TimerHandle | None = None
+    # Whether cafe_rt_sockets counts this socket, so that on_disconnect takes back only what on_connect added.
+    counted: bool = False
 
     async def on_connect(self, websocket: WebSocket) -> None:
         try:
@@ -330,8 +367,9 @@ class HubSocket(HubClient, WebSocketEndpoint):
             log.exception("socket action failed")
             self.reply_error("The server could not handle this message; try again.")
 
+    @abstractmethod
     async def on_message(self, websocket: WebSocket, message: dict[str, Any]) -> None:
-        raise NotImplementedError
+        """A JSON object from the client (not a token refresh), answered with `reply` or `reply_error`."""
 
     async def on_disconnect(self, websocket: WebSocket, close_code: int) -> None:
         if self.counted:
@@ -339,8 +377,8 @@ class HubSocket(HubClient, WebSocketEndpoint):
         if self.expiry is not None:
             self.expiry.cancel()
         if self.outlet is not None:
-            await self.outlet.stop()
-            await self.hub(websocket).detach(self.outlet)
+            await self.forget(self.hub(websocket), self.outlet)
+        # A refused socket has no outlet and has given its place back already: this only makes sure.
         await self._give_place_back()
 
     @staticmethod

@@ -127,7 +127,6 @@ class EventStream:
             await JSONResponse(detail, status_code=503, headers={"Retry-After": "1"})(scope, receive, send)
             return
         client = self.client(scope, receive, send)
-        client.streaming = True
         try:
             outlet = await client.subscribe(request)
         except Rejected as rejected:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from starlette.endpoints import HTTPEndpoint
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -94,16 +95,20 @@ async def me(request: Request) -> JSONResponse:
     return respond(await accounts.me(services(request), await actor(request)))
 
 
-async def branches(request: Request) -> JSONResponse:
-    if request.method == "POST":
+class Branches(HTTPEndpoint):
+    async def get(self, request: Request) -> JSONResponse:
+        return respond(await accounts.list_branches(services(request), await actor(request)))
+
+    async def post(self, request: Request) -> JSONResponse:
         return respond(await accounts.create_branch(services(request), await actor(request), await body(request)), 201)
-    return respond(await accounts.list_branches(services(request), await actor(request)))
 
 
-async def users(request: Request) -> JSONResponse:
-    if request.method == "POST":
+class Users(HTTPEndpoint):
+    async def get(self, request: Request) -> JSONResponse:
+        return respond(await accounts.list_users(services(request), await actor(request)))
+
+    async def post(self, request: Request) -> JSONResponse:
         return respond(await accounts.create_user(services(request), await actor(request), await body(request)), 201)
-    return respond(await accounts.list_users(services(request), await actor(request)))
 
 
 routes = [
@@ -118,7 +123,7 @@ routes = [
     Route("/api/users/logout/", logout, methods=["POST"], name="logout"),
     Route("/api/users/me/", me, methods=["GET"], name="me"),
     Route("/api/users/me/password/", change_password, methods=["POST"], name="password"),
-    Route("/api/users/", users, methods=["GET", "POST"], name="users"),
+    Route("/api/users/", Users, methods=["GET", "POST"], name="users"),
     Route("/api/users/{user_id:id}/", update_user, methods=["PATCH"], name="user"),
-    Route("/api/branches/", branches, methods=["GET", "POST"], name="branches"),
+    Route("/api/branches/", Branches, methods=["GET", "POST"], name="branches"),
 ]

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from starlette.requests import HTTPConnection
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
-from core.auth import CompanyActor
 from core.errors import DomainError
 from domain.access import read_branch
 from domain.screen_counts import ScreenCounts, ScreenKey
@@ -21,64 +20,67 @@ from realtime.stream import EventStream
 
 
 class CafeFeed(HubSocket):
+    """A branch's feed (an owner's: the company's, or `?branch_id=`'s), greeted with its group and counted among
+    the branch's screens. A subclass names its `feed` and may give `station_of`."""
+
     dialect = "cafe"
-    feed = ""
-    # This socket (or event stream) in the process's screen counts, once subscribed.
-    screen: ScreenKey | None = None
-    screens: ScreenCounts
-    # '' for an owner's company-wide feed.
-    branch_id = ""
+    # Which feed: orders, tables or kitchen (its group's name, and its place in the screen counts).
+    feed: ClassVar[str] = ""
+    # Chosen with the channels: the branch (None for an owner's company-wide feed), the station, their group.
+    branch_id: str | None = None
     station: str | None = None
-
-    async def subscribe(self, connection: HTTPConnection) -> Outlet:
-        """Counted among the branch's screens once subscribed, a socket or an event stream alike."""
-        outlet = await super().subscribe(connection)
-        self.screens = connection.state.screens
-        self.screen = ScreenKey(self.actor.company_id, self.branch_id, self.feed, self.station or "", self.actor.id)
-        self.screens.opened(self.screen)
-        return outlet
-
-    def _uncount(self) -> None:
-        if self.screen is not None:
-            self.screens.closed(self.screen)
-            self.screen = None
-
-    async def forget(self, hub: Hub, outlet: Outlet) -> None:
-        """An event stream's end, or a socket that failed before it was accepted."""
-        self._uncount()
-        await super().forget(hub, outlet)
-
-    async def on_disconnect(self, websocket: WebSocket, close_code: int) -> None:
-        self._uncount()
-        await super().on_disconnect(websocket, close_code)
+    group: str
+    # The process's screen counts and this socket's (or event stream's) place in them, while attached.
+    screens: ScreenCounts
+    screen: ScreenKey | None = None
 
     def station_of(self, connection: HTTPConnection) -> str | None:
         """Only the kitchen feed has stations."""
         return None
 
-    async def open_outlet(self, connection: HTTPConnection, actor: CompanyActor) -> Outlet:
-        if not actor.is_staff:
+    async def choose_channels(self, connection: HTTPConnection) -> set[str]:
+        if not self.actor.is_staff:
             raise Rejected(CLOSE_BAD_TOKEN)
         services = connection.state.services
-        requested = connection.query_params.get("branch_id") if actor.company_wide else None
+        requested = connection.query_params.get("branch_id") if self.actor.company_wide else None
         try:
-            branch_id = await read_branch(services.database, actor, requested) if requested else actor.branch_id
+            if requested:
+                self.branch_id = await read_branch(services.database, self.actor, requested)
+            else:
+                self.branch_id = self.actor.branch_id
         except DomainError:
             raise Rejected(CLOSE_NOT_FOUND) from None
-        self.branch_id = branch_id or ""
         self.station = self.station_of(connection)
         if self.station is None:
-            group = group_name(self.feed, actor.company_id, branch_id)
-        elif branch_id is None:
+            self.group = group_name(self.feed, self.actor.company_id, self.branch_id)
+        elif self.branch_id is None:
             raise Rejected(CLOSE_NOT_FOUND)  # a station is one branch's: owners name the branch too
         else:
-            group = station_group(actor.company_id, branch_id, self.station)
-        outlet = Outlet(actor.company_id, {group}, self.max_queue(connection))
-        self.outlet = outlet
-        self.reply(
-            {"type": "connection_established", "company_id": actor.company_id, "branch_id": branch_id, "group": group}
+            self.group = station_group(self.actor.company_id, self.branch_id, self.station)
+        return {self.group}
+
+    def greeting(self) -> dict[str, Any]:
+        return {
+            "type": "connection_established",
+            "company_id": self.actor.company_id,
+            "branch_id": self.branch_id,
+            "group": self.group,
+        }
+
+    async def on_attached(self, connection: HTTPConnection) -> None:
+        """Counted among the branch's screens once registered, a socket or an event stream alike."""
+        self.screens = connection.state.screens
+        self.screen = ScreenKey(
+            self.actor.company_id, self.branch_id or "", self.feed, self.station or "", self.actor.id
         )
-        return outlet
+        self.screens.opened(self.screen)
+
+    async def forget(self, hub: Hub, outlet: Outlet) -> None:
+        """Out of the screen counts too, however the socket or stream ends."""
+        if self.screen is not None:
+            self.screens.closed(self.screen)
+            self.screen = None
+        await super().forget(hub, outlet)
 
     async def on_message(self, websocket: WebSocket, message: dict[str, Any]) -> None:
         if message.get("action") == "ping":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from starlette.endpoints import HTTPEndpoint
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -10,14 +11,15 @@ from domain import catalog, order_queries
 from routes.common import actor, body, respond, services
 
 
-async def menu_items(request: Request) -> JSONResponse:
-    if request.method == "POST":
+class MenuItems(HTTPEndpoint):
+    async def get(self, request: Request) -> JSONResponse:
+        branch_id = request.query_params.get("branch_id")
+        return respond(await catalog.list_menu_items(services(request), await actor(request), branch_id))
+
+    async def post(self, request: Request) -> JSONResponse:
         return respond(
             await catalog.create_menu_item(services(request), await actor(request), await body(request)), 201
         )
-    return respond(
-        await catalog.list_menu_items(services(request), await actor(request), request.query_params.get("branch_id"))
-    )
 
 
 async def menu_item(request: Request) -> JSONResponse:
@@ -27,12 +29,13 @@ async def menu_item(request: Request) -> JSONResponse:
     )
 
 
-async def clients(request: Request) -> JSONResponse:
-    if request.method == "POST":
+class Clients(HTTPEndpoint):
+    async def get(self, request: Request) -> JSONResponse:
+        search = request.query_params.get("search")
+        return respond(await catalog.list_clients(services(request), await actor(request), search))
+
+    async def post(self, request: Request) -> JSONResponse:
         return respond(await catalog.create_client(services(request), await actor(request), await body(request)), 201)
-    return respond(
-        await catalog.list_clients(services(request), await actor(request), request.query_params.get("search"))
-    )
 
 
 async def client_orders(request: Request) -> JSONResponse:
@@ -42,8 +45,8 @@ async def client_orders(request: Request) -> JSONResponse:
 
 
 routes = [
-    Route("/api/cafe/menu-items/", menu_items, methods=["GET", "POST"], name="menu-items"),
+    Route("/api/cafe/menu-items/", MenuItems, methods=["GET", "POST"], name="menu-items"),
     Route("/api/cafe/menu-items/{item_id}/", menu_item, methods=["PATCH"], name="menu-item"),
-    Route("/api/cafe/clients/", clients, methods=["GET", "POST"], name="clients"),
+    Route("/api/cafe/clients/", Clients, methods=["GET", "POST"], name="clients"),
     Route("/api/cafe/clients/{client_id}/orders/", client_orders, methods=["GET"], name="client-orders"),
 ]

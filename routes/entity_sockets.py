@@ -2,47 +2,56 @@
 
 from __future__ import annotations
 
-from typing import Any
+from abc import abstractmethod
+from typing import Any, ClassVar
 
 from starlette.requests import HTTPConnection
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
-from core.auth import CompanyActor
 from core.errors import DomainError, error_message
 from domain import accounts, notifications, order_queries, orders, restaurants, sessions
 from domain.access import may_open_entity_socket
 from domain.floor import visible_table
 from events import entities
-from realtime.outlet import Outlet
+from events.services import Services
 from realtime.socket import CLOSE_BAD_TOKEN, CLOSE_NOT_FOUND, HubSocket, Rejected
 from realtime.stream import EventStream
+from storage.sql import Database
 
 
 class EntitySocket(HubSocket):
-    """An entity from the URL, its channels, its state on connect, and `{"action": ...}` messages."""
+    """An entity from the URL, its channels, its state on connect, and `{"action": ...}` messages.
+
+    A subclass names its `path_param` and gives `channels`; it may name its `kind`, its `actions` (each answered
+    by its `do_<action>` method) and give `send_state`."""
 
     dialect = "entity"
+    # Which entity, as domain/access.py's may_open_entity_socket knows it (customers open only their order's).
+    kind: ClassVar[str] = ""
+    # The URL's parameter that holds the entity's id.
+    path_param: ClassVar[str] = ""
+    # The actions besides ping, each answered by `do_<action>`.
+    actions: ClassVar[tuple[str, ...]] = ()
+    # Taken from the connection before the channels: what the state and every action work with.
+    services: Services
+    db: Database
+    entity_id: str
 
-    kind = ""
-    path_param = ""
-    actions: tuple[str, ...] = ()
-
-    async def open_outlet(self, connection: HTTPConnection, actor: CompanyActor) -> Outlet:
-        if not may_open_entity_socket(actor, self.kind):
+    async def choose_channels(self, connection: HTTPConnection) -> set[str]:
+        if not may_open_entity_socket(self.actor, self.kind):
             raise Rejected(CLOSE_BAD_TOKEN)
         self.services = connection.state.services
         self.db = self.services.database
-        self.actor = actor
         self.entity_id = connection.path_params[self.path_param]
         try:
-            channels = await self.channels()
+            return set(await self.channels())
         except DomainError:
             raise Rejected(CLOSE_NOT_FOUND) from None
-        return Outlet(actor.company_id, set(channels), self.max_queue(connection))
 
+    @abstractmethod
     async def channels(self) -> list[str]:
-        raise NotImplementedError
+        """The entity's channels; a DomainError (not found, not visible to `actor`) refuses the socket (4404)."""
 
     async def send_state(self) -> None:
         """The entity's current state, on connect and for `get_status`-like actions."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from starlette.endpoints import HTTPEndpoint
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -14,11 +15,14 @@ async def task_list(request: Request) -> JSONResponse:
     return respond(await kitchen.list_tasks(services(request), await actor(request), query(request)))
 
 
-async def task_detail(request: Request) -> JSONResponse:
-    task_id = request.path_params["task_id"]
-    if request.method == "GET":
+class Task(HTTPEndpoint):
+    async def get(self, request: Request) -> JSONResponse:
+        task_id = request.path_params["task_id"]
         return respond(await kitchen.get_task(services(request), await actor(request), task_id))
-    return respond(await kitchen.update_task(services(request), await actor(request), task_id, await body(request)))
+
+    async def patch(self, request: Request) -> JSONResponse:
+        task_id = request.path_params["task_id"]
+        return respond(await kitchen.update_task(services(request), await actor(request), task_id, await body(request)))
 
 
 async def claim(request: Request) -> JSONResponse:
@@ -39,7 +43,7 @@ async def recall(request: Request) -> JSONResponse:
 
 routes = [
     Route("/api/cafe/kitchen/tasks/", task_list, methods=["GET"], name="kitchen-tasks"),
-    Route("/api/cafe/kitchen/tasks/{task_id}/", task_detail, methods=["GET", "PATCH"], name="kitchen-task"),
+    Route("/api/cafe/kitchen/tasks/{task_id}/", Task, methods=["GET", "PATCH"], name="kitchen-task"),
     Route("/api/cafe/kitchen/tasks/{task_id}/claim/", claim, methods=["POST"], name="kitchen-task-claim"),
     Route("/api/cafe/kitchen/tasks/{task_id}/ready/", ready, methods=["POST"], name="kitchen-task-ready"),
     Route("/api/cafe/kitchen/tasks/{task_id}/served/", served, methods=["POST"], name="kitchen-task-served"),

@@ -8,31 +8,37 @@ from starlette.requests import HTTPConnection
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
-from core.auth import CompanyActor
 from core.errors import DomainError, error_message
 from events import rooms
-from realtime.outlet import Outlet
 from realtime.socket import CLOSE_BAD_TOKEN, HubSocket, Rejected
 from realtime.stream import EventStream
+from storage.sql import Database
 
 MAX_STREAM_ROOMS = 20
 
 
 class RoomsSocket(HubSocket):
+    """The rooms of the user's role from the start, the company's channel, and join-room / leave-room."""
+
     dialect = "rooms"
     token_refreshed = "token-refreshed"
+    # Taken from the connection before the channels: rooms are looked up (and allowed) in the database.
+    db: Database
+    # The rooms this client is in, each with its channel: the automatic ones, then those joined.
+    rooms: dict[str, str]
 
-    async def open_outlet(self, connection: HTTPConnection, actor: CompanyActor) -> Outlet:
+    async def choose_channels(self, connection: HTTPConnection) -> set[str]:
         self.db = connection.state.services.database
-        self.rooms = {room: await rooms.room_channel(self.db, actor, room) for room in rooms.automatic_rooms(actor)}
+        automatic = rooms.automatic_rooms(self.actor)
+        self.rooms = {room: await rooms.room_channel(self.db, self.actor, room) for room in automatic}
         if self.streaming:
-            await self.join_requested(connection, actor)
-        channels = {*self.rooms.values(), rooms.company_channel(actor.company_id)}
-        self.outlet = Outlet(actor.company_id, channels, self.max_queue(connection))
-        self.reply({"type": "connected", "data": {"userId": actor.id, "role": actor.role}})
-        return self.outlet
+            await self.join_requested(connection)
+        return {*self.rooms.values(), rooms.company_channel(self.actor.company_id)}
 
-    async def join_requested(self, connection: HTTPConnection, actor: CompanyActor) -> None:
+    def greeting(self) -> dict[str, Any]:
+        return {"type": "connected", "data": {"userId": self.actor.id, "role": self.actor.role}}
+
+    async def join_requested(self, connection: HTTPConnection) -> None:
         """An event stream cannot send join-room: it names its rooms in `?rooms=a,b`, each allowed as join-room is.
         They are its channels from the start, so a resume replays them too."""
         requested = [room for room in connection.query_params.get("rooms", "").split(",") if room]
@@ -40,7 +46,7 @@ class RoomsSocket(HubSocket):
             raise Rejected(CLOSE_BAD_TOKEN, f"At most {MAX_STREAM_ROOMS} rooms in ?rooms=.", 400)
         for room in requested:
             try:
-                self.rooms[room] = await rooms.room_channel(self.db, actor, room)
+                self.rooms[room] = await rooms.room_channel(self.db, self.actor, room)
             except DomainError as refused:
                 raise Rejected(CLOSE_BAD_TOKEN, error_message(refused.detail), refused.status_code) from None
 

@@ -23,6 +23,7 @@ from schemathesis.checks import (
 )
 from schemathesis.core.result import Err
 from starlette.applications import Starlette
+from starlette.endpoints import HTTPEndpoint
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
@@ -100,6 +101,24 @@ def test_openapi_document_lists_every_rest_route(client: TestClient):
     }
     assert served - described == set(), "served but not in describe/openapi.py"
     assert described - served == set(), "in describe/openapi.py but not served"
+
+
+@SQLITE_ONLY
+def test_every_http_endpoint_serves_exactly_the_methods_of_its_route(client: TestClient):
+    """A method listed on the route but missing on the class would be a 405 the document does not say."""
+    app = client.app
+    assert isinstance(app, Starlette)
+    checked = 0
+    for route in app.routes:
+        if isinstance(route, Route) and isinstance(route.endpoint, type) and issubclass(route.endpoint, HTTPEndpoint):
+            defined = {
+                method
+                for method in ("GET", "POST", "PUT", "PATCH", "DELETE")
+                if hasattr(route.endpoint, method.lower())
+            }
+            assert (route.methods or set()) - {"HEAD"} == defined, route.path
+            checked += 1
+    assert checked, "no route served by an HTTPEndpoint"
 
 
 @pytest.fixture

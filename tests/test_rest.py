@@ -187,3 +187,16 @@ def test_unknown_paths_and_methods_answer_json(client):
     response = client.put("/api/cafe/orders/")
     assert response.status_code == 405 and "detail" in response.json()
     assert client.get("/healthz").json() == {"database": "ok", "broker": "ok"}
+
+
+def test_a_wrong_method_is_405_allowing_every_method_of_the_path(client):
+    """One route per path, its methods served by one HTTPEndpoint: the 405's Allow names them all (a route per
+    method would name only the first route's)."""
+    for path, allowed in [
+        ("/api/cafe/orders/", {"GET", "HEAD", "POST"}),
+        ("/api/cafe/order-items/00000000-0000-4000-8000-000000000000/", {"PATCH", "DELETE"}),
+        ("/api/cafe/orders/00000000-0000-4000-8000-000000000000/", {"GET", "HEAD", "PATCH", "DELETE"}),
+    ]:
+        response = client.put(path)
+        assert response.status_code == 405 and "detail" in response.json()
+        assert set(response.headers["allow"].split(", ")) == allowed, path
