@@ -1,7 +1,7 @@
 """The shapes that cross module boundaries: rows as the database answers them, and the API objects built from them.
 
 A row says `table_id` and `price_cents`; the JSON built from it says `table` and `"12.50"`. Each has its own
-TypedDict so a reader never guesses which one a function holds. Rows come from `domain.sql` as `dict[str, Any]`
+TypedDict so a reader never guesses which one a function holds. Rows come from `storage.sql` as `Row` (`dict[str, Any]`)
 and are given their shape where they are read (`cast`): the SQL beside that read is what makes the shape true.
 """
 
@@ -110,6 +110,15 @@ class SessionRow(TypedDict):
     opened_at: str
     closed_at: str | None
     table_number: int
+
+
+class BranchRow(TypedDict):
+    """A branch's own columns (access.SELECT_BRANCH)."""
+
+    id: str
+    company_id: str
+    name: str
+    city_id: int
 
 
 class MenuItemRow(TypedDict):
@@ -274,6 +283,23 @@ class NotificationJSON(TypedDict):
     data: Any
     created_at: str
     acknowledged_at: str | None
+
+
+class ScreenUserJSON(TypedDict):
+    id: str
+    email: str
+    role: str
+
+
+class ScreenJSON(TypedDict):
+    """GET /api/cafe/screens/: one feed (and kitchen station) of a branch, its open sockets and their users."""
+
+    feed: str
+    station: str | None
+    branch_id: str | None
+    users: list[ScreenUserJSON]
+    sockets: int
+    since: str
 
 
 class MenuItemJSON(TypedDict):
