@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from core.auth import Actor
 from core.shapes import OrderJSON
 from domain.access import company_branch, require_role
@@ -15,7 +13,7 @@ from events.services import Services
 ORDER_TYPES = ("pickup", "delivery")
 
 
-async def create_order(services: Services, actor: Actor, data: Any) -> OrderJSON:
+async def create_order(services: Services, actor: Actor, data: object) -> OrderJSON:
     actor = require_role(actor, ("client",))
     body = Body(data, {"branch", "items", "guests", "bonuses_used", "type"})
     # DESIGN: a table-less order defaults to the user's home branch.

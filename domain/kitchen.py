@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import cast
 
 from core.auth import STAFF_ROLES, Actor
 from core.errors import Conflict, Invalid, NotFound
@@ -158,7 +158,7 @@ async def recall_task(services: Services, actor: Actor, task_id: str) -> TaskJSO
         return await _recall(change, actor, await _visible_task(change.db, actor, task_id))
 
 
-async def update_task(services: Services, actor: Actor, task_id: str, data: Any) -> TaskJSON:
+async def update_task(services: Services, actor: Actor, task_id: str, data: object) -> TaskJSON:
     actor = require_role(actor, KITCHEN_ROLES)
     body = Body(data, {"status"})
     status = body.choice("status", TASK_STATUSES)

@@ -201,7 +201,7 @@ async def _staff_member(db: Statements, actor: Actor, user_id: str | None, branc
     return user_id
 
 
-async def create_order(services: Services, actor: Actor, data: Any) -> OrderJSON:
+async def create_order(services: Services, actor: Actor, data: object) -> OrderJSON:
     actor = require_role(actor, ORDER_WRITERS)
     body = Body(data, {"table", "guests", "client", "waiter", "items", "branch", "type"})
     table_id = body.ident("table", required=False)
@@ -419,7 +419,7 @@ async def write_off(db: Statements, actor: Actor, current: OrderRow, status: str
     }
 
 
-async def update_order(services: Services, actor: Actor, order_id: str, data: Any) -> OrderJSON:
+async def update_order(services: Services, actor: Actor, order_id: str, data: object) -> OrderJSON:
     actor = require_role(actor, ORDER_WRITERS)
     body = Body(data, {"status", "guests", "waiter", "client", "table", "reason"})
     status = body.choice("status", STATUSES, required=False)
@@ -462,7 +462,7 @@ async def set_status(services: Services, actor: Actor, order_id: str, status: ob
     return await update_order(services, actor, order_id, data)
 
 
-async def pay_order(services: Services, actor: Actor, order_id: str, data: Any) -> OrderJSON:
+async def pay_order(services: Services, actor: Actor, order_id: str, data: object) -> OrderJSON:
     actor = require_role(actor, ORDER_WRITERS)
     body = Body(data if data is not None else {}, {"method", "amount", "close"})
     method = body.choice("method", PAYMENT_METHODS, required=False) or "cash"

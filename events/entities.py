@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
-from core.shapes import OrderJSON, SessionJSON
+from core.shapes import OrderJSON, SessionJSON, SessionRow
 from storage.sql import Statements, one
 
 ORDER_STATUS_DISPLAY = {
@@ -57,7 +56,7 @@ def restaurant_notifications_channel(company_id: str, branch_id: str) -> str:
     return f"restaurant_notifications_{company_id}_{branch_id}"
 
 
-def message(event_type: str, data: Mapping[str, Any]) -> dict[str, Any]:
+def message(event_type: str, data: Mapping[str, object]) -> dict[str, object]:
     return {"type": event_type, "data": data}
 
 
@@ -65,7 +64,7 @@ def items_count(order: OrderJSON) -> int:
     return sum(item["quantity"] for item in order["items"])
 
 
-def order_status_data(order: OrderJSON) -> dict[str, Any]:
+def order_status_data(order: OrderJSON) -> dict[str, object]:
     """The seed's order_status example, field for field."""
     return {
         "id": order["id"],
@@ -82,11 +81,11 @@ def order_status_data(order: OrderJSON) -> dict[str, Any]:
     }
 
 
-def items_data(order: OrderJSON) -> dict[str, Any]:
+def items_data(order: OrderJSON) -> dict[str, object]:
     return {"order_id": order["id"], "items": order["items"], "total_amount": order["total_amount"]}
 
 
-def session_data(row: Mapping[str, Any], table_number: int) -> SessionJSON:
+def session_data(row: SessionRow, table_number: int) -> SessionJSON:
     return {
         "id": row["id"],
         "table_id": row["table_id"],
@@ -99,7 +98,7 @@ def session_data(row: Mapping[str, Any], table_number: int) -> SessionJSON:
     }
 
 
-async def table_data(db: Statements, table_id: str) -> dict[str, Any]:
+async def table_data(db: Statements, table_id: str) -> dict[str, object]:
     """The seed's table_update example: occupancy, zone and restaurant names, the open session.
 
     Of a table already read or written (tables are never deleted)."""
