@@ -7,7 +7,7 @@ and are given their shape where they are read (`cast`): the SQL beside that read
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
+from typing import TypedDict
 
 # Rows (SELECT * FROM the table, or the named columns).
 
@@ -280,7 +280,8 @@ class ClientJSON(TypedDict):
 class NotificationJSON(TypedDict):
     id: str
     type: str
-    data: Any
+    # The event's data, as announce stored it with the notification (a JSON object).
+    data: dict[str, object]
     created_at: str
     acknowledged_at: str | None
 

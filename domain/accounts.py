@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any, cast
+from typing import cast
 
-from core.auth import ROLES, Actor, decode_token, hash_password, issue_tokens, verify_password
+from core.auth import ROLES, Actor, Claims, decode_token, hash_password, issue_tokens, verify_password
 from core.errors import Conflict, Forbidden, Invalid, NotAuthenticated, NotFound
 from core.shapes import BranchJSON, CreatedCompany, UserJSON, UserRow
 from core.values import new_id, utc_now
@@ -259,7 +259,7 @@ def presented_refresh(data: object, cookie: str | None, *, by_cookie: bool = Fal
     return token
 
 
-async def _refresh_claims(services: Services, token: str) -> tuple[dict[str, Any], UserRow]:
+async def _refresh_claims(services: Services, token: str) -> tuple[Claims, UserRow]:
     """The claims of a refresh token whose user is active and has not been revoked since, and the user's row."""
     claims = decode_token(services.tokens, token, kind="refresh")
     row = cast("UserRow | None", await services.database.fetch_one(SELECT_USER, {"id": claims["sub"]}))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from core.auth import Actor
 from core.shapes import OrderJSON
 from domain.access import company_branch, require_role
-from domain.orders import place_order, price_lines, read_items
+from domain.orders import NewOrder, place_order, price_lines, read_items
 from domain.validate import Body
 from events.services import Services
 
@@ -30,7 +30,7 @@ async def create_order(services: Services, actor: Actor, data: object) -> OrderJ
     async with services.change(actor.company_id) as change:
         branch = await company_branch(change.db, actor, branch_id)
         priced = await price_lines(change.db, actor, lines, branch["id"])
-        fields = {"guests": guests, "type": kind}
+        fields: NewOrder = {"guests": guests, "type": kind}
         return await place_order(
             change, actor, branch["id"], fields, priced, status="pending", bonuses_used=bonuses_used
         )

@@ -46,7 +46,9 @@ def _refuse_constant(constant: str) -> None:
 def parse_json(text: str | bytes) -> Any:
     """json.loads, refusing what Python's parser lets through but nothing after it can use: NaN and
     Infinity, nesting deeper than MAX_DEPTH, and lone surrogates ("\\ud800", text no UTF-8 encoder
-    can write to a database or a socket). ValueError says why."""
+    can write to a database or a socket). ValueError says why.
+
+    Any, as json.loads answers: the caller checks the shape it needs (Body, or the socket's message check)."""
     try:
         value = json.loads(text, parse_constant=_refuse_constant)
     except RecursionError:
