@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -68,6 +68,20 @@ from storage import idempotency
 __all__ = ["Settings", "WeakSecret", "create_app", "running_services", "app"]
 
 log = logging.getLogger("cafe_rt")
+
+
+class AppState(TypedDict):
+    """What the lifespan yields: each request and socket finds it in `request.state` (`websocket.state`)."""
+
+    services: Services
+    hub: Hub
+    settings: Settings
+    broker_watch: BrokerWatch
+    streams: OpenStreams
+    leases: SocketLeases | None
+    screens: ScreenCounts
+
+
 # /healthz answers within this even when the database hangs.
 HEALTH_TIMEOUT = 2.0
 
@@ -82,7 +96,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         settings = replace(settings, jwt_secret=secrets.token_urlsafe(32))
 
     @asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
+    async def lifespan(app: Starlette) -> AsyncIterator[AppState]:
         if random_secret:
             log.warning(
                 "JWT_SECRET is not set: using a random secret, so tokens die with this process "
@@ -126,7 +140,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
 
 @asynccontextmanager
-async def running_passes(services: Services) -> AsyncIterator[dict[str, Any]]:
+async def running_passes(services: Services) -> AsyncIterator[AppState]:
     """The hub and every background pass of a process, for as long as the block runs; yields what requests
     find in `request.state`."""
     settings = services.settings

@@ -137,9 +137,12 @@ def _encode(
     return jwt.encode(claims, settings.secret, algorithm=JWT_ALGORITHM)
 
 
+# A verified token's claims as PyJWT decodes them (JSON values, typed Any there): the ones _encode wrote, as the
+# signature proves; actor_from_claims is where they are read.
+Claims = dict[str, Any]
 # Verified tokens by (secret, token, kind): a device's token is checked on every request and socket
 # connect, and its signature can only be verified the same way again. Expiry is still checked each time.
-_verified: dict[tuple[str, str, str], dict[str, Any]] = {}
+_verified: dict[tuple[str, str, str], Claims] = {}
 VERIFIED_CACHE_SIZE = 10_000
 
 
@@ -173,7 +176,7 @@ def refresh_cookie(cookies: Mapping[str, str]) -> str | None:
     return next((cookies[name] for name in REFRESH_COOKIES if cookies.get(name)), None)
 
 
-def decode_token(settings: TokenSettings, token: str | None, kind: str = "access") -> dict[str, Any]:
+def decode_token(settings: TokenSettings, token: str | None, kind: str = "access") -> Claims:
     if not token:
         raise NotAuthenticated("Authentication credentials were not provided.")
     key = (settings.secret, token, kind)
@@ -190,7 +193,7 @@ def decode_token(settings: TokenSettings, token: str | None, kind: str = "access
     return dict(claims)
 
 
-def _verify(settings: TokenSettings, token: str, kind: str) -> dict[str, Any]:
+def _verify(settings: TokenSettings, token: str, kind: str) -> Claims:
     try:
         claims = jwt.decode(
             token, settings.secret, algorithms=[JWT_ALGORITHM], options={"require": ["exp", "sub", "type"]}

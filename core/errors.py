@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+# A message, or a {field: [messages]} mapping (what a Body collects).
+Detail = str | dict[str, list[str]]
 
 
 class DomainError(Exception):
     status_code = 400
 
-    def __init__(self, detail: Any) -> None:
+    def __init__(self, detail: Detail) -> None:
         super().__init__(detail)
         self.detail = detail
 
@@ -44,12 +45,12 @@ class Throttled(DomainError):
 
     status_code = 429
 
-    def __init__(self, detail: Any, retry_after: int) -> None:
+    def __init__(self, detail: Detail, retry_after: int) -> None:
         super().__init__(detail)
         self.retry_after = retry_after
 
 
-def error_message(detail: Any) -> str:
+def error_message(detail: Detail) -> str:
     """One line of text for channels that carry a plain message (the socket dialects)."""
     if isinstance(detail, dict):
         return "; ".join(f"{field}: {' '.join(messages)}" for field, messages in detail.items())

@@ -83,6 +83,7 @@ class Settings:
     def from_environ(cls, environ: Mapping[str, str] = os.environ) -> Settings:
         """The settings the environment gives (each field's name in capitals); a value that does not parse as
         its field's type stops the service with the variable's name."""
+        # A value of each field's own type (_parse's), passed by name: no one type fits them all.
         given: dict[str, Any] = {}
         for setting in fields(cls):
             text = environ.get(setting.name.upper())

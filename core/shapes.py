@@ -1,7 +1,7 @@
 """The shapes that cross module boundaries: rows as the database answers them, and the API objects built from them.
 
 A row says `table_id` and `price_cents`; the JSON built from it says `table` and `"12.50"`. Each has its own
-TypedDict so a reader never guesses which one a function holds. Rows come from `domain.sql` as `dict[str, Any]`
+TypedDict so a reader never guesses which one a function holds. Rows come from `storage.sql` as `Row` (`dict[str, Any]`)
 and are given their shape where they are read (`cast`): the SQL beside that read is what makes the shape true.
 
 The API objects are also what /openapi.json and /asyncapi.json describe: describe/shapes.py generates their JSON
@@ -12,7 +12,7 @@ Schemas from these classes, so a field added here is documented (and checked in 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any, TypedDict
+from typing import Annotated, TypedDict
 
 
 @dataclass(frozen=True)
@@ -130,6 +130,15 @@ class SessionRow(TypedDict):
     opened_at: str
     closed_at: str | None
     table_number: int
+
+
+class BranchRow(TypedDict):
+    """A branch's own columns (access.SELECT_BRANCH)."""
+
+    id: str
+    company_id: str
+    name: str
+    city_id: int
 
 
 class MenuItemRow(TypedDict):
@@ -328,9 +337,27 @@ class ClientJSON(TypedDict):
 class NotificationJSON(TypedDict):
     id: Id
     type: str
-    data: Any
+    # The event's data, as announce stored it with the notification (a JSON object).
+    data: dict[str, object]
     created_at: Timestamp
     acknowledged_at: Timestamp | None
+
+
+class ScreenUserJSON(TypedDict):
+    id: Id
+    email: str
+    role: str
+
+
+class ScreenJSON(TypedDict):
+    """GET /api/cafe/screens/: one feed (and kitchen station) of a branch, its open sockets and their users."""
+
+    feed: str
+    station: str | None
+    branch_id: Id | None
+    users: list[ScreenUserJSON]
+    sockets: int
+    since: Timestamp
 
 
 class MenuItemJSON(TypedDict):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from core.auth import ROLES
 from describe.json_schema import Schema, array, enum, nullable, obj, ref
-from describe.shapes import BOOLEAN, ID, INTEGER, MONEY, PREP_MINUTES, REST_OBJECTS, STATION, TEXT, TIMESTAMP
+from describe.shapes import BOOLEAN, ID, MONEY, PREP_MINUTES, REST_OBJECTS, STATION, TEXT, TIMESTAMP
 from domain.broadcasts import LEVELS
 from domain.customer_orders import ORDER_TYPES
 from domain.kitchen import TASK_STATUSES
@@ -149,16 +149,6 @@ RESPONSES: dict[str, Schema] = REST_OBJECTS | {
     "LoggedOut": obj({"ok": BOOLEAN}),
     "WsTicket": obj({"ticket": TEXT, "expires_in": {"type": "integer", "description": "seconds the ticket lives"}}),
     "Health": obj({"database": enum(["ok", "down"]), "broker": enum(["ok", "down"])}, {"detail": TEXT}),
-    "Screen": obj(
-        {
-            "feed": enum(["orders", "tables", "kitchen"]),
-            "station": nullable(STATION),
-            "branch_id": nullable(ID),
-            "users": array(obj({"id": ID, "email": TEXT, "role": TEXT})),
-            "sockets": INTEGER,
-            "since": TIMESTAMP,
-        }
-    ),
     "BroadcastSent": obj(
         {"message": TEXT, "level": enum(LEVELS), "sender": ID, "created_at": TIMESTAMP, "branches": array(ID)}
     ),

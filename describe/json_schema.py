@@ -68,7 +68,8 @@ def obj(fields: dict[str, Schema], optional: dict[str, Schema] | None = None) ->
 def type_schema(hint: object, names: Mapping[object, str]) -> Schema:
     """The schema of a type; a TypedDict in it is a $ref to its name in `names` (a component)."""
     origin, args = get_origin(hint), get_args(hint)
-    if hint is Any:
+    # `object` is what a JSON value of any kind is typed as where Any is not allowed (mypy --strict).
+    if hint is Any or hint is object:
         return {}
     if hint in PRIMITIVES:
         return dict(PRIMITIVES[hint])

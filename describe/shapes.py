@@ -26,6 +26,8 @@ from core.shapes import (
     OrderJSON,
     OrderPage,
     OrderStatusJSON,
+    ScreenJSON,
+    ScreenUserJSON,
     SessionJSON,
     TableJSON,
     TableStateJSON,
@@ -43,7 +45,7 @@ from domain.orders import ORDER_TYPES as ALL_ORDER_TYPES
 from domain.orders import STATUSES
 from domain.stations import MAX_STATION, STATION_SLUG
 from events.entities import ORDER_STATUS_DISPLAY
-from events.feeds import TABLE_STATUS_DISPLAY
+from events.feeds import FEEDS, TABLE_STATUS_DISPLAY
 from events.rooms import room_status
 
 ID = type_schema(Id, {})
@@ -135,6 +137,8 @@ REST_COMPONENTS = (
     # phone is null for waiters (names only: domain/catalog.py PHONE_READERS).
     Component("Client", ClientJSON),
     Component("OrderPage", OrderPage),
+    Component("Screen", ScreenJSON, {"feed": enum(list(FEEDS)), "station": STATION}),
+    Component("ScreenUser", ScreenUserJSON),
 )
 NAMES: dict[object, str] = {component.shape: component.name for component in (*SHARED_COMPONENTS, *REST_COMPONENTS)}
 

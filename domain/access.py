@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from core.auth import Actor, CompanyActor, company_bound
 from core.errors import Forbidden, Invalid, NotFound
+from core.shapes import BranchRow
 from domain.validate import is_uuid
 from storage.sql import Row, Statements
 
@@ -39,14 +42,14 @@ def can_see_branch(actor: Actor, branch_id: str | None) -> bool:
     return actor.company_wide or actor.role == "client" or branch_id is None or branch_id == actor.branch_id
 
 
-async def company_branch(db: Statements, actor: Actor, branch_id: object) -> Row:
+async def company_branch(db: Statements, actor: Actor, branch_id: object) -> BranchRow:
     """A branch of the actor's company, or 404 (another company's id looks like a missing one)."""
     if not is_uuid(branch_id):
         raise NotFound("Branch not found.")
     row = await db.fetch_one(SELECT_BRANCH, {"id": branch_id, "company_id": require_company(actor).company_id})
     if row is None:
         raise NotFound("Branch not found.")
-    return dict(row)
+    return cast(BranchRow, dict(row))
 
 
 async def read_branch(db: Statements, actor: Actor, requested: str | None) -> str | None:

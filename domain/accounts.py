@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any, cast
+from typing import cast
 
-from core.auth import ROLES, Actor, decode_token, hash_password, issue_tokens, verify_password
+from core.auth import ROLES, Actor, Claims, decode_token, hash_password, issue_tokens, verify_password
 from core.errors import Conflict, Forbidden, Invalid, NotAuthenticated, NotFound
 from core.shapes import BranchJSON, CreatedCompany, UserJSON, UserRow
 from core.values import new_id, utc_now
@@ -134,7 +134,7 @@ async def create_company(services: Services, name: str, owner_email: str, owner_
     return {"company_id": company_id, "owner_id": owner_id, "owner_email": normalize_email(owner_email)}
 
 
-async def create_branch(services: Services, actor: Actor, data: Any) -> BranchJSON:
+async def create_branch(services: Services, actor: Actor, data: object) -> BranchJSON:
     actor = require_role(actor, ("owner", "admin"))
     body = Body(data, {"name", "city_id"})
     name = body.text("name")
@@ -156,7 +156,7 @@ async def list_branches(services: Services, actor: Actor) -> list[BranchJSON]:
     return [branch_json(row) for row in rows]
 
 
-async def create_user(services: Services, actor: Actor, data: Any) -> UserJSON:
+async def create_user(services: Services, actor: Actor, data: object) -> UserJSON:
     actor = require_role(actor, ("owner", "admin"))
     db = services.database
     body = Body(data, {"email", "password", "role", "branch", "city_ids"})
@@ -164,10 +164,10 @@ async def create_user(services: Services, actor: Actor, data: Any) -> UserJSON:
     password = new_password(body, "password")
     role = body.choice("role", ROLES)
     branch_id = body.ident("branch", required=False)
-    city_ids = body.items("city_ids", required=False)
+    city_entries = body.items("city_ids", required=False)
     if email and not is_email(normalize_email(email)):
         body.fail("email", "Enter a valid email address.")
-    cities = whole_numbers(city_ids, 1)
+    cities = whole_numbers(city_entries, 1)
     if cities is None:
         body.fail("city_ids", f"Must be a list of integers from 1 to {MAX_INT}.")
     city_ids = cities or []
@@ -218,7 +218,7 @@ async def list_users(services: Services, actor: Actor) -> list[UserJSON]:
     return [await user_json(db, row) for row in cast(list[UserRow], rows)]
 
 
-async def login(services: Services, data: Any, address: str | None = None) -> dict[str, str]:
+async def login(services: Services, data: object, address: str | None = None) -> dict[str, str]:
     body = Body(data, {"email", "password"})
     email = body.text("email", max_length=254)
     password = body.text("password", max_length=128)
@@ -246,7 +246,7 @@ async def start_session(services: Services, row: UserRow) -> dict[str, str]:
     return issue_tokens(services.tokens, user, row["token_version"], jti)
 
 
-def presented_refresh(data: Any, cookie: str | None, *, by_cookie: bool = False) -> str:
+def presented_refresh(data: object, cookie: str | None, *, by_cookie: bool = False) -> str:
     """The refresh token of a `{refresh}` body, else (where `by_cookie`: the browser session's routes) of the
     refresh cookie."""
     body = Body({} if data is None else data, {"refresh"})
@@ -259,7 +259,7 @@ def presented_refresh(data: Any, cookie: str | None, *, by_cookie: bool = False)
     return token
 
 
-async def _refresh_claims(services: Services, token: str) -> tuple[dict[str, Any], UserRow]:
+async def _refresh_claims(services: Services, token: str) -> tuple[Claims, UserRow]:
     """The claims of a refresh token whose user is active and has not been revoked since, and the user's row."""
     claims = decode_token(services.tokens, token, kind="refresh")
     row = cast("UserRow | None", await services.database.fetch_one(SELECT_USER, {"id": claims["sub"]}))

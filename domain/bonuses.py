@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from core.auth import Actor
 from core.errors import Conflict
 from core.values import format_cents, new_id, utc_now
@@ -80,7 +78,7 @@ async def earn(change: Change, user_id: str, order_id: str, amount: int) -> None
     await _record(change, user_id, order_id, "earned", amount, row["balance_cents"])
 
 
-async def my_bonuses(services: Services, actor: Actor) -> dict[str, Any]:
+async def my_bonuses(services: Services, actor: Actor) -> dict[str, object]:
     actor = require_company(actor)
     db = services.database
     operations = await db.fetch_all(SELECT_OPERATIONS, {"user_id": actor.id})

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from core.auth import Actor
 from core.errors import NotFound
 from core.values import utc_now
@@ -16,7 +14,7 @@ from events.services import Services
 LEVELS = ("info", "warning", "critical")
 
 
-async def send_broadcast(services: Services, actor: Actor, data: Any) -> dict[str, Any]:
+async def send_broadcast(services: Services, actor: Actor, data: object) -> dict[str, object]:
     """To the given branch, the sender's own, or (owner/admin with neither) every branch of the company."""
     actor = require_role(actor, MANAGERS)
     body = Body(data, {"message", "level", "branch"})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import cast
 
 from core.auth import Actor
 from core.errors import Forbidden, NotFound
@@ -77,7 +77,7 @@ def client_json(row: Row, actor: Actor) -> ClientJSON:
     return {"id": row["id"], "name": row["name"], "phone": phone, "created_at": row["created_at"]}
 
 
-async def create_menu_item(services: Services, actor: Actor, data: Any) -> MenuItemJSON:
+async def create_menu_item(services: Services, actor: Actor, data: object) -> MenuItemJSON:
     actor = require_role(actor, MANAGERS)
     body = Body(data, {"title", "price", "branch", "is_active", "station", "prep_minutes"})
     title = body.text("title")
@@ -114,7 +114,7 @@ async def create_menu_item(services: Services, actor: Actor, data: Any) -> MenuI
     return item
 
 
-async def update_menu_item(services: Services, actor: Actor, item_id: str, data: Any) -> MenuItemJSON:
+async def update_menu_item(services: Services, actor: Actor, item_id: str, data: object) -> MenuItemJSON:
     actor = require_role(actor, MANAGERS)
     body = Body(data, {"title", "price", "is_active", "station", "prep_minutes"})
     title = body.text("title", required=False)
@@ -157,7 +157,7 @@ async def list_menu_items(services: Services, actor: Actor, branch_param: str | 
     return [menu_item_json(row) for row in rows if branch_id is None or row["branch_id"] in (None, branch_id)]
 
 
-async def create_client(services: Services, actor: Actor, data: Any) -> ClientJSON:
+async def create_client(services: Services, actor: Actor, data: object) -> ClientJSON:
     actor = require_role(actor, CLIENT_WRITERS)
     body = Body(data, {"name", "phone"})
     name = body.text("name")

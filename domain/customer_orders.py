@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from core.auth import Actor
 from core.shapes import OrderJSON
 from domain.access import company_branch, require_role
-from domain.orders import place_order, price_lines, read_items
+from domain.orders import NewOrder, place_order, price_lines, read_items
 from domain.validate import Body
 from events.services import Services
 
@@ -15,7 +13,7 @@ from events.services import Services
 ORDER_TYPES = ("pickup", "delivery")
 
 
-async def create_order(services: Services, actor: Actor, data: Any) -> OrderJSON:
+async def create_order(services: Services, actor: Actor, data: object) -> OrderJSON:
     actor = require_role(actor, ("client",))
     body = Body(data, {"branch", "items", "guests", "bonuses_used", "type"})
     # DESIGN: a table-less order defaults to the user's home branch.
@@ -32,7 +30,7 @@ async def create_order(services: Services, actor: Actor, data: Any) -> OrderJSON
     async with services.change(actor.company_id) as change:
         branch = await company_branch(change.db, actor, branch_id)
         priced = await price_lines(change.db, actor, lines, branch["id"])
-        fields = {"guests": guests, "type": kind}
+        fields: NewOrder = {"guests": guests, "type": kind}
         return await place_order(
             change, actor, branch["id"], fields, priced, status="pending", bonuses_used=bonuses_used
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import cast
 
 from core.auth import Actor, CompanyActor
 from core.errors import Conflict, Forbidden, Invalid, NotFound
@@ -69,7 +69,7 @@ def table_json(row: TableRow) -> TableJSON:
     }
 
 
-async def create_zone(services: Services, actor: Actor, data: Any) -> ZoneJSON:
+async def create_zone(services: Services, actor: Actor, data: object) -> ZoneJSON:
     actor = require_role(actor, MANAGERS)
     body = Body(data, {"title", "branch"})
     title = body.text("title")
@@ -112,7 +112,7 @@ async def _number_free(db: Statements, branch_id: str, number: int, table_id: st
         raise Conflict({"number": ["A table with this number already exists in the branch."]})
 
 
-async def create_table(services: Services, actor: Actor, data: Any) -> TableJSON:
+async def create_table(services: Services, actor: Actor, data: object) -> TableJSON:
     actor = require_role(actor, MANAGERS)
     body = Body(data, {"number", "places", "zone", "branch"})
     number = body.integer("number", low=1, high=100_000)
@@ -160,7 +160,7 @@ async def list_tables(services: Services, actor: Actor, branch_param: str | None
     return [table_json(row) for row in rows]
 
 
-async def update_table(services: Services, actor: Actor, table_id: str, data: Any) -> TableJSON:
+async def update_table(services: Services, actor: Actor, table_id: str, data: object) -> TableJSON:
     actor = require_role(actor, MANAGERS)
     body = Body(data, {"number", "places", "zone"})
     number = body.integer("number", low=1, high=100_000, required=False)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import cast
 
 from core.auth import STAFF_ROLES, Actor
 from core.errors import Conflict, Invalid, NotFound
@@ -11,7 +11,16 @@ from core.values import utc_now
 from domain.access import ensure_visible, read_branch, require_role
 from domain.orders import load_order, save_order
 from domain.stations import station_query
-from domain.tasks import DONE_STATUSES, OPEN_STATUSES, SELECT_TASK, TASK_COLUMNS, order_tasks, save_task, task_json
+from domain.tasks import (
+    DONE_STATUSES,
+    OPEN_STATUSES,
+    SELECT_TASK,
+    TASK_COLUMNS,
+    TaskChanges,
+    order_tasks,
+    save_task,
+    task_json,
+)
 from domain.validate import Body, is_uuid, query_flag
 from events.outbox import Change
 from events.services import Services
@@ -115,7 +124,12 @@ async def _recall(change: Change, actor: Actor, task: TaskJSON) -> TaskJSON:
     order = await load_order(change.db, task["order"])
     if order["status"] in FINAL_ORDER_STATUSES:
         raise Conflict(f"The order is {order['status']}: its portions cannot be recalled.")
-    changes = {"status": "in_progress", "cook": task["cook"] or actor.id, "ready_at": None, "served_at": None}
+    changes: TaskChanges = {
+        "status": "in_progress",
+        "cook": task["cook"] or actor.id,
+        "ready_at": None,
+        "served_at": None,
+    }
     saved = await save_task(change, task, changes)
     if order["status"] == "ready":
         await save_order(change, order, {"status": "preparing", "ready_at": None})
@@ -158,7 +172,7 @@ async def recall_task(services: Services, actor: Actor, task_id: str) -> TaskJSO
         return await _recall(change, actor, await _visible_task(change.db, actor, task_id))
 
 
-async def update_task(services: Services, actor: Actor, task_id: str, data: Any) -> TaskJSON:
+async def update_task(services: Services, actor: Actor, task_id: str, data: object) -> TaskJSON:
     actor = require_role(actor, KITCHEN_ROLES)
     body = Body(data, {"status"})
     status = body.choice("status", TASK_STATUSES)

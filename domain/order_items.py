@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import cast
 
 from core.auth import Actor
 from core.errors import Conflict, Invalid, NotFound
@@ -89,7 +89,7 @@ async def _finish(change: Change, order_id: str, new_task_ids: list[str]) -> Ord
     return order
 
 
-async def add_item(services: Services, actor: Actor, data: Any) -> AddedItemJSON:
+async def add_item(services: Services, actor: Actor, data: object) -> AddedItemJSON:
     """A new line on an open order; answers the created item (PATCH and DELETE answer the whole order)."""
     actor = require_role(actor, ORDER_WRITERS)
     body = Body(data, {"order", "menu_item", "quantity"})
@@ -117,7 +117,7 @@ def added_item_json(order: OrderJSON, item_id: str) -> AddedItemJSON:
     return {**item, "order": order["id"], "order_total_amount": order["total_amount"]}
 
 
-async def change_item(services: Services, actor: Actor, item_id: str, data: Any) -> OrderJSON:
+async def change_item(services: Services, actor: Actor, item_id: str, data: object) -> OrderJSON:
     """A new quantity: more portions go to the kitchen; fewer cancel pending ones, never cooked ones."""
     actor = require_role(actor, ORDER_WRITERS)
     body = Body(data, {"quantity"})

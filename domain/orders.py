@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import TypedDict, cast
 
 from core.auth import Actor
 from core.errors import Conflict, Forbidden, Invalid, NotFound
@@ -16,7 +16,7 @@ from domain.validate import Body, is_uuid, whole
 from events import announce
 from events.outbox import Change
 from events.services import Services
-from storage.sql import Statements, one
+from storage.sql import Row, Statements, one
 
 STATUSES = ("open", "pending", "confirmed", "preparing", "ready", "delivered", "closed", "cancelled")
 FINAL_STATUSES = ("closed", "cancelled")
@@ -201,7 +201,7 @@ async def _staff_member(db: Statements, actor: Actor, user_id: str | None, branc
     return user_id
 
 
-async def create_order(services: Services, actor: Actor, data: Any) -> OrderJSON:
+async def create_order(services: Services, actor: Actor, data: object) -> OrderJSON:
     actor = require_role(actor, ORDER_WRITERS)
     body = Body(data, {"table", "guests", "client", "waiter", "items", "branch", "type"})
     table_id = body.ident("table", required=False)
@@ -228,16 +228,50 @@ async def create_order(services: Services, actor: Actor, data: Any) -> OrderJSON
             await visible_client(db, actor, client_id)
         waiter_id = await _staff_member(db, actor, waiter_id, branch_id)
         priced = await price_lines(db, actor, lines, branch_id)
-        fields = {"table_id": table_id, "client_id": client_id, "waiter_id": waiter_id, "guests": guests, "type": kind}
+        fields: NewOrder = {
+            "table_id": table_id,
+            "client_id": client_id,
+            "waiter_id": waiter_id,
+            "guests": guests,
+            "type": kind,
+        }
         order = await place_order(change, actor, branch_id, fields, priced, status="open", table_number=table_number)
     return order
+
+
+class NewOrder(TypedDict, total=False):
+    """The columns of a new order its caller chose; the rest are place_order's (left out: their defaults)."""
+
+    table_id: str | None
+    client_id: str | None
+    waiter_id: str | None
+    guests: int
+    type: str
+
+
+class OrderChanges(TypedDict, total=False):
+    """What save_order may change, by OrderRow's column names; what is left out keeps its value."""
+
+    status: str
+    guests: int
+    waiter_id: str | None
+    client_id: str | None
+    table_id: str | None
+    paid_cents: int
+    bonuses_earned_cents: int
+    ready_at: str | None
+    void_kind: str
+    voided_by: str
+    voided_at: str
+    void_reason: str
+    written_off_cents: int
 
 
 async def place_order(
     change: Change,
     actor: Actor,
     branch_id: str,
-    fields: dict[str, Any],
+    fields: NewOrder,
     priced: list[tuple[MenuItemRow, int]],
     status: str,
     bonuses_used: int = 0,
@@ -251,7 +285,7 @@ async def place_order(
     if bonuses_used > total:
         raise Invalid({"bonuses_used": ["Bonuses cannot pay more than the order's total."]})
     now = utc_now()
-    row: dict[str, Any] = {
+    row: Row = {
         "id": new_id(),
         "company_id": actor.company_id,
         "branch_id": branch_id,
@@ -310,7 +344,7 @@ async def place_order(
     return order
 
 
-def _item_row(order: dict[str, Any], line: int, menu_item: MenuItemRow, quantity: int) -> dict[str, Any]:
+def _item_row(order: Row, line: int, menu_item: MenuItemRow, quantity: int) -> Row:
     """An order item at today's menu price."""
     return {
         "id": new_id(),
@@ -363,9 +397,9 @@ async def visible_order(db: Statements, actor: Actor, order_id: object) -> Order
     return cast(OrderRow, ensure_visible(actor, row, "Order"))
 
 
-async def save_order(change: Change, current: OrderRow, changes: dict[str, Any]) -> OrderJSON:
+async def save_order(change: Change, current: OrderRow, changes: OrderChanges) -> OrderJSON:
     """Write an order's new state, announce it, and keep its tables' status true."""
-    values: dict[str, Any] = {**current, **changes, "updated_at": utc_now()}
+    values: Row = {**current, **changes, "updated_at": utc_now()}
     if values["status"] != current["status"]:
         stamp = STATUS_STAMPS.get(values["status"])
         if stamp and values[stamp] is None:
@@ -392,7 +426,7 @@ def amount_due(order: OrderRow) -> int:
     return order["total_cents"] - order["bonuses_used_cents"] - order["paid_cents"]
 
 
-async def write_off(db: Statements, actor: Actor, current: OrderRow, status: str, reason: str | None) -> dict[str, Any]:
+async def write_off(db: Statements, actor: Actor, current: OrderRow, status: str, reason: str | None) -> OrderChanges:
     """The one place that decides voids and comps: the columns a move to `status` records, {} for a plain move.
 
     A void cancels an order whose portions have left `pending`; a comp closes one with money still due.
@@ -419,7 +453,7 @@ async def write_off(db: Statements, actor: Actor, current: OrderRow, status: str
     }
 
 
-async def update_order(services: Services, actor: Actor, order_id: str, data: Any) -> OrderJSON:
+async def update_order(services: Services, actor: Actor, order_id: str, data: object) -> OrderJSON:
     actor = require_role(actor, ORDER_WRITERS)
     body = Body(data, {"status", "guests", "waiter", "client", "table", "reason"})
     status = body.choice("status", STATUSES, required=False)
@@ -433,7 +467,7 @@ async def update_order(services: Services, actor: Actor, order_id: str, data: An
         db = change.db
         current = await visible_order(db, actor, order_id)
         _check_not_final(current)
-        changes: dict[str, Any] = {}
+        changes: OrderChanges = {}
         if status is not None:
             changes["status"] = status
             if status != current["status"]:
@@ -462,7 +496,7 @@ async def set_status(services: Services, actor: Actor, order_id: str, status: ob
     return await update_order(services, actor, order_id, data)
 
 
-async def pay_order(services: Services, actor: Actor, order_id: str, data: Any) -> OrderJSON:
+async def pay_order(services: Services, actor: Actor, order_id: str, data: object) -> OrderJSON:
     actor = require_role(actor, ORDER_WRITERS)
     body = Body(data if data is not None else {}, {"method", "amount", "close"})
     method = body.choice("method", PAYMENT_METHODS, required=False) or "cash"
@@ -500,7 +534,7 @@ async def pay_order(services: Services, actor: Actor, order_id: str, data: Any) 
                 "created_at": utc_now(),
             },
         )
-        changes: dict[str, Any] = {"paid_cents": current["paid_cents"] + amount}
+        changes: OrderChanges = {"paid_cents": current["paid_cents"] + amount}
         customer = await change.db.fetch_one(SELECT_CUSTOMER, {"id": current["created_by"]})
         # Earned on what the order cost in money, once (closing is final), never on what was typed.
         cost = current["total_cents"] - current["bonuses_used_cents"]

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from core.auth import STAFF_ROLES, Actor
 from core.errors import NotFound
+from core.shapes import BranchRow
 from domain.access import can_see_branch, company_branch, require_role
-from storage.sql import Row, Statements, one
+from storage.sql import Statements, one
 
 SELECT_SUMMARY = """
 SELECT
@@ -19,7 +18,7 @@ SELECT
 """
 
 
-async def visible_restaurant(db: Statements, actor: Actor, branch_id: object) -> Row:
+async def visible_restaurant(db: Statements, actor: Actor, branch_id: object) -> BranchRow:
     """A branch of the actor's company that the actor works in (any branch for owners and admins)."""
     actor = require_role(actor, STAFF_ROLES)
     branch = await company_branch(db, actor, branch_id)
@@ -28,7 +27,7 @@ async def visible_restaurant(db: Statements, actor: Actor, branch_id: object) ->
     return branch
 
 
-async def restaurant_status(db: Statements, actor: Actor, branch_id: str) -> dict[str, Any]:
+async def restaurant_status(db: Statements, actor: Actor, branch_id: str) -> dict[str, object]:
     branch = await visible_restaurant(db, actor, branch_id)
     counts = one(await db.fetch_one(SELECT_SUMMARY, {"branch_id": branch["id"]}))
     return {

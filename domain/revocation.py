@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from core.auth import Actor, actor_from_token
 from core.errors import NotAuthenticated
@@ -58,7 +58,7 @@ async def revoke(change: Change, user_id: str) -> None:
 
 
 @asynccontextmanager
-async def revoking(services: Services, user_id: str, company_id: str | None) -> AsyncIterator[Any]:
+async def revoking(services: Services, user_id: str, company_id: str | None) -> AsyncIterator[Statements]:
     """A write (yields the database to write with) that ends by revoking the user's tokens."""
     if company_id is None:
         # A user without a company can open no socket (4004), so there is no one to tell.

@@ -11,15 +11,16 @@ kitchen_screens in a change, so each change of a station is announced once.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from core.auth import STAFF_ROLES, Actor
+from core.shapes import ScreenJSON
 from core.values import new_id, utc_now
 from domain.access import read_branch, require_role
 from domain.screen_counts import ScreenCounts
 from events.feeds import emit_screen
 from events.outbox import Change
 from events.services import Services
+from storage.sql import Row
 
 BEAT = """
 INSERT INTO screen_processes (process_id, heartbeat_at) VALUES (:process_id, :now)
@@ -201,7 +202,7 @@ class ScreenWatch:
         return 0
 
 
-def _action(live: bool, state: Any, cutoff: str) -> str | None:
+def _action(live: bool, state: Row | None, cutoff: str) -> str | None:
     if state is None:
         return "new" if live else None
     if live:
@@ -215,7 +216,7 @@ def _action(live: bool, state: Any, cutoff: str) -> str | None:
     return "offline" if state["empty_since"] <= cutoff else None
 
 
-async def list_screens(services: Services, actor: Actor, branch: str | None, interval: float) -> list[dict[str, Any]]:
+async def list_screens(services: Services, actor: Actor, branch: str | None, interval: float) -> list[ScreenJSON]:
     """The branch's open feed sockets as of the last few seconds, per feed and kitchen station, with their users;
     a kitchen station announced offline is listed with no socket, since its last screen went away."""
     actor = require_role(actor, STAFF_ROLES)
@@ -224,7 +225,7 @@ async def list_screens(services: Services, actor: Actor, branch: str | None, int
     rows = await services.database.fetch_all(
         SELECT_OPEN, {**values, "fresh": utc_now(seconds_ago=stale_after(interval))}
     )
-    screens: dict[tuple[str, str, str], dict[str, Any]] = {}
+    screens: dict[tuple[str, str, str], ScreenJSON] = {}
     for row in rows:
         entry = screens.setdefault(
             (row["branch_id"], row["feed"], row["station"]),

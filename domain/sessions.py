@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from typing import Any, cast
+from typing import cast
 
 from core.auth import STAFF_ROLES, Actor, CompanyActor
 from core.errors import Conflict, NotFound
@@ -77,7 +77,7 @@ async def _open(change: Change, actor: CompanyActor, table: TableRow, guests_cou
     return await _saved(change, session_id, await refresh_table_status(change, table["id"]))
 
 
-async def open_session(services: Services, actor: Actor, data: Any) -> SessionJSON:
+async def open_session(services: Services, actor: Actor, data: object) -> SessionJSON:
     actor = require_role(actor, SESSION_WRITERS)
     body = Body(data, {"table", "guests_count"})
     table_id = body.ident("table")
@@ -87,7 +87,7 @@ async def open_session(services: Services, actor: Actor, data: Any) -> SessionJS
         return await _open(change, actor, await visible_table(change.db, actor, table_id), guests_count)
 
 
-async def update_guests(services: Services, actor: Actor, session_id: str, data: Any) -> SessionJSON:
+async def update_guests(services: Services, actor: Actor, session_id: str, data: object) -> SessionJSON:
     actor = require_role(actor, SESSION_WRITERS)
     body = Body(data, {"guests_count"})
     guests_count = body.integer("guests_count", low=1, high=1000)

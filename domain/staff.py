@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any, cast
+from typing import cast
 
-from core.auth import Actor, hash_password, verify_password
+from core.auth import ROLES, Actor, hash_password, verify_password
 from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.shapes import UserJSON, UserRow
 from domain import throttle
@@ -13,7 +13,6 @@ from domain.access import company_branch, require_role
 from domain.accounts import (
     BRANCH_BOUND_ROLES,
     MAX_PASSWORD,
-    ROLES,
     SELECT_USER,
     SELECT_USER_CITIES,
     new_password,
@@ -41,7 +40,7 @@ class WrongOldPassword(Exception):
     """A password change's old password was wrong: a failed attempt for the login throttle."""
 
 
-async def change_password(services: Services, actor: Actor, data: Any, address: str | None = None) -> dict[str, str]:
+async def change_password(services: Services, actor: Actor, data: object, address: str | None = None) -> dict[str, str]:
     """The user's own password; every token it had is revoked, and the caller gets new ones.
 
     The old password is checked under the login throttle (per account and per address, 429 like a login):
@@ -67,7 +66,7 @@ async def change_password(services: Services, actor: Actor, data: Any, address: 
     return await start_session(services, cast(UserRow, one(await db.fetch_one(SELECT_USER, {"id": actor.id}))))
 
 
-async def update_user(services: Services, actor: Actor, user_id: object, data: Any) -> UserJSON:
+async def update_user(services: Services, actor: Actor, user_id: object, data: object) -> UserJSON:
     """An owner or admin changes a user of its company; any real change revokes that user's tokens.
 
     Admins cannot change owners nor make one; no change may leave the company without an active owner.
@@ -77,9 +76,9 @@ async def update_user(services: Services, actor: Actor, user_id: object, data: A
     body = Body(data, {"role", "branch", "city_ids", "is_active"})
     role = body.choice("role", ROLES, required=False)
     branch_id = body.ident("branch", required=False)
-    city_ids = body.items("city_ids", required=False)
+    city_entries = body.items("city_ids", required=False)
     is_active = body.boolean("is_active", default=True)
-    cities = whole_numbers(city_ids, 1)
+    cities = whole_numbers(city_entries, 1)
     if cities is None:
         body.fail("city_ids", f"Must be a list of integers from 1 to {MAX_INT}.")
     city_ids = cities or []

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import TypedDict, cast
 
 from core.shapes import MenuItemRow, TaskJSON, TaskRow
 from core.values import new_id, utc_later, utc_now
@@ -132,7 +132,17 @@ async def order_tasks(db: Statements, order_id: str) -> list[TaskJSON]:
     return [task_json(row) for row in rows]
 
 
-async def save_task(change: Change, task: TaskJSON, changes: dict[str, Any]) -> TaskJSON:
+class TaskChanges(TypedDict, total=False):
+    """What save_task may change, by TaskJSON's names; what is left out keeps its value."""
+
+    status: str
+    cook: str | None
+    started_at: str | None
+    ready_at: str | None
+    served_at: str | None
+
+
+async def save_task(change: Change, task: TaskJSON, changes: TaskChanges) -> TaskJSON:
     """Write a task's new state and announce it."""
     values = {
         "id": task["id"],

@@ -12,7 +12,6 @@ import hashlib
 import json
 import secrets
 import time
-from typing import Any
 
 from core.auth import Actor, actor_from_claims, actor_from_token, decode_token
 from core.errors import NotAuthenticated
@@ -32,7 +31,7 @@ def _hash(ticket: str) -> str:
     return hashlib.sha256(ticket.encode()).hexdigest()
 
 
-async def issue_ticket(services: Services, token: str | None) -> dict[str, Any]:
+async def issue_ticket(services: Services, token: str | None) -> dict[str, object]:
     """A new ticket for the (already authenticated) access token: `{ticket, expires_in}`."""
     claims = decode_token(services.tokens, token)
     ticket = secrets.token_urlsafe(32)

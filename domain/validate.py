@@ -46,7 +46,9 @@ def _refuse_constant(constant: str) -> None:
 def parse_json(text: str | bytes) -> Any:
     """json.loads, refusing what Python's parser lets through but nothing after it can use: NaN and
     Infinity, nesting deeper than MAX_DEPTH, and lone surrogates ("\\ud800", text no UTF-8 encoder
-    can write to a database or a socket). ValueError says why."""
+    can write to a database or a socket). ValueError says why.
+
+    Any, as json.loads answers: the caller checks the shape it needs (Body, or the socket's message check)."""
     try:
         value = json.loads(text, parse_constant=_refuse_constant)
     except RecursionError:
@@ -55,9 +57,9 @@ def parse_json(text: str | bytes) -> Any:
     return value
 
 
-def _check_tree(value: Any) -> None:
+def _check_tree(value: object) -> None:
     """Walk a parsed document without recursion, checking its depth and every string in it."""
-    pending: list[tuple[Any, int]] = [(value, 0)]
+    pending: list[tuple[object, int]] = [(value, 0)]
     while pending:
         node, depth = pending.pop()
         if isinstance(node, str):
@@ -92,7 +94,7 @@ def whole(value: object) -> int | None:
     return None
 
 
-def whole_numbers(values: list[Any], low: int, high: int = MAX_INT) -> list[int] | None:
+def whole_numbers(values: list[object], low: int, high: int = MAX_INT) -> list[int] | None:
     """Every entry a whole number within [low, high], or None."""
     numbers = [whole(value) for value in values]
     if any(number is None or not low <= number <= high for number in numbers):
@@ -124,10 +126,10 @@ def is_uuid(value: object) -> TypeGuard[str]:
 class Body:
     """A request body that may hold only the given fields."""
 
-    def __init__(self, data: Any, allowed: set[str]) -> None:
+    def __init__(self, data: object, allowed: set[str]) -> None:
         if not isinstance(data, dict):
             raise Invalid("The request body must be a JSON object.")
-        self._data = data
+        self._data: dict[str, object] = data
         self.errors: dict[str, list[str]] = {}
         for field in data:
             if field not in allowed:
@@ -139,7 +141,7 @@ class Body:
     def has(self, field: str) -> bool:
         return field in self._data
 
-    def _get(self, field: str, required: bool) -> Any:
+    def _get(self, field: str, required: bool) -> object:
         value = self._data.get(field, MISSING)
         if value is MISSING and required:
             self.fail(field, "This field is required.")
@@ -200,7 +202,7 @@ class Body:
         value = self._get(field, required)
         if value is MISSING:
             return None
-        if value not in choices:
+        if not isinstance(value, str) or value not in choices:
             self.fail(field, f"Must be one of: {', '.join(choices)}.")
             return None
         return value
@@ -212,7 +214,7 @@ class Body:
             return default
         return value
 
-    def items(self, field: str, *, required: bool = True, max_items: int = 100) -> list[Any]:
+    def items(self, field: str, *, required: bool = True, max_items: int = 100) -> list[object]:
         value = self._get(field, required)
         if value is MISSING:
             return []

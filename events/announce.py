@@ -7,7 +7,8 @@ their order. Waiter notifications are stored here too, so a missed one can be li
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Mapping
+from typing import TypedDict, cast
 
 from core.shapes import MenuItemJSON, OrderJSON, OrderRow, SessionJSON, TableJSON, TaskJSON
 from core.values import new_id, parse_cents, utc_now
@@ -44,12 +45,20 @@ async def _branch_city(change: Change, branch_id: str) -> int:
     return (await _branch(change, branch_id))["city_id"]
 
 
-async def _branch(change: Change, branch_id: str) -> Any:
+class _BranchPlace(TypedDict):
+    """SELECT_BRANCH_CITY_AND_NAME's row."""
+
+    city_id: int
+    name: str
+
+
+async def _branch(change: Change, branch_id: str) -> _BranchPlace:
     """The branch's city and name, read once per change (several events of one change name them)."""
     key = f"branch_{branch_id}"
     if key not in change.memo:
-        change.memo[key] = await change.db.fetch_one(SELECT_BRANCH_CITY_AND_NAME, {"id": branch_id})
-    return change.memo[key]
+        # The branch of a row this change writes: it exists, by the row's foreign key.
+        change.memo[key] = one(await change.db.fetch_one(SELECT_BRANCH_CITY_AND_NAME, {"id": branch_id}))
+    return cast(_BranchPlace, change.memo[key])
 
 
 def shop_order(order: OrderJSON) -> bool:
@@ -64,7 +73,7 @@ async def _order_rooms(change: Change, branch_id: str) -> list[str]:
     return [rooms.admin_channel(change.company_id), rooms.city_channel(change.company_id, city_id)]
 
 
-def _room_order(order: OrderJSON, branch: Any) -> dict[str, Any]:
+def _room_order(order: OrderJSON, branch: _BranchPlace) -> dict[str, object]:
     """new-order / order-created: seed 004's fields, and what today's mini-app and admin panel read."""
     return {
         "id": order["id"],
@@ -88,7 +97,7 @@ def _room_order(order: OrderJSON, branch: Any) -> dict[str, Any]:
     }
 
 
-async def _notify(change: Change, branch_id: str, waiter_ids: list[str], kind: str, data: dict[str, Any]) -> None:
+async def _notify(change: Change, branch_id: str, waiter_ids: list[str], kind: str, data: Mapping[str, object]) -> None:
     """A stored notification for each waiter (on its socket, with its id), and the branch-wide copy."""
     for waiter_id in waiter_ids:
         await _notify_waiter(change, waiter_id, kind, data)
@@ -96,7 +105,7 @@ async def _notify(change: Change, branch_id: str, waiter_ids: list[str], kind: s
     await change.emit(kind, [channel], message(kind, data))
 
 
-async def _notify_waiter(change: Change, waiter_id: str, kind: str, data: dict[str, Any]) -> None:
+async def _notify_waiter(change: Change, waiter_id: str, kind: str, data: Mapping[str, object]) -> None:
     notification_id = new_id()
     await change.db.execute(
         INSERT_NOTIFICATION,
@@ -269,7 +278,7 @@ async def task_saved(change: Change, task: TaskJSON) -> None:
         await _notify_waiter(change, order["waiter_id"], "task_notification", data)
 
 
-async def broadcast(change: Change, branch_id: str, data: dict[str, Any]) -> None:
+async def broadcast(change: Change, branch_id: str, data: Mapping[str, object]) -> None:
     """An admin's broadcast: `broadcast` on the restaurant socket, `alert` to its waiters and notifications."""
     restaurant = entities.restaurant_channel(change.company_id, branch_id)
     await change.emit("broadcast", [restaurant], message("broadcast", data))
@@ -304,7 +313,7 @@ async def menu_item_saved(change: Change, item: MenuItemJSON) -> None:
 
 async def sync_finished(change: Change, branch_id: str, entity: str, entity_id: str, error: str | None) -> None:
     """sync-success / sync-error of a POS sync job, for admin-orders and the city room."""
-    data: dict[str, Any] = {"entity": entity, "entityId": entity_id}
+    data: dict[str, object] = {"entity": entity, "entityId": entity_id}
     if error is not None:
         data["error"] = error
     data["timestamp"] = utc_now()

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
-from core.shapes import OrderJSON, OrderStatusJSON, SessionJSON, TableStateJSON
+from core.shapes import OrderJSON, OrderStatusJSON, SessionJSON, SessionRow, TableStateJSON
 from storage.sql import Statements, one
 
 ORDER_STATUS_DISPLAY = {
@@ -57,7 +56,7 @@ def restaurant_notifications_channel(company_id: str, branch_id: str) -> str:
     return f"restaurant_notifications_{company_id}_{branch_id}"
 
 
-def message(event_type: str, data: Mapping[str, Any]) -> dict[str, Any]:
+def message(event_type: str, data: Mapping[str, object]) -> dict[str, object]:
     return {"type": event_type, "data": data}
 
 
@@ -82,11 +81,11 @@ def order_status_data(order: OrderJSON) -> OrderStatusJSON:
     }
 
 
-def items_data(order: OrderJSON) -> dict[str, Any]:
+def items_data(order: OrderJSON) -> dict[str, object]:
     return {"order_id": order["id"], "items": order["items"], "total_amount": order["total_amount"]}
 
 
-def session_data(row: Mapping[str, Any], table_number: int) -> SessionJSON:
+def session_data(row: SessionRow, table_number: int) -> SessionJSON:
     return {
         "id": row["id"],
         "table_id": row["table_id"],

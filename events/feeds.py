@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from core.shapes import OrderJSON, TableJSON, TaskJSON
 from events.outbox import Change
@@ -37,7 +36,7 @@ async def _emit(
     event_type: str,
     branch_id: str,
     feeds: tuple[str, ...],
-    data: Mapping[str, Any],
+    data: Mapping[str, object],
     station: str | None = None,
 ) -> None:
     """An event on the feeds' branch and company groups, and on its kitchen station's group when it has one."""
@@ -76,7 +75,7 @@ async def emit_table_status(change: Change, table: TableJSON) -> None:
     await _emit(change, "table_status_changed", table["branch"], ("orders", "tables"), data)
 
 
-def _task_data(task: TaskJSON) -> dict[str, Any]:
+def _task_data(task: TaskJSON) -> dict[str, object]:
     return {
         "task": task,
         "task_id": task["id"],

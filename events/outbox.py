@@ -14,15 +14,16 @@ import json
 import logging
 import time
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from core.errors import NotFound
 from core.metrics import EVENTS_PUBLISHED
 from core.settings import Settings
 from core.values import utc_now
 from events.broker import Broker
-from storage.sql import Database, Session, Statements, after_commit
+from storage.sql import Database, Row, Session, Statements, after_commit
 
 if TYPE_CHECKING:
     from contextlib import AbstractAsyncContextManager
@@ -160,7 +161,7 @@ class Change:
         self._types: list[str] = []
         self._position = 0
         # What one change looks up more than once (a branch's city), read once.
-        self.memo: dict[str, Any] = {}
+        self.memo: dict[str, Row] = {}
 
     async def __aenter__(self) -> Change:
         self._transaction: AbstractAsyncContextManager[Session] = self.services.database.transaction()
@@ -178,7 +179,7 @@ class Change:
     async def _abandon(self, error: BaseException) -> None:
         await self._transaction.__aexit__(type(error), error, error.__traceback__)
 
-    async def emit(self, event_type: str, channels: list[str], message: dict[str, Any]) -> None:
+    async def emit(self, event_type: str, channels: list[str], message: Mapping[str, object]) -> None:
         """Record an event; its text is serialized here, once, with its position as event_id."""
         self._position += 1
         text = json.dumps({**message, "event_id": self._position}, ensure_ascii=False, separators=(",", ":"))

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Any
 
 from core.values import new_id, utc_now
 from storage.sql import Statements
@@ -71,7 +70,7 @@ class Scope:
     path: str
     key: str
 
-    def values(self, **more: Any) -> dict[str, Any]:
+    def values(self, **more: object) -> dict[str, object]:
         return {"user_id": self.user_id, "method": self.method, "path": self.path, "key": self.key, **more}
 
 

@@ -23,17 +23,27 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mappin
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from functools import lru_cache
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from databases import Database as DatabasesDatabase
 from databases.core import Connection
+
+if TYPE_CHECKING:
+    from asyncpg import Pool, Record
 
 log = logging.getLogger("cafe_rt.sql")
 # How long a request waits for a PostgreSQL connection from the pool before it is answered 503.
 POOL_TIMEOUT = 5.0
 
+# A row as the driver decodes it, and the values of a statement's :params: each column's value is the SQL's, so
+# the one type that fits every statement is Any. Readers name a row's shape (a core/shapes.py TypedDict) where the
+# SQL beside the read makes it true.
 Row = dict[str, Any]
 Values = Mapping[str, Any]
+# The driver's own connection, aiosqlite's or asyncpg's, as `databases` hands it out: Any there
+# (`Connection.raw_connection`, `_backend._pool`), and the two share no interface to name. Only the runners
+# below (one per driver) and the transaction checks call it.
+RawConnection = Any
 
 
 class Statements(Protocol):
@@ -83,24 +93,24 @@ def is_read(sql: str) -> bool:
 class _Runner:
     """Runs one statement on one driver connection."""
 
-    async def fetch_all(self, raw: Any, sql: str, values: Values) -> list[Row]:
+    async def fetch_all(self, raw: RawConnection, sql: str, values: Values) -> list[Row]:
         raise NotImplementedError
 
-    async def execute(self, raw: Any, sql: str, values: Values) -> None:
+    async def execute(self, raw: RawConnection, sql: str, values: Values) -> None:
         raise NotImplementedError
 
-    async def execute_many(self, raw: Any, sql: str, values: list[Values]) -> None:
+    async def execute_many(self, raw: RawConnection, sql: str, values: list[Values]) -> None:
         raise NotImplementedError
 
 
 class _SQLiteRunner(_Runner):
-    async def fetch_all(self, raw: Any, sql: str, values: Values) -> list[Row]:
+    async def fetch_all(self, raw: RawConnection, sql: str, values: Values) -> list[Row]:
         return [dict(row) for row in await raw.execute_fetchall(sql, values)]
 
-    async def execute(self, raw: Any, sql: str, values: Values) -> None:
+    async def execute(self, raw: RawConnection, sql: str, values: Values) -> None:
         await raw.execute(sql, values)
 
-    async def execute_many(self, raw: Any, sql: str, values: list[Values]) -> None:
+    async def execute_many(self, raw: RawConnection, sql: str, values: list[Values]) -> None:
         await raw.executemany(sql, values)
 
 
@@ -112,26 +122,26 @@ class _SQLiteInlineRunner(_Runner):
     for another writer. BEGIN (which may wait) and COMMIT (which may checkpoint) still go to the thread.
     """
 
-    async def fetch_all(self, raw: Any, sql: str, values: Values) -> list[Row]:
+    async def fetch_all(self, raw: RawConnection, sql: str, values: Values) -> list[Row]:
         return [dict(row) for row in raw._conn.execute(sql, values).fetchall()]
 
-    async def execute(self, raw: Any, sql: str, values: Values) -> None:
+    async def execute(self, raw: RawConnection, sql: str, values: Values) -> None:
         raw._conn.execute(sql, values)
 
-    async def execute_many(self, raw: Any, sql: str, values: list[Values]) -> None:
+    async def execute_many(self, raw: RawConnection, sql: str, values: list[Values]) -> None:
         raw._conn.executemany(sql, values)
 
 
 class _PostgresRunner(_Runner):
-    async def fetch_all(self, raw: Any, sql: str, values: Values) -> list[Row]:
+    async def fetch_all(self, raw: RawConnection, sql: str, values: Values) -> list[Row]:
         text, names = positional(sql)
         return [dict(row) for row in await raw.fetch(text, *[values[name] for name in names])]
 
-    async def execute(self, raw: Any, sql: str, values: Values) -> None:
+    async def execute(self, raw: RawConnection, sql: str, values: Values) -> None:
         text, names = positional(sql)
         await raw.execute(text, *[values[name] for name in names])
 
-    async def execute_many(self, raw: Any, sql: str, values: list[Values]) -> None:
+    async def execute_many(self, raw: RawConnection, sql: str, values: list[Values]) -> None:
         text, names = positional(sql)
         await raw.executemany(text, [[entry[name] for name in names] for entry in values])
 
@@ -139,7 +149,7 @@ class _PostgresRunner(_Runner):
 class Session:
     """Statements on one driver connection: a transaction's, or SQLite's reader or writer."""
 
-    def __init__(self, runner: _Runner, raw: Any) -> None:
+    def __init__(self, runner: _Runner, raw: RawConnection) -> None:
         self._runner = runner
         self.raw = raw
 
@@ -362,13 +372,18 @@ class Database:
         async with self._pooled() as raw:
             yield Session(self._runner, raw)
 
-    @asynccontextmanager
-    async def _pooled(self) -> AsyncIterator[Any]:
-        """A PostgreSQL connection from the pool (TimeoutError after POOL_TIMEOUT). Returning it is never an
-        error: after a COMMIT, a failure there must not turn a committed write into an error answer."""
-        pool = self._databases._backend._pool
+    def _pool(self) -> Pool[Record]:
+        """`databases`' asyncpg pool (its backend is typed Any); ConnectionError before connect()."""
+        pool: Pool[Record] | None = self._databases._backend._pool
         if pool is None:
             raise ConnectionError("the database is not connected")
+        return pool
+
+    @asynccontextmanager
+    async def _pooled(self) -> AsyncIterator[RawConnection]:
+        """A PostgreSQL connection from the pool (TimeoutError after POOL_TIMEOUT). Returning it is never an
+        error: after a COMMIT, a failure there must not turn a committed write into an error answer."""
+        pool = self._pool()
         raw = await pool.acquire(timeout=POOL_TIMEOUT)
         try:
             yield raw
@@ -415,9 +430,7 @@ class Database:
                 self._write_lock.release()
 
             return writer, unlock
-        pool = self._databases._backend._pool
-        if pool is None:
-            raise ConnectionError("the database is not connected")
+        pool = self._pool()
         raw = await pool.acquire(timeout=POOL_TIMEOUT)
         try:
             await raw.execute("BEGIN")
@@ -450,7 +463,7 @@ class Database:
             await self._roll_back(session)
             raise
 
-    def _in_transaction(self, raw: Any) -> bool:
+    def _in_transaction(self, raw: RawConnection) -> bool:
         return bool(raw.in_transaction) if self.is_sqlite else bool(raw.is_in_transaction())
 
     async def _roll_back(self, session: Session) -> None:
@@ -462,7 +475,7 @@ class Database:
             log.warning("ROLLBACK failed", exc_info=True)
 
 
-async def _release(pool: Any, raw: Any) -> None:
+async def _release(pool: Pool[Record], raw: RawConnection) -> None:
     try:
         await pool.release(raw)
     except Exception:
