@@ -95,7 +95,7 @@ def op(
     status: int = 200,
     body: str | None = None,
     body_required: bool = True,
-    query: list[dict[str, Any]] | tuple = (),
+    query: list[dict[str, Any]] | tuple[dict[str, Any], ...] = (),
     errors: tuple[int, ...] = (),
     also: dict[int, tuple[str, Schema]] | None = None,
     public: bool = False,

@@ -211,7 +211,7 @@ class HubClient(ABC):
     async def _take_place(self, connection: HTTPConnection, hub: Hub, actor: CompanyActor) -> bool:
         """Whether the user may hold one more socket or stream (MAX_SOCKETS_PER_USER): over every process when
         Redis keeps the leases, else (or while Redis does not answer) over this process's clients."""
-        cap = connection.state.settings.max_sockets_per_user
+        cap: int = connection.state.settings.max_sockets_per_user
         leases: SocketLeases | None = connection.state.leases
         if leases is not None:
             claim = await leases.claim(actor.id, cap)
@@ -244,11 +244,13 @@ class HubClient(ABC):
 
     @staticmethod
     def hub(connection: HTTPConnection) -> Hub:
-        return connection.state.hub
+        hub: Hub = connection.state.hub
+        return hub
 
     @staticmethod
     def max_queue(connection: HTTPConnection) -> int:
-        return connection.state.settings.send_queue_size
+        size: int = connection.state.settings.send_queue_size
+        return size
 
 
 class HubSocket(HubClient, WebSocketEndpoint):

@@ -18,7 +18,9 @@ from front_door.requests import ACTOR_KEY, MAX_BODY_BYTES
 
 
 def services(request: Request) -> Services:
-    return request.state.services
+    # Starlette's request.state is untyped: what the lifespan put there is cafe_rt.AppState.
+    found: Services = request.state.services
+    return found
 
 
 def bearer(request: Request) -> str | None:
