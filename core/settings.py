@@ -108,6 +108,9 @@ class WeakSecret(ValueError):
     """JWT_SECRET is too short to sign tokens with."""
 
 
+KINDS = {"int": "a whole number", "float": "a number", "tuple[str, ...]": "a comma-separated list"}
+
+
 def _parse(name: str, kind: str, text: str) -> object:
     try:
         if kind.startswith("int"):
@@ -117,5 +120,5 @@ def _parse(name: str, kind: str, text: str) -> object:
         if kind.startswith("tuple"):
             return tuple(part.strip() for part in text.split(",") if part.strip())
     except ValueError:
-        raise ValueError(f"{name}={text!r} is not a {kind.split(' ')[0]}") from None
+        raise ValueError(f"{name}={text!r} is not {KINDS[kind.split(' ')[0]]}") from None
     return text

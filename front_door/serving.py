@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import socket
+from typing import Any
 
 import uvicorn
 from uvicorn.supervisors import Multiprocess
@@ -51,9 +53,16 @@ class ServedProtocol(GuardedHttpToolsProtocol):
     """httptools with a bounded request head and REQUEST_TIMEOUT for a request (or handshake) to arrive.
 
     A class of this module's, not one made at run time: `--workers` pickles it by name for each worker, which
-    imports this module and so reads REQUEST_TIMEOUT from the same environment."""
+    reads REQUEST_TIMEOUT from the same environment (checked by `serve`'s command before anything starts)."""
 
-    request_timeout = Settings.from_environ().request_timeout
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.request_timeout = _request_timeout()
+
+
+@functools.cache
+def _request_timeout() -> float:
+    return Settings.from_environ().request_timeout
 
 
 def serve(settings: Settings, host: str, port: int, log_level: str, workers: int, loop: str) -> None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from dataclasses import fields
 from pathlib import Path
 
@@ -10,7 +13,8 @@ import pytest
 
 from core.settings import Settings, WeakSecret
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
 
 
 def test_each_field_is_read_from_its_name_in_capitals():
@@ -37,8 +41,10 @@ def test_the_broker_defaults_to_redis_url_and_broadcast_url_wins():
 
 
 def test_a_value_of_the_wrong_type_names_its_variable():
-    with pytest.raises(ValueError, match="SEND_QUEUE_SIZE='many' is not a int"):
+    with pytest.raises(ValueError, match="SEND_QUEUE_SIZE='many' is not a whole number"):
         Settings.from_environ({"SEND_QUEUE_SIZE": "many"})
+    with pytest.raises(ValueError, match="SOCKET_RATE='fast' is not a number"):
+        Settings.from_environ({"SOCKET_RATE": "fast"})
 
 
 def test_check_refuses_a_short_secret_and_an_unknown_expiry_rule():
@@ -55,3 +61,14 @@ def test_the_readme_documents_every_setting_and_no_other():
     documented = {name for row in rows for name in re.findall(r"`([A-Z][A-Z0-9_]+)`", row.split(" | ")[0])}
     read_elsewhere = {"REDIS_URL", "PORT", "PROMETHEUS_MULTIPROC_DIR"}
     assert documented - read_elsewhere == {setting.name.upper() for setting in fields(Settings)}
+
+
+@pytest.mark.parametrize("command", [("migrate",), ("serve", "--port", "0"), ("demo",)])
+def test_a_command_refuses_a_bad_value_in_one_line(tmp_path, command: tuple[str, ...]):
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path}/cafe.db", "SEND_QUEUE_SIZE": "lots"}
+    result = subprocess.run(
+        [sys.executable, "cafe_rt.py", *command], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode != 0
+    assert "cafe_rt: SEND_QUEUE_SIZE='lots' is not a whole number" in result.stderr
+    assert "Traceback" not in result.stderr
