@@ -1,1 +1,3 @@
-"""Business rules: one module per area; each change runs in one transaction, owns its SQL and announces its events."""
+"""Business rules: one module per area. Each change runs in one transaction, `services.change(company)`, owns its
+SQL and announces its events (events/announce.py); inside it, await nothing but SQL on `change.db` (why: the
+docstring of `Change` in events/outbox.py)."""
