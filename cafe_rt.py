@@ -26,6 +26,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp
 
 from core.loops import every
 from core.settings import Settings, WeakSecret
@@ -123,20 +124,26 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *metrics.routes,
         Mount("/board", StaticFiles(directory=Path(__file__).parent / "board", html=True), name="board"),
     ]
-    return Starlette(
+    return App(
         routes=routes,
         lifespan=lifespan,
         exception_handlers=exception_handlers,
-        # KeepRawSend first: it must see the server's own send, before anything wraps it (realtime/direct.py).
         # Idempotency last (innermost): it must run in the operation's own task, as it holds its transaction.
         middleware=[
-            Middleware(KeepRawSend),
             Middleware(RequestMetrics),
             *front_door(settings.allowed_hosts),
             *origin_middleware(settings.allowed_hosts, settings.cors_origins),
             Middleware(Idempotency),
         ],
     )
+
+
+class App(Starlette):
+    """Starlette with KeepRawSend around everything, its own error middleware too (which wraps an HTTP
+    response's send): the direct writes of sockets and event streams need the server's own (realtime/direct.py)."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return KeepRawSend(super().build_middleware_stack())
 
 
 @asynccontextmanager

@@ -55,6 +55,7 @@ class Outlet:
         "_close",
         "_read_replay",
         "_write_frame",
+        "_chunked",
         "_sender",
     )
 
@@ -74,16 +75,24 @@ class Outlet:
         self._close: Close | None = None
         self._read_replay: ReadReplay | None = None
         self._write_frame: WriteFrame | None = None
+        self._chunked = False
         self._sender: asyncio.Task[None] | None = None
 
     def start(
-        self, send_text: SendText, close: Close, read_replay: ReadReplay, write_frame: WriteFrame | None = None
+        self,
+        send_text: SendText,
+        close: Close,
+        read_replay: ReadReplay,
+        write_frame: WriteFrame | None = None,
+        *,
+        chunked: bool = False,
     ) -> None:
         """The socket is accepted: send what was queued before (a greeting, a state: at once, like any frame;
         a replay through the sender), and from now on send as frames come. `write_frame`, where the server
-        allows it (realtime/direct.py), writes an event's encoded frame straight to the connection."""
+        allows it (realtime/direct.py), writes an event's encoded frame straight to the connection: its
+        WebSocket frame, or with `chunked` (an event stream) its server-sent event as an HTTP chunk."""
         self._send_text, self._close, self._read_replay = send_text, close, read_replay
-        self._write_frame = write_frame
+        self._write_frame, self._chunked = write_frame, chunked
         while self._queue and self._sender is None and self.closing_code is None:
             frame = self._queue[0]
             if isinstance(frame, Replay):
@@ -147,7 +156,8 @@ class Outlet:
         if position > self.last_position and self.closing_code is None:
             self.last_position = position
             # The frame encoded once for every socket, written in this call; else the ordinary send (or queue).
-            if self._write_frame is None or not self._direct or not self._write_frame(event.frame):
+            write = self._write_frame
+            if write is None or not self._direct or not write(event.chunk if self._chunked else event.frame):
                 self.push(event.text)
             return True
         return False

@@ -26,7 +26,7 @@ from core.metrics import SOCKETS
 from domain.revocation import check_current
 from domain.tickets import redeem_ticket, socket_actor
 from domain.validate import parse_json
-from realtime.direct import frame_writer_for
+from realtime.direct import RAW_SEND, frame_writer_for
 from realtime.hub import Hub
 from realtime.outlet import Outlet, WriteFrame
 from realtime.socket_leases import SocketLeases
@@ -296,7 +296,7 @@ class HubSocket(HubClient, WebSocketEndpoint):
 
     @staticmethod
     def _frame_writer(websocket: WebSocket) -> WriteFrame | None:
-        writer = frame_writer_for(websocket.scope.get("cafe_rt.raw_send"))
+        writer = frame_writer_for(websocket.scope.get(RAW_SEND))
         return None if writer is None else writer.write
 
     def _send_frame(self, text: str) -> Awaitable[None]:

@@ -13,18 +13,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import time
 from collections.abc import Awaitable
-from functools import lru_cache
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import Receive, Scope, Send
 
 from core.metrics import EVENT_STREAMS
+from realtime.direct import RAW_SEND, chunk_writer_for
 from realtime.outlet import Outlet
 from realtime.socket import CLOSE_BAD_TOKEN, HubClient, Rejected
+from realtime.sse_text import PING, PING_FRAME, event_frame
 
 MEDIA_TYPE = "text/event-stream"
 HEADERS = [
@@ -33,9 +33,6 @@ HEADERS = [
     # nginx buffers a proxied response unless told not to; an event must not wait for the buffer to fill.
     (b"x-accel-buffering", b"no"),
 ]
-# Pushed through the outlet like a frame, so it queues behind what is waiting; written as a comment.
-PING = ": ping"
-PING_FRAME = b": ping\n\n"
 CLOSE_GOING_AWAY = 1012
 ENDINGS = {
     CLOSE_BAD_TOKEN: "4003 the token was revoked or expired",
@@ -56,26 +53,6 @@ def wants_event_stream(accept: str) -> bool:
             refused = ("q=0", "q=0.0", "q=0.00", "q=0.000")
             return not any(parameter.replace(" ", "") in refused for parameter in parameters)
     return False
-
-
-@lru_cache(maxsize=8)
-def event_frame(text: str) -> bytes:
-    """A text as one server-sent event. The hub hands an event's text to its clients one after the other,
-    so it is encoded once however many streams it goes to."""
-    try:
-        message = json.loads(text)
-    except ValueError:
-        message = None
-    lines = []
-    if isinstance(message, dict):
-        position, kind = message.get("event_id"), message.get("type")
-        if isinstance(position, int) and not isinstance(position, bool):
-            lines.append(f"id: {position}")
-        if isinstance(kind, str) and kind and kind.isprintable():
-            lines.append(f"event: {kind}")
-    # json.dumps never writes a raw line break, but a data line must not hold one.
-    lines += [f"data: {line}" for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
-    return ("\n".join(lines) + "\n\n").encode()
 
 
 class OpenStreams:
@@ -153,7 +130,10 @@ class EventStream:
                 body = f": closed {ending}\n\n".encode()
                 await send({"type": "http.response.body", "body": body, "more_body": False})
 
-            outlet.start(write, end, hub.replay)
+            # Each event's chunk straight to the transport while it takes it (realtime/direct.py), after the
+            # response's head went out the ordinary way.
+            writer = chunk_writer_for(scope.get(RAW_SEND))
+            outlet.start(write, end, hub.replay, None if writer is None else writer.write, chunked=True)
             EVENT_STREAMS.labels(client.dialect).inc()
             try:
                 settings = request.state.settings

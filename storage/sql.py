@@ -5,8 +5,10 @@ write's CPU on SQLite, 42% on PostgreSQL), and on SQLite it opens a new connecti
 statement outside a transaction. Here a statement is translated once (`:name` to asyncpg's `$1`; SQLite
 takes `:name` itself) and runs on the driver connection `databases` hands out:
 - SQLite: three connections held for the life of the process: one that writes (one transaction at a time,
-  which is all SQLite allows; its statements run on the loop's thread), one that reads lists beside it
-  (WAL) on aiosqlite's thread, and one for point reads on the loop's thread.
+  which is all SQLite allows; its statements, BEGIN and COMMIT run on the loop's thread), one that reads lists
+  beside it (WAL) on aiosqlite's thread, and one for point reads on the loop's thread. The writer does not
+  checkpoint the WAL when it commits (that can flush to disk); the reader's thread does, every
+  CHECKPOINT_COMMITS commits.
 - PostgreSQL: a pool connection per transaction, or per statement outside one.
 A transaction is bound to the context that opened it (a ContextVar): statements made there join it, as with
 `databases`; tasks that must not inherit it (socket senders) start in a fresh context. Rows come back as
@@ -16,6 +18,8 @@ plain dicts.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import logging
 import re
 import sqlite3
@@ -34,6 +38,11 @@ if TYPE_CHECKING:
 log = logging.getLogger("cafe_rt.sql")
 # How long a request waits for a PostgreSQL connection from the pool before it is answered 503.
 POOL_TIMEOUT = 5.0
+# How long a SQLite statement waits for another process's write lock (ms).
+BUSY_TIMEOUT_MS = 5000
+# A WAL checkpoint after this many write transactions: about SQLite's own 1,000 pages, at some 25 an order.
+CHECKPOINT_COMMITS = 40
+CHECKPOINT = "PRAGMA wal_checkpoint(PASSIVE)"
 
 # A row as the driver decodes it, and the values of a statement's :params: each column's value is the SQL's, so
 # the one type that fits every statement is Any. Readers name a row's shape (a core/shapes.py TypedDict) where the
@@ -243,7 +252,7 @@ class Held:
             if commit:
                 if last is not None:
                     await last(session)
-                await outer.execute("COMMIT")
+                await self._database._commit(outer)
             else:
                 await self._database._roll_back(outer)
         except BaseException:
@@ -294,12 +303,16 @@ class Database:
         self._point_reader: Session | None = None
         self._writer: Session | None = None
         self._write_lock = asyncio.Lock()
+        self._commits = 0
+        self._checkpoint: asyncio.Task[None] | None = None
 
     async def connect(self) -> None:
         await self._databases.connect()
         if self.is_sqlite:
             self._reader = await self._hold()
             self._writer = await self._hold()
+            # Its commits run on the loop's thread: a checkpoint there could stall every socket (_checkpoint_soon).
+            await self._writer.execute("PRAGMA wal_autocheckpoint=0")
             point_reader = await self._hold()
             self._point_reader = Session(_SQLiteInlineRunner(), point_reader.raw)
 
@@ -313,10 +326,13 @@ class Database:
         # until the checkpoint, so a power cut (not a crash of the process) can lose the last commits.
         await raw.execute("PRAGMA journal_mode=WAL")
         await raw.execute("PRAGMA synchronous=NORMAL")
-        await raw.execute("PRAGMA busy_timeout=5000")
+        await raw.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         return Session(self._runner, raw)
 
     async def disconnect(self) -> None:
+        if self._checkpoint is not None:
+            with contextlib.suppress(Exception):
+                await self._checkpoint
         while self._held:
             await self._held.pop().__aexit__(None, None, None)
         await self._databases.disconnect()
@@ -421,7 +437,7 @@ class Database:
             writer = self._writer
             await self._write_lock.acquire()
             try:
-                await writer.execute("BEGIN IMMEDIATE")
+                await self._begin_immediate(writer)
             except BaseException:
                 self._write_lock.release()
                 raise
@@ -446,7 +462,10 @@ class Database:
     @asynccontextmanager
     async def _transaction(self, session: Session, begin: str) -> AsyncIterator[Session]:
         """BEGIN and COMMIT on `session`; the statements in between on `inside` (SQLite: on the loop's thread)."""
-        await session.execute(begin)
+        if self.is_sqlite:
+            await self._begin_immediate(session)
+        else:
+            await session.execute(begin)
         inside = self._inside(session)
         token = _current.set(inside)
         try:
@@ -457,11 +476,53 @@ class Database:
             raise
         _current.reset(token)
         try:
-            await session.execute("COMMIT")
+            await self._commit(session)
         except BaseException:
             # A COMMIT cut off by a cancellation may still have committed: roll back only what is still open.
             await self._roll_back(session)
             raise
+
+    async def _begin_immediate(self, writer: Session) -> None:
+        """BEGIN IMMEDIATE on the loop's thread when SQLite's write lock is free, which it is unless another
+        process holds it (this one's writers queue on `_write_lock`); then it is waited for (busy_timeout) on
+        aiosqlite's thread, not on the loop's. A trip to that thread and back for BEGIN and for COMMIT was a
+        fifth of a write's CPU (the thread's wake-ups, and the writers queueing on the lock meanwhile)."""
+        connection = writer.raw._conn
+        connection.execute("PRAGMA busy_timeout=0")
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as refused:
+            if refused.sqlite_errorcode != sqlite3.SQLITE_BUSY:
+                raise
+        finally:
+            connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        await writer.execute("BEGIN IMMEDIATE")
+
+    async def _commit(self, session: Session) -> None:
+        """COMMIT; on SQLite on the loop's thread (in WAL mode it appends to the log and waits for no lock, and
+        this connection never checkpoints), with a checkpoint every CHECKPOINT_COMMITS on the reader's thread."""
+        if not self.is_sqlite:
+            await session.execute("COMMIT")
+            return
+        session.raw._conn.execute("COMMIT")
+        self._commits += 1
+        if self._commits >= CHECKPOINT_COMMITS and self._checkpoint is None:
+            self._commits = 0
+            self._checkpoint = asyncio.get_running_loop().create_task(
+                self._checkpoint_wal(), context=contextvars.Context()
+            )
+
+    async def _checkpoint_wal(self) -> None:
+        """Copy the WAL's committed pages into the database file (and flush it) on the reader's thread; PASSIVE
+        waits for no reader or writer, as SQLite's own automatic checkpoint."""
+        assert self._reader is not None, "the database is not connected"
+        try:
+            await self._reader.execute(CHECKPOINT)
+        except Exception:
+            log.warning("WAL checkpoint failed; the next one retries", exc_info=True)
+        finally:
+            self._checkpoint = None
 
     def _in_transaction(self, raw: RawConnection) -> bool:
         return bool(raw.in_transaction) if self.is_sqlite else bool(raw.is_in_transaction())

@@ -13,7 +13,7 @@ import aiosqlite
 import pytest
 from databases import Database as DatabasesDatabase
 
-from storage.sql import Database
+from storage.sql import CHECKPOINT, CHECKPOINT_COMMITS, Database
 
 
 def test_the_private_attributes_sql_py_reaches_are_still_there(tmp_path: Path) -> None:
@@ -107,3 +107,75 @@ def test_a_transaction_holds_one_connection_and_refuses_a_second_in_the_same_tas
             await database.disconnect()
 
     asyncio.run(scenario())
+
+
+def test_sqlite_begin_and_commit_run_on_the_loops_thread_and_the_writer_never_checkpoints(tmp_path: Path) -> None:
+    """A transaction makes no trip to aiosqlite's thread; the WAL is checkpointed every CHECKPOINT_COMMITS
+    transactions on the reader's thread instead of by a COMMIT on the loop's."""
+    loop_thread = threading.get_ident()
+    ran: list[tuple[str, str, bool]] = []
+
+    def trace(name: str) -> Callable[[str], None]:
+        def record(statement: str) -> None:
+            if statement.split()[0].upper() in ("BEGIN", "COMMIT") or "wal_checkpoint" in statement:
+                ran.append((name, statement, threading.get_ident() == loop_thread))
+
+        return record
+
+    async def scenario() -> int:
+        database = Database(f"sqlite:///{tmp_path}/commits.db")
+        await database.connect()
+        try:
+            assert database._writer and database._reader
+            await database.execute("CREATE TABLE probe (id INTEGER)")
+            autocheckpoint = database._writer.raw._conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0]
+            database._writer.raw._conn.set_trace_callback(trace("writer"))
+            database._reader.raw._conn.set_trace_callback(trace("reader"))
+            for number in range(CHECKPOINT_COMMITS):
+                async with database.transaction():
+                    await database.execute("INSERT INTO probe (id) VALUES (:id)", {"id": number})
+            for _ in range(50):
+                if ("reader", CHECKPOINT, False) in ran:
+                    break
+                await asyncio.sleep(0.01)
+            return int(autocheckpoint)
+        finally:
+            await database.disconnect()
+
+    assert asyncio.run(scenario()) == 0
+    on_the_writer = [entry for entry in ran if entry[0] == "writer"]
+    assert on_the_writer == [("writer", "BEGIN IMMEDIATE", True), ("writer", "COMMIT", True)] * CHECKPOINT_COMMITS
+    assert [entry for entry in ran if entry[0] == "reader"] == [("reader", CHECKPOINT, False)]
+
+
+def test_a_sqlite_write_waits_for_another_process_write_lock_off_the_loops_thread(tmp_path: Path) -> None:
+    """Another process (here a second connection) holds SQLite's write lock: BEGIN waits for it on aiosqlite's
+    thread, and the loop goes on serving meanwhile."""
+    path = tmp_path / "locked.db"
+
+    async def scenario() -> tuple[int, list[dict[str, int]]]:
+        database = Database(f"sqlite:///{path}")
+        await database.connect()
+        other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        try:
+            await database.execute("CREATE TABLE probe (id INTEGER)")
+            other.execute("BEGIN IMMEDIATE")
+            ticks = 0
+
+            async def write() -> None:
+                async with database.transaction():
+                    await database.execute("INSERT INTO probe (id) VALUES (1)")
+
+            writing = asyncio.create_task(write())
+            while ticks < 20:  # the loop is not blocked while the write waits for the lock
+                await asyncio.sleep(0.01)
+                ticks += 1
+            assert not writing.done()
+            other.execute("COMMIT")
+            await asyncio.wait_for(writing, 5)
+            return ticks, await database.fetch_all("SELECT id FROM probe")
+        finally:
+            other.close()
+            await database.disconnect()
+
+    assert asyncio.run(scenario()) == (20, [{"id": 1}])
