@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -12,15 +13,19 @@ import tempfile
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx2
+import uvicorn
+from starlette.types import ASGIApp
 from websockets.client import ClientProtocol
 from websockets.frames import Opcode
 from websockets.uri import parse_uri
 
+from realtime.direct import KeepRawSend
 from tests import frames
 from tests.factory import PASSWORD, TEST_SECRET
 
@@ -31,6 +36,23 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+@contextlib.asynccontextmanager
+async def in_process_uvicorn(app: ASGIApp, **options: Any) -> AsyncIterator[int]:
+    """A uvicorn server in this event loop, for `app` with the server's own send kept (KeepRawSend, as cafe_rt
+    runs); yields its port, and stops it at the end."""
+    port = free_port()
+    config = uvicorn.Config(KeepRawSend(app), port=port, log_level="warning", lifespan="off", **options)
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.01)
+    try:
+        yield port
+    finally:
+        server.should_exit = True
+        await task
 
 
 def server_env(database_url: str, **extra: str) -> dict[str, str]:

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
 from typing import Any
 
-import uvicorn
 from websockets.asyncio.client import connect
 
-from realtime.direct import PROTOCOL_ATTRIBUTES, EncodedText, KeepRawSend, frame_writer_for
-from tests.servers import free_port
+from realtime.direct import PROTOCOL_ATTRIBUTES, EncodedText, frame_writer_for
+from tests.servers import in_process_uvicorn
 
 found: dict[str, Any] = {}
 # Frames of the rooms socket (at "/"), so that the suite's check of every frame against /asyncapi.json holds.
@@ -38,21 +36,8 @@ async def app(scope: Any, receive: Any, send: Any) -> None:
         pass
 
 
-@contextlib.asynccontextmanager
-async def served(**options: Any) -> AsyncIterator[int]:
-    port = free_port()
-    config = uvicorn.Config(
-        KeepRawSend(app), port=port, ws="websockets-sansio", log_level="warning", lifespan="off", **options
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.01)
-    try:
-        yield port
-    finally:
-        server.should_exit = True
-        await task
+def served(**options: Any) -> contextlib.AbstractAsyncContextManager[int]:
+    return in_process_uvicorn(app, ws="websockets-sansio", **options)
 
 
 def test_uvicorns_protocol_has_what_the_direct_writer_reads_and_its_frames_arrive() -> None:

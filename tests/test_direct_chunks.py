@@ -7,19 +7,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable
+from collections.abc import AsyncGenerator, Awaitable
 from typing import Any
 
 import httpx2
-import uvicorn
 from uvicorn.protocols.http.flow_control import FlowControl
 from uvicorn.protocols.http.httptools_impl import RequestResponseCycle
 
-from realtime.direct import CYCLE_ATTRIBUTES, RAW_SEND, EncodedText, KeepRawSend, chunk_writer_for
+from realtime.direct import CYCLE_ATTRIBUTES, RAW_SEND, EncodedText, chunk_writer_for
 from realtime.outlet import CLOSE_TOO_SLOW, Outlet, Replay
 from realtime.sse_text import event_frame
 from realtime.stream import HEADERS
-from tests.servers import free_port
+from tests.servers import in_process_uvicorn
 
 SHORT = '{"type":"order_created","data":{"order":{"id":"o-1"}},"event_id":7}'
 LONG = '{"type":"order_updated","data":{"note":"прямо, ' + "x" * 70_000 + '"},"event_id":8}'
@@ -247,19 +246,8 @@ async def app(scope: Any, receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": TAIL, "more_body": False})
 
 
-@contextlib.asynccontextmanager
-async def served() -> AsyncIterator[int]:
-    port = free_port()
-    config = uvicorn.Config(KeepRawSend(app), port=port, http="httptools", log_level="warning", lifespan="off")
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.01)
-    try:
-        yield port
-    finally:
-        server.should_exit = True
-        await task
+def served() -> contextlib.AbstractAsyncContextManager[int]:
+    return in_process_uvicorn(app, http="httptools")
 
 
 def test_uvicorns_httptools_cycle_has_what_the_chunk_writer_reads_and_its_chunks_arrive() -> None:
