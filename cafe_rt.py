@@ -166,7 +166,7 @@ async def running_passes(services: Services) -> AsyncIterator[AppState]:
         every(settings.late_check_interval, stopping, lambda: announce_late(services), "late portions"),
     ]
     if settings.sync_webhook_url:
-        passes.append(every(0.5, stopping, lambda: sync.run_due_jobs(services, stopping), "POS sync"))
+        passes.append(every(0.5, stopping, lambda: sync.sync_pass(services, stopping), "POS sync"))
     # With Redis as the broker, the per-user socket cap is counted there, over every process.
     leases = SocketLeases(settings.broadcast_url) if settings.broadcast_url.startswith(REDIS_SCHEMES) else None
     if leases is not None:

@@ -130,3 +130,10 @@ async def _record(services: Services, job: Row, error: str | None) -> None:
             await announce.sync_finished(change, job["branch_id"], job["entity"], job["entity_id"], error)
     if error is not None:
         log.warning("POS sync of %s %s failed (attempt %d): %s", job["entity"], job["entity_id"], attempts, error)
+
+
+async def sync_pass(services: Services, stopping: asyncio.Event) -> None:
+    """Post due jobs batch after batch while there are any (a backlog after a POS outage drains at the webhook's
+    pace, not a batch per pause), until `stopping` is set."""
+    while not stopping.is_set() and await run_due_jobs(services, stopping):
+        pass

@@ -128,7 +128,8 @@ class _SQLiteInlineRunner(_Runner):
 
     Each trip to aiosqlite's thread and back costs more CPU than a short statement itself (measured: the
     hand-off was the largest item of a write's profile), and inside `BEGIN IMMEDIATE` no statement waits
-    for another writer. BEGIN (which may wait) and COMMIT (which may checkpoint) still go to the thread.
+    for another writer. BEGIN and COMMIT run here too (`Database._begin_immediate`, `Database._commit`): only a
+    BEGIN that finds another process's write lock waits, on the thread, and the writer never checkpoints.
     """
 
     async def fetch_all(self, raw: RawConnection, sql: str, values: Values) -> list[Row]:
@@ -384,6 +385,8 @@ class Database:
             else:
                 async with self._write_lock:
                     yield self._writer
+                    # A write of its own is a commit too: counted towards the next checkpoint.
+                    self._commits += 1
             return
         async with self._pooled() as raw:
             yield Session(self._runner, raw)
@@ -493,11 +496,29 @@ class Database:
             connection.execute("BEGIN IMMEDIATE")
             return
         except sqlite3.OperationalError as refused:
-            if refused.sqlite_errorcode != sqlite3.SQLITE_BUSY:
+            # An extended code (SQLITE_BUSY_RECOVERY, _SNAPSHOT, _TIMEOUT) keeps its primary code in the low byte.
+            if refused.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY:
                 raise
         finally:
             connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        await writer.execute("BEGIN IMMEDIATE")
+        await self._wait_to_begin(writer)
+
+    @staticmethod
+    async def _wait_to_begin(writer: Session) -> None:
+        """BEGIN IMMEDIATE on aiosqlite's thread, waiting up to busy_timeout for another process's write lock.
+
+        A cancellation cannot stop the thread's BEGIN: it is waited for, and what it opened rolled back, before
+        the caller gives up `_write_lock`. Else the next writer's first statement on the loop's thread would wait
+        behind it (SQLite holds the connection's mutex while it waits) and find a transaction left open."""
+        begin = asyncio.ensure_future(writer.execute("BEGIN IMMEDIATE"))
+        try:
+            await asyncio.shield(begin)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                await begin
+            if writer.raw._conn.in_transaction:
+                await writer.execute("ROLLBACK")
+            raise
 
     async def _commit(self, session: Session) -> None:
         """COMMIT; on SQLite on the loop's thread (in WAL mode it appends to the log and waits for no lock, and

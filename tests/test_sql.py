@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import sqlite3
 import threading
@@ -179,3 +180,37 @@ def test_a_sqlite_write_waits_for_another_process_write_lock_off_the_loops_threa
             await database.disconnect()
 
     assert asyncio.run(scenario()) == (20, [{"id": 1}])
+
+
+def test_a_sqlite_write_cancelled_while_it_waits_for_the_lock_leaves_nothing_open(tmp_path: Path) -> None:
+    """A write waiting (on aiosqlite's thread) for another process's write lock is cancelled: the BEGIN the thread
+    still finishes is rolled back before the next writer may go, so the next write commits as usual."""
+    path = tmp_path / "cancelled.db"
+
+    async def scenario() -> list[dict[str, int]]:
+        database = Database(f"sqlite:///{path}")
+        await database.connect()
+        other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        try:
+            await database.execute("CREATE TABLE probe (id INTEGER)")
+            other.execute("BEGIN IMMEDIATE")
+
+            async def write(value: int) -> None:
+                async with database.transaction():
+                    await database.execute("INSERT INTO probe (id) VALUES (:id)", {"id": value})
+
+            waiting = asyncio.create_task(write(1))
+            await asyncio.sleep(0.2)
+            waiting.cancel()
+            # The other process lets go while the cancelled BEGIN is still waiting on the thread: it gets the lock.
+            await asyncio.sleep(0.05)
+            other.execute("COMMIT")
+            with contextlib.suppress(asyncio.CancelledError):
+                await waiting
+            await asyncio.wait_for(write(2), 5)
+            return await database.fetch_all("SELECT id FROM probe")
+        finally:
+            other.close()
+            await database.disconnect()
+
+    assert asyncio.run(scenario()) == [{"id": 2}]
