@@ -20,21 +20,16 @@ import time
 from pathlib import Path
 
 import httpx2
-from websockets.asyncio.client import connect
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from timing import micros, socket_connects  # noqa: E402  (this script's folder is on the path)
 
 from cafe_rt import Settings, running_services  # noqa: E402  (the repository root is put on the path just above)
 from core.auth import actor_from_token  # noqa: E402
 from domain.revocation import authenticate  # noqa: E402
 from tests.factory import TEST_SECRET  # noqa: E402
 from tests.servers import create_company_by_command, server_env, token_for, uvicorn_server  # noqa: E402
-
-
-def micros(samples: list[float]) -> str:
-    ordered = sorted(samples)
-    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
-    return f"median {statistics.median(ordered) * 1e6:.0f} us, p99 {p99 * 1e6:.0f} us"
 
 
 async def in_process(database_url: str, token: str, rounds: int) -> tuple[list[float], list[float]]:
@@ -49,16 +44,6 @@ async def in_process(database_url: str, token: str, rounds: int) -> tuple[list[f
             await authenticate(services, token)
             check.append(time.perf_counter() - started)
         return decode, check
-
-
-async def socket_connects(host: str, token: str, rounds: int) -> list[float]:
-    samples = []
-    for _ in range(rounds):
-        started = time.perf_counter()
-        async with connect(f"ws://{host}/ws/cafe/orders/?token={token}") as ws:
-            await asyncio.wait_for(ws.recv(), 10)
-            samples.append(time.perf_counter() - started)
-    return samples
 
 
 def measure(name: str, database_url: str, rounds: int) -> None:

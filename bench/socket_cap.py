@@ -19,9 +19,10 @@ import uuid
 from pathlib import Path
 
 import httpx2
-from websockets.asyncio.client import connect
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from timing import micros, socket_connects  # noqa: E402  (this script's folder is on the path)
 
 from realtime.socket_leases import SocketLeases  # noqa: E402
 from storage.sql import Database
@@ -33,22 +34,6 @@ INSERT INTO bench_socket_leases (id, user_id, expires_at) SELECT :id, :user_id, 
 WHERE (SELECT COUNT(*) FROM bench_socket_leases WHERE user_id = :user_id) < :cap
 """
 DELETE = "DELETE FROM bench_socket_leases WHERE id = :id"
-
-
-def micros(samples: list[float]) -> str:
-    ordered = sorted(samples)
-    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
-    return f"median {statistics.median(ordered) * 1e6:.0f} us, p99 {p99 * 1e6:.0f} us"
-
-
-async def socket_connects(host: str, token: str, rounds: int) -> list[float]:
-    samples = []
-    for _ in range(rounds):
-        started = time.perf_counter()
-        async with connect(f"ws://{host}/ws/cafe/orders/?token={token}") as ws:
-            await asyncio.wait_for(ws.recv(), 10)
-            samples.append(time.perf_counter() - started)
-    return samples
 
 
 async def redis_leases(url: str, rounds: int) -> tuple[list[float], list[float]]:
