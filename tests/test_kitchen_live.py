@@ -63,6 +63,11 @@ async def frames_until(
     return found
 
 
+def bar_screen_sockets(listed: list[dict]) -> int:
+    """The open sockets and streams of the kitchen's bar station, in an answer of GET /api/cafe/screens/."""
+    return sum(entry["sockets"] for entry in listed if (entry["feed"], entry["station"]) == ("kitchen", "bar"))
+
+
 def _staff(http: httpx2.Client, owner: dict[str, str], branch: str, role: str) -> dict[str, str]:
     email = f"{role}-{uuid.uuid4().hex[:8]}@test.cafe"
     body = {"email": email, "password": PASSWORD, "role": role, "branch": branch}
@@ -216,9 +221,6 @@ def test_a_station_without_a_screen_is_announced_offline_once_and_online_again(f
                 time.sleep(0.1)
             return listed
 
-        def bar_sockets(listed: list[dict]) -> int:
-            return sum(entry["sockets"] for entry in listed if (entry["feed"], entry["station"]) == ("kitchen", "bar"))
-
         async def scenario() -> dict[str, Any]:
             bar_url = f"ws://{first}/ws/cafe/kitchen/?token={cook['token']}&station=bar"
             orders = await connect(f"ws://{second}/ws/cafe/orders/?token={cafe['waiter_token']}")
@@ -228,11 +230,11 @@ def test_a_station_without_a_screen_is_announced_offline_once_and_online_again(f
             await asyncio.wait_for(bar.recv(), TIMEOUT)
             result["open"] = await asyncio.to_thread(
                 wait_for_screens,
-                lambda listed: bar_sockets(listed) == 1 and any(entry["feed"] == "orders" for entry in listed),
+                lambda listed: bar_screen_sockets(listed) == 1 and any(entry["feed"] == "orders" for entry in listed),
             )
             # A screen that reconnects within the grace period is no alarm.
             await bar.close()
-            await asyncio.to_thread(wait_for_screens, lambda listed: bar_sockets(listed) == 0)
+            await asyncio.to_thread(wait_for_screens, lambda listed: bar_screen_sockets(listed) == 0)
             bar = await connect(bar_url)
             await asyncio.wait_for(bar.recv(), TIMEOUT)
             result["blip"] = await frames_until(orders, time.monotonic() + 3, "kitchen_screen_offline", 1)
@@ -297,8 +299,7 @@ def test_the_screens_of_a_killed_process_expire(fresh_postgres):
         waiter = {"Authorization": f"Bearer {cafe['waiter_token']}"}
 
         def bar_sockets() -> int:
-            listed = http.get("/api/cafe/screens/", headers=waiter).json()
-            return sum(entry["sockets"] for entry in listed if entry["station"] == "bar")
+            return bar_screen_sockets(http.get("/api/cafe/screens/", headers=waiter).json())
 
         async def scenario() -> tuple[list[dict], float]:
             orders = await connect(f"ws://{second}/ws/cafe/orders/?token={cafe['waiter_token']}")
@@ -338,8 +339,7 @@ def test_a_station_stream_joins_its_group_and_counts_as_a_screen(tmp_path):
         waiter = {"Authorization": f"Bearer {cafe['waiter_token']}"}
 
         def bar_sockets() -> int:
-            listed = http.get("/api/cafe/screens/", headers=waiter).json()
-            return sum(entry["sockets"] for entry in listed if entry["station"] == "bar")
+            return bar_screen_sockets(http.get("/api/cafe/screens/", headers=waiter).json())
 
         async def scenario() -> dict:
             async with httpx2.AsyncClient(base_url=f"http://{host}", timeout=TIMEOUT) as client:

@@ -7,7 +7,7 @@ import contextlib
 import contextvars
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import aiosqlite
@@ -149,25 +149,35 @@ def test_sqlite_begin_and_commit_run_on_the_loops_thread_and_the_writer_never_ch
     assert [entry for entry in ran if entry[0] == "reader"] == [("reader", CHECKPOINT, False)]
 
 
+@contextlib.asynccontextmanager
+async def write_locked_by_another_process(path: Path) -> AsyncIterator[tuple[Database, sqlite3.Connection]]:
+    """A database with a `probe` table whose SQLite write lock a second connection (another process, as far as
+    this one's Database knows) holds, by BEGIN IMMEDIATE, until the test COMMITs it."""
+    database = Database(f"sqlite:///{path}")
+    await database.connect()
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    try:
+        await database.execute("CREATE TABLE probe (id INTEGER)")
+        other.execute("BEGIN IMMEDIATE")
+        yield database, other
+    finally:
+        other.close()
+        await database.disconnect()
+
+
+async def write_probe(database: Database, value: int) -> None:
+    async with database.transaction():
+        await database.execute("INSERT INTO probe (id) VALUES (:id)", {"id": value})
+
+
 def test_a_sqlite_write_waits_for_another_process_write_lock_off_the_loops_thread(tmp_path: Path) -> None:
     """Another process (here a second connection) holds SQLite's write lock: BEGIN waits for it on aiosqlite's
     thread, and the loop goes on serving meanwhile."""
-    path = tmp_path / "locked.db"
 
     async def scenario() -> tuple[int, list[dict[str, int]]]:
-        database = Database(f"sqlite:///{path}")
-        await database.connect()
-        other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        try:
-            await database.execute("CREATE TABLE probe (id INTEGER)")
-            other.execute("BEGIN IMMEDIATE")
+        async with write_locked_by_another_process(tmp_path / "locked.db") as (database, other):
             ticks = 0
-
-            async def write() -> None:
-                async with database.transaction():
-                    await database.execute("INSERT INTO probe (id) VALUES (1)")
-
-            writing = asyncio.create_task(write())
+            writing = asyncio.create_task(write_probe(database, 1))
             while ticks < 20:  # the loop is not blocked while the write waits for the lock
                 await asyncio.sleep(0.01)
                 ticks += 1
@@ -175,9 +185,6 @@ def test_a_sqlite_write_waits_for_another_process_write_lock_off_the_loops_threa
             other.execute("COMMIT")
             await asyncio.wait_for(writing, 5)
             return ticks, await database.fetch_all("SELECT id FROM probe")
-        finally:
-            other.close()
-            await database.disconnect()
 
     assert asyncio.run(scenario()) == (20, [{"id": 1}])
 
@@ -185,21 +192,10 @@ def test_a_sqlite_write_waits_for_another_process_write_lock_off_the_loops_threa
 def test_a_sqlite_write_cancelled_while_it_waits_for_the_lock_leaves_nothing_open(tmp_path: Path) -> None:
     """A write waiting (on aiosqlite's thread) for another process's write lock is cancelled: the BEGIN the thread
     still finishes is rolled back before the next writer may go, so the next write commits as usual."""
-    path = tmp_path / "cancelled.db"
 
     async def scenario() -> list[dict[str, int]]:
-        database = Database(f"sqlite:///{path}")
-        await database.connect()
-        other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        try:
-            await database.execute("CREATE TABLE probe (id INTEGER)")
-            other.execute("BEGIN IMMEDIATE")
-
-            async def write(value: int) -> None:
-                async with database.transaction():
-                    await database.execute("INSERT INTO probe (id) VALUES (:id)", {"id": value})
-
-            waiting = asyncio.create_task(write(1))
+        async with write_locked_by_another_process(tmp_path / "cancelled.db") as (database, other):
+            waiting = asyncio.create_task(write_probe(database, 1))
             await asyncio.sleep(0.2)
             waiting.cancel()
             # The other process lets go while the cancelled BEGIN is still waiting on the thread: it gets the lock.
@@ -207,10 +203,7 @@ def test_a_sqlite_write_cancelled_while_it_waits_for_the_lock_leaves_nothing_ope
             other.execute("COMMIT")
             with contextlib.suppress(asyncio.CancelledError):
                 await waiting
-            await asyncio.wait_for(write(2), 5)
+            await asyncio.wait_for(write_probe(database, 2), 5)
             return await database.fetch_all("SELECT id FROM probe")
-        finally:
-            other.close()
-            await database.disconnect()
 
     assert asyncio.run(scenario()) == [{"id": 2}]
