@@ -32,17 +32,17 @@ def connection_for(url: str) -> Broadcast:
     return Broadcast(url)
 
 
+def reaches_one_process(url: str) -> bool:
+    """memory:// (the embedded default) carries events within this process only."""
+    return normalize_database_url(url).startswith("memory")
+
+
 class Broker:
     def __init__(self, url: str) -> None:
         self.url = normalize_database_url(url)
         self.connection = connection_for(self.url)
         # The largest envelope text this broker takes.
         self.max_text = MAX_NOTIFY_TEXT if self.url.startswith("postgresql://") else UNBOUNDED_TEXT
-
-    @property
-    def local_only(self) -> bool:
-        """memory:// reaches this process only."""
-        return self.url.startswith("memory")
 
     async def connect(self) -> None:
         await self.connection.connect()

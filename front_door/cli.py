@@ -10,7 +10,7 @@ import sys
 from core.settings import Settings
 from core.shapes import CreatedCompany
 from domain import accounts, demo
-from events.broker import Broker
+from events.broker import reaches_one_process
 from events.services import running_services
 from front_door.serving import run_migrations, serve
 
@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"cafe_rt: {refused}") from None
     if args.command == "serve":
         workers = max(1, args.workers if args.workers is not None else settings.web_concurrency)
-        if workers > 1 and Broker(settings.broadcast_url).local_only:
+        if workers > 1 and reaches_one_process(settings.broadcast_url):
             raise SystemExit(
                 "cafe_rt: --workers/WEB_CONCURRENCY above 1 needs a shared broker (BROADCAST_URL or REDIS_URL: "
                 "redis:// or postgres://); memory:// reaches one process only"
