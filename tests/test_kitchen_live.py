@@ -75,6 +75,17 @@ def _staff(http: httpx2.Client, owner: dict[str, str], branch: str, role: str) -
     return {"email": email, "token": token_for(http, email)}
 
 
+def kitchen_company(
+    http: httpx2.Client, owner_email: str
+) -> tuple[dict[str, str], dict[str, str], dict[str, str], dict[str, str]]:
+    """The company furnished (tests.servers.furnish), with the owner's and the waiter's headers and a cook of its
+    branch (email and token)."""
+    cafe = furnish(http, owner_email)
+    owner = {"Authorization": f"Bearer {token_for(http, owner_email)}"}
+    cook = _staff(http, owner, cafe["branch"], "cook")
+    return cafe, owner, cook, {"Authorization": f"Bearer {cafe['waiter_token']}"}
+
+
 def test_a_late_portion_is_announced_once_by_one_of_two_processes_and_after_a_restart(fresh_postgres):
     require_redis()
     owner_email = create_company_by_command(fresh_postgres)
@@ -84,10 +95,7 @@ def test_a_late_portion_is_announced_once_by_one_of_two_processes_and_after_a_re
         uvicorn_server(env) as second,
         httpx2.Client(base_url=f"http://{first}") as http,
     ):
-        cafe = furnish(http, owner_email)
-        owner = {"Authorization": f"Bearer {token_for(http, owner_email)}"}
-        cook = _staff(http, owner, cafe["branch"], "cook")
-        waiter = {"Authorization": f"Bearer {cafe['waiter_token']}"}
+        cafe, owner, cook, waiter = kitchen_company(http, owner_email)
         drink = {"title": "Lemonade", "price": "90.00", "station": "bar", "prep_minutes": 5}
         lemonade = http.post("/api/cafe/menu-items/", json=drink, headers=owner).json()
         body = {
@@ -293,10 +301,7 @@ def test_the_screens_of_a_killed_process_expire(fresh_postgres):
         uvicorn_server(env) as second,
         httpx2.Client(base_url=f"http://{second}") as http,
     ):
-        cafe = furnish(http, owner_email)
-        owner = {"Authorization": f"Bearer {token_for(http, owner_email)}"}
-        cook = _staff(http, owner, cafe["branch"], "cook")
-        waiter = {"Authorization": f"Bearer {cafe['waiter_token']}"}
+        cafe, owner, cook, waiter = kitchen_company(http, owner_email)
 
         def bar_sockets() -> int:
             return bar_screen_sockets(http.get("/api/cafe/screens/", headers=waiter).json())
@@ -333,10 +338,7 @@ def test_a_station_stream_joins_its_group_and_counts_as_a_screen(tmp_path):
     owner_email = create_company_by_command(database_url)
     env = server_env(database_url, SCREEN_INTERVAL="0.2")
     with uvicorn_server(env) as host, httpx2.Client(base_url=f"http://{host}") as http:
-        cafe = furnish(http, owner_email)
-        owner = {"Authorization": f"Bearer {token_for(http, owner_email)}"}
-        cook = _staff(http, owner, cafe["branch"], "cook")
-        waiter = {"Authorization": f"Bearer {cafe['waiter_token']}"}
+        cafe, owner, cook, waiter = kitchen_company(http, owner_email)
 
         def bar_sockets() -> int:
             return bar_screen_sockets(http.get("/api/cafe/screens/", headers=waiter).json())
