@@ -214,20 +214,23 @@ async def create_order(services: Services, actor: Actor, data: object) -> OrderJ
     body.check()
     if waiter_id is None and actor.role == "waiter":
         waiter_id = actor.id
-    async with services.change(actor.company_id) as change:
-        db = change.db
+    # What an order only refers to (its table, branch, client, waiter and menu items) is read before the
+    # company's lock; the table's status, which the order changes, is read under it (refresh_table_status).
+    async with services.change(actor.company_id, reads_first=True) as change:
+        reads = change.reads
         table_number = None
         if table_id is not None:
-            table = await visible_table(db, actor, table_id)
+            table = await visible_table(reads, actor, table_id)
             if branch_given is not None and branch_given != table["branch_id"]:
                 raise Invalid({"branch": ["The table belongs to another branch."]})
             branch_id, table_number = table["branch_id"], table["number"]
         else:
-            branch_id = await write_branch(db, actor, branch_given)
+            branch_id = await write_branch(reads, actor, branch_given)
         if client_id is not None:
-            await visible_client(db, actor, client_id)
-        waiter_id = await _staff_member(db, actor, waiter_id, branch_id)
-        priced = await price_lines(db, actor, lines, branch_id)
+            await visible_client(reads, actor, client_id)
+        waiter_id = await _staff_member(reads, actor, waiter_id, branch_id)
+        priced = await price_lines(reads, actor, lines, branch_id)
+        await change.lock()
         fields: NewOrder = {
             "table_id": table_id,
             "client_id": client_id,

@@ -3,7 +3,8 @@
 Every change goes through `Change`: it opens the transaction, takes the company's counter row lock
 (which orders the company's writers, so positions are gapless and in commit order), collects the
 events, writes them in one statement with the counter, commits, and only then hands them to the
-broker: once per change, on the company's one broker channel.
+broker: once per change, on the company's one broker channel. A change opened `reads_first` looks up
+what it only reads before it takes the lock, so the company's other writers do not wait on those reads.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import json
 import logging
 import time
 import zlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Protocol
 
@@ -23,7 +24,7 @@ from core.metrics import EVENTS_PUBLISHED
 from core.settings import Settings
 from core.values import utc_now
 from events.broker import Broker
-from storage.sql import Database, Row, Session, Statements, after_commit
+from storage.sql import Database, Row, Session, Statements, Values, after_commit, is_read
 
 if TYPE_CHECKING:
     from contextlib import AbstractAsyncContextManager
@@ -142,6 +143,31 @@ class Pipeline(Protocol):
     def published(self) -> PublishedMarks: ...
 
 
+class ReferenceReads:
+    """The reads a `reads_first` change may run before it takes the company's lock: SELECTs only."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    async def fetch_all(self, sql: str, values: Values | None = None) -> list[Row]:
+        return await self._session.fetch_all(self._checked(sql), values)
+
+    async def fetch_one(self, sql: str, values: Values | None = None) -> Row | None:
+        return await self._session.fetch_one(self._checked(sql), values)
+
+    async def execute(self, sql: str, values: Values | None = None) -> None:
+        raise RuntimeError("a write before the change took its lock: use change.db after `await change.lock()`")
+
+    async def execute_many(self, sql: str, values: Iterable[Values]) -> None:
+        raise RuntimeError("a write before the change took its lock: use change.db after `await change.lock()`")
+
+    @staticmethod
+    def _checked(sql: str) -> str:
+        if not is_read(sql):
+            raise RuntimeError("a write before the change took its lock: use change.db after `await change.lock()`")
+        return sql
+
+
 class Change:
     """One write transaction of one company, with the events it emits.
 
@@ -150,37 +176,70 @@ class Change:
     the only write lock (SQLite), and on SQLite its statements run on the event loop's thread: a slow query
     here stalls every write of the company and, on SQLite, every socket of the process. Work that must wait
     on something else happens before the change opens, or after it commits.
+
+    `reads_first=True` opens the transaction without the lock: the change reads on `change.reads` and then
+    calls `await change.lock()` before its first write or event (`change.db` refuses until then). The reads
+    there are of reference rows whose change is no conflict with this one (a menu item, a table, a member of
+    staff: the order is placed as they were a moment before); what the change updates after reading it (an
+    order, a table's status, a balance) is read on `change.db`, under the lock, or two writers could both
+    act on the same old value. On PostgreSQL the company's other writers then queue only behind this
+    change's writes; on SQLite, whose transaction holds the only write lock from BEGIN, nothing changes.
     """
 
-    db: Session
-
-    def __init__(self, services: Pipeline, company_id: str) -> None:
+    def __init__(self, services: Pipeline, company_id: str, *, reads_first: bool = False) -> None:
         self.services = services
         self.company_id = company_id
+        self._reads_first = reads_first
+        self._session: Session | None = None
+        self._locked = False
         self._events: list[OutboxEvent] = []
         self._types: list[str] = []
         self._position = 0
         # What one change looks up more than once (a branch's city), read once.
         self.memo: dict[str, Row] = {}
 
+    @property
+    def db(self) -> Session:
+        """The transaction's statements, once the change holds the company's lock."""
+        if not self._locked or self._session is None:
+            raise RuntimeError("change.db before the change took its lock: `await change.lock()` first")
+        return self._session
+
+    @property
+    def reads(self) -> ReferenceReads:
+        """SELECTs on the transaction, before or after the lock."""
+        if self._session is None:
+            raise RuntimeError("change.reads outside `async with`")
+        return ReferenceReads(self._session)
+
     async def __aenter__(self) -> Change:
         self._transaction: AbstractAsyncContextManager[Session] = self.services.database.transaction()
-        self.db = await self._transaction.__aenter__()
-        try:
-            row = await self.db.fetch_one(LOCK_COUNTER, {"company_id": self.company_id})
-            if row is None:
-                raise NotFound("Unknown company.")
-            self._position = row["last_position"]
-        except BaseException as error:
-            await self._abandon(error)
-            raise
+        self._session = await self._transaction.__aenter__()
+        if not self._reads_first:
+            try:
+                await self.lock()
+            except BaseException as error:
+                await self._abandon(error)
+                raise
         return self
+
+    async def lock(self) -> None:
+        """Take the company's counter row: from here the change may write and emit, in position order."""
+        if self._session is None or self._locked:
+            raise RuntimeError("change.lock() outside `async with`, or twice")
+        row = await self._session.fetch_one(LOCK_COUNTER, {"company_id": self.company_id})
+        if row is None:
+            raise NotFound("Unknown company.")
+        self._position = row["last_position"]
+        self._locked = True
 
     async def _abandon(self, error: BaseException) -> None:
         await self._transaction.__aexit__(type(error), error, error.__traceback__)
 
     async def emit(self, event_type: str, channels: list[str], message: Mapping[str, object]) -> None:
         """Record an event; its text is serialized here, once, with its position as event_id."""
+        if not self._locked:
+            raise RuntimeError("an event before the change took its lock: `await change.lock()` first")
         self._position += 1
         text = json.dumps({**message, "event_id": self._position}, ensure_ascii=False, separators=(",", ":"))
         self._events.append(OutboxEvent(self.company_id, self._position, tuple(channels), text))

@@ -29,8 +29,8 @@ class Services:
         settings = self.settings
         return TokenSettings(settings.jwt_secret or "", settings.access_token_ttl, settings.refresh_token_ttl)
 
-    def change(self, company_id: str) -> Change:
-        return Change(self, company_id)
+    def change(self, company_id: str, *, reads_first: bool = False) -> Change:
+        return Change(self, company_id, reads_first=reads_first)
 
 
 @asynccontextmanager

@@ -138,6 +138,71 @@ def test_concurrent_writers_get_gapless_positions_in_commit_order(client):
         }
 
 
+def test_a_reads_first_change_reads_beside_a_writer_and_writes_after_it(client):
+    services = client.app_state["services"]
+    if services.database.is_sqlite:
+        pytest.skip("SQLite's BEGIN IMMEDIATE holds the only write lock from the start: nothing to read beside")
+    cafe = make_company(client)
+    company = {"company_id": cafe.id}
+
+    async def scenario() -> tuple[bool, bool, int]:
+        holding, release = asyncio.Event(), asyncio.Event()
+
+        async def holder() -> None:
+            async with services.change(cafe.id) as change:
+                holding.set()
+                await release.wait()
+                await change.emit("test", ["orders"], {"type": "test"})
+
+        held = asyncio.create_task(holder())
+        await holding.wait()
+        # Should the reads wait for the lock after all, this ends the wait (and the test fails) instead of a hang.
+        asyncio.get_running_loop().call_later(3, release.set)
+        async with services.change(cafe.id, reads_first=True) as change:
+            await asyncio.wait_for(change.reads.fetch_one(COUNT_ORDERS, company), 5)
+            locking = asyncio.create_task(change.lock())
+            await asyncio.sleep(0.3)
+            waited_for_the_writer = not locking.done()
+            release.set()
+            await asyncio.wait_for(locking, 5)
+            await held
+            await change.emit("test", ["orders"], {"type": "test"})
+        row = await services.database.fetch_one(LAST_POSITION, company)
+        return waited_for_the_writer, held.done(), row["n"]
+
+    waited_for_the_writer, holder_done, last_position = client.portal.call(scenario)
+    # The read ran while the other change held the lock; the lock itself waited for that change's commit.
+    assert waited_for_the_writer and holder_done
+    assert last_position == scalar(client, COUNT_EVENTS, cafe.id)
+
+
+def test_a_reads_first_change_writes_and_emits_nothing_before_its_lock(client):
+    cafe = make_company(client)
+    services = client.app_state["services"]
+    before = scalar(client, COUNT_EVENTS, cafe.id), scalar(client, LAST_POSITION, cafe.id)
+
+    async def attempts() -> list[str]:
+        refused = []
+        async with services.change(cafe.id, reads_first=True) as change:
+            assert (await change.reads.fetch_one(COUNT_ORDERS, {"company_id": cafe.id}))["n"] == 0
+            for attempt in (
+                lambda: change.db.fetch_one(COUNT_ORDERS, {"company_id": cafe.id}),
+                lambda: change.reads.execute(
+                    "DELETE FROM orders WHERE company_id = :company_id", {"company_id": cafe.id}
+                ),
+                lambda: change.reads.fetch_one("UPDATE orders SET guests = 2 RETURNING id"),
+                lambda: change.emit("test", ["orders"], {"type": "test"}),
+            ):
+                with pytest.raises(RuntimeError) as error:
+                    await attempt()
+                refused.append(str(error.value))
+        return refused
+
+    refused = client.portal.call(attempts)
+    assert len(refused) == 4 and all("lock" in reason for reason in refused)
+    assert (scalar(client, COUNT_EVENTS, cafe.id), scalar(client, LAST_POSITION, cafe.id)) == before
+
+
 def test_old_events_are_pruned_and_a_resume_from_before_them_must_resync(client):
     cafe = make_company(client)
     services = client.app_state["services"]
