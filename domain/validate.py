@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
 from email.errors import HeaderParseError, MessageDefect
 from email.headerregistry import Address
 from typing import Any, TypeGuard
@@ -21,6 +20,8 @@ MAX_DEPTH = 32
 SPACE = "\\t\\n\\u000b\\u000c\\r\\u001c-\\u0020\\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000"
 # Money as text: digits, at most two decimals, up to MAX_INT cents (10000000.00); surrounding spaces are let go.
 MONEY_TEXT = rf"^[{SPACE}]*(?:[0-9]{{1,7}}(?:\.[0-9]{{1,2}})?|10000000(?:\.00?)?)[{SPACE}]*$"
+
+UUID_FORM = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
 # A domain of DNS labels (letters, digits, inner hyphens), at least two of them: what mail can be sent to.
@@ -114,13 +115,8 @@ def query_flag(query: dict[str, str], name: str) -> bool:
 
 
 def is_uuid(value: object) -> TypeGuard[str]:
-    if not isinstance(value, str) or len(value) != 36:
-        return False
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True
+    """A UUID in its 8-4-4-4-12 hex form (the only one cafe_rt hands out)."""
+    return isinstance(value, str) and UUID_FORM.fullmatch(value) is not None
 
 
 class Body:
