@@ -43,6 +43,8 @@ class Broker:
         self.connection = connection_for(self.url)
         # The largest envelope text this broker takes.
         self.max_text = MAX_NOTIFY_TEXT if self.url.startswith("postgresql://") else UNBOUNDED_TEXT
+        # memory:// hands a message to this process's subscribers as the object it is: nothing to encode.
+        self.in_process = reaches_one_process(self.url)
 
     async def connect(self) -> None:
         await self.connection.connect()
@@ -50,7 +52,8 @@ class Broker:
     async def disconnect(self) -> None:
         await self.connection.disconnect()
 
-    async def publish(self, channel: str, message: str) -> None:
+    async def publish(self, channel: str, message: object) -> None:
+        """`message` is text, except on an in-process broker (`in_process`), which may carry any object."""
         await self.connection.publish(channel=channel, message=message)
 
     def subscribe(self, channel: str) -> AbstractAsyncContextManager[Subscriber]:

@@ -290,6 +290,13 @@ def test_an_envelope_over_the_brokers_limit_in_bytes_travels_as_positions_only()
     ]
 
 
+def test_a_broken_envelope_is_refused_as_malformed_whatever_is_broken():
+    """The hub drops what parse_envelope refuses (ValueError) and goes on; nothing else may escape it."""
+    for broken in ("1|1|0.0|z:AAAA", "1|1|0.0|z:%%%", "1|2|0.0|[]", "1|1|0.0|[[", "nonsense"):
+        with pytest.raises(ValueError):
+            outbox.parse_envelope(broken)
+
+
 def test_an_ordinary_order_travels_whole_over_notify(client):
     """A 1-3 line order's change (11 events and more, in three dialects: 7 KB and up) fits NOTIFY once compressed,
     so the other processes need not read it back from the outbox."""
