@@ -240,7 +240,7 @@ class Hub:
             if outlets:
                 delivered = 0
                 for outlet in tuple(outlets):
-                    if outlet.wants(channel, position) and outlet.deliver(position, event):
+                    if outlet.deliver(position, event, channel):
                         delivered += 1
                 EVENTS_DELIVERED.inc(delivered)
 

@@ -151,16 +151,26 @@ class Outlet:
     def accepts(self, channels: tuple[str, ...], position: int) -> bool:
         return any(channel in self.channels and self.wants(channel, position) for channel in channels)
 
-    def deliver(self, position: int, event: EncodedText) -> bool:
-        """Send an event once: a socket on several of the event's channels still gets one copy."""
-        if position > self.last_position and self.closing_code is None:
-            self.last_position = position
-            # The frame encoded once for every socket, written in this call; else the ordinary send (or queue).
-            write = self._write_frame
-            if write is None or not self._direct or not write(event.chunk if self._chunked else event.frame):
-                self.push(event.text)
-            return True
-        return False
+    def deliver(self, position: int, event: EncodedText, channel: str | None = None) -> bool:
+        """Send an event once: a socket on several of the event's channels still gets one copy. With `channel`
+        (the event's, as the hub fans it out), not if the socket joined that channel after the event."""
+        if position <= self.last_position or self.closing_code is not None:
+            return False
+        # wants() inline: this runs once per socket per event, and most sockets joined nothing late.
+        if channel is not None and self.joined_after and position <= self.joined_after.get(channel, 0):
+            return False
+        self.last_position = position
+        # The frame encoded once for every socket, written in this call; else the ordinary send (or queue).
+        # (A writer is set only once started, so `_direct` here is: no sender and nothing queued.)
+        write = self._write_frame
+        if (
+            write is None
+            or self._sender is not None
+            or self._queue
+            or not write(event.chunk if self._chunked else event.frame)
+        ):
+            self.push(event.text)
+        return True
 
     def close(self, code: int) -> None:
         """Close the socket with `code` once the frame in flight is out; what is queued is dropped."""
