@@ -230,6 +230,7 @@ async def create_order(services: Services, actor: Actor, data: object) -> OrderJ
             await visible_client(reads, actor, client_id)
         waiter_id = await _staff_member(reads, actor, waiter_id, branch_id)
         priced = await price_lines(reads, actor, lines, branch_id)
+        await announce.read_ahead_for_order(change, branch_id)
         await change.lock()
         fields: NewOrder = {
             "table_id": table_id,
