@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
@@ -17,7 +16,6 @@ from starlette.types import Message
 from websockets.asyncio.client import ClientConnection
 
 from cafe_rt import Settings, create_app
-from storage.migrations import open_database
 from tests import frames, responses
 from tests.factory import TEST_HOSTS, TEST_SECRET
 
@@ -81,42 +79,16 @@ def postgres_url(name: str) -> str:
     return f"{base}/{name}"
 
 
-@contextlib.contextmanager
-def _postgres_database(template: str | None = None) -> Iterator[str]:
-    """A PostgreSQL database of its own (a copy of `template`, else empty), dropped afterwards."""
+@pytest.fixture
+def fresh_postgres() -> Iterator[str]:
+    """A PostgreSQL database of this test's own, dropped afterwards."""
+    require_postgres()
     name = f"cafe_rt_test_{uuid.uuid4().hex[:16]}"
-    copy_of = f' TEMPLATE "{template}"' if template else ""
-    asyncio.run(admin_sql(f'CREATE DATABASE "{name}"{copy_of}'))
+    asyncio.run(admin_sql(f'CREATE DATABASE "{name}"'))
     try:
-        yield name
+        yield postgres_url(name)
     finally:
         asyncio.run(admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
-async def _migrate(url: str) -> None:
-    database = await open_database(url)
-    await database.disconnect()
-
-
-@pytest.fixture(scope="session")
-def migrated_postgres_template() -> Iterator[str]:
-    """A database with this code's schema, made once a run: each test's database is a copy of it, because running
-    every migration for each test was 0.16 s of its setup (about 50 s of the suite)."""
-    require_postgres()
-    with _postgres_database() as name:
-        asyncio.run(_migrate(postgres_url(name)))
-        yield name
-
-
-@pytest.fixture
-def fresh_postgres(request: pytest.FixtureRequest) -> Iterator[str]:
-    """A PostgreSQL database of this test's own with this code's schema, dropped afterwards; an empty one for a
-    test marked `empty_database` (what migrations and upgrades start from)."""
-    require_postgres()
-    empty = request.node.get_closest_marker("empty_database") is not None
-    template = None if empty else request.getfixturevalue("migrated_postgres_template")
-    with _postgres_database(template) as name:
-        yield postgres_url(name)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

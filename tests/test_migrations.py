@@ -15,8 +15,6 @@ from core.values import normalize_database_url
 from storage.migrations import MIGRATIONS_PATH, MigrationReport, SchemaError, load_migrations, migrate, open_database
 from storage.sql import Database
 
-# Each test brings its database up from nothing itself.
-pytestmark = pytest.mark.empty_database
 ROOT = Path(__file__).resolve().parent.parent
 NEWEST = load_migrations()[-1].version
 

@@ -27,8 +27,6 @@ RELEASES_PATH = Path(__file__).resolve().parent / "releases"
 # Every landed release whose schema changed, oldest first. A release that changes the schema adds its own
 # fixture here (capture.py) before the next one lands; 0006856 is the first with schema_migrations.
 RELEASES = ("ed11cf2", "f728d68", "cbc31d8", "0006856")
-# Each test builds an old release's database from nothing itself.
-pytestmark = pytest.mark.empty_database
 # Releases whose events had another shape than today's: a resume from before the upgrade is told to resync.
 # 0006 gave kitchen tasks their station and due time: every release before it.
 RESYNC_AFTER_UPGRADE = {"ed11cf2", "f728d68", "cbc31d8"}
