@@ -16,6 +16,7 @@ from starlette.types import Message
 from websockets.asyncio.client import ClientConnection
 
 from cafe_rt import Settings, create_app
+from core import auth
 from tests import frames, responses
 from tests.factory import TEST_HOSTS, TEST_SECRET
 
@@ -114,6 +115,17 @@ def settings(database_url: str) -> Settings:
 def client(settings: Settings) -> Iterator[TestClient]:
     with TestClient(create_app(settings)) as test_client:
         yield test_client
+
+
+@pytest.fixture(autouse=True)
+def quick_password_hashing(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """scrypt at the service's cost (N=2**14) takes some 60 ms a hash and as long a check, and a factory company
+    makes seven people and logs them in: a third of a short test. The tests check what hashing does, not how long
+    it takes, so in this process a new hash costs N=2**4; a stored hash names its own cost, so checking one is
+    the same code either way. Servers the tests start as processes keep the real cost, and a test marked
+    `real_password_cost` (test_auth.py checks the service's own) gets it here too."""
+    if request.node.get_closest_marker("real_password_cost") is None:
+        monkeypatch.setattr(auth, "SCRYPT_N", 2**4)
 
 
 @pytest.fixture(autouse=True)

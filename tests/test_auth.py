@@ -5,8 +5,9 @@ from __future__ import annotations
 import time
 
 import jwt
+import pytest
 
-from core.auth import issue_tokens
+from core.auth import hash_password, issue_tokens, verify_password
 from tests.factory import PASSWORD, TEST_SECRET, close_code, login, make_company, ok
 
 
@@ -133,3 +134,11 @@ def test_staff_management_rules(client):
     assert client.post("/api/branches/", json={"name": "C", "city_id": 3}, headers=cafe.manager.auth).status_code == 403
     assert [branch["name"] for branch in ok(client.get("/api/branches/", headers=cafe.waiter.auth))] == ["A", "B"]
     assert login(client, "new@test.cafe")["access"]
+
+
+@pytest.mark.real_password_cost
+def test_the_service_hashes_passwords_with_scrypt_at_its_full_cost():
+    """The other tests hash at a quick cost (conftest.py); the service's own is N=2**14, r=8, p=1."""
+    stored = hash_password("correct horse battery")
+    assert stored.startswith("scrypt$16384$8$1$")
+    assert verify_password("correct horse battery", stored) and not verify_password("correct horse batter", stored)
