@@ -14,6 +14,7 @@ import time
 import urllib.request
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,9 @@ from websockets.client import ClientProtocol
 from websockets.frames import Opcode
 from websockets.uri import parse_uri
 
+from core.settings import Settings
+from domain import accounts
+from events.services import running_services
 from realtime.direct import KeepRawSend
 from tests import frames
 from tests.factory import PASSWORD, TEST_SECRET
@@ -139,6 +143,24 @@ def create_company_by_command(database_url: str) -> str:
         check=True,
     )
     assert set(json.loads(result.stdout)) == {"company_id", "owner_id", "owner_email"}
+    return email
+
+
+def create_company_in(database_url: str) -> str:
+    """What `create-company` does (its domain function, on a migrated database), in this process; returns the
+    owner's email. A new Python for the command costs some 0.9 s of imports and start-up, in the setup of most
+    server tests; the command itself is run by `create_company_by_command` (test_uvicorn's real-socket tests).
+    The owner's password is hashed at the tests' quick cost (conftest.py): the server checks any stored cost."""
+    email = f"owner-{uuid.uuid4().hex[:8]}@test.cafe"
+    settings = Settings(database_url=database_url, broadcast_url="memory://", jwt_secret=TEST_SECRET)
+
+    async def create() -> None:
+        async with running_services(settings) as services:
+            await accounts.create_company(services, "Real Cafe", email, PASSWORD)
+
+    # A thread of its own: a test driving Playwright's sync API already runs an event loop in this one.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, create()).result()
     return email
 
 

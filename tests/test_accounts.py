@@ -17,7 +17,7 @@ from websockets.exceptions import ConnectionClosed
 from cafe_rt import create_app
 from tests.conftest import REDIS_URL, require_redis
 from tests.factory import PASSWORD, close_code, feed_url, login, make_company, ok
-from tests.servers import create_company_by_command, furnish, server_env, token_for, uvicorn_server
+from tests.servers import create_company_in, furnish, server_env, token_for, uvicorn_server
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -254,7 +254,7 @@ def test_a_refreshed_token_must_fit_the_socket_it_extends(settings):
 
 
 def test_a_password_change_closes_the_users_open_sockets_with_4003(database_url):
-    owner_email = create_company_by_command(database_url)
+    owner_email = create_company_in(database_url)
     with uvicorn_server(server_env(database_url)) as host, httpx2.Client(base_url=f"http://{host}") as http:
         cafe = furnish(http, owner_email)
         token = cafe["waiter_token"]
@@ -294,7 +294,7 @@ def two_processes(database_url: str, broker: str) -> dict[str, str]:
 
 def test_a_revocation_through_one_process_is_refused_by_another_at_once(fresh_postgres):
     env = two_processes(fresh_postgres, "postgres")
-    owner_email = create_company_by_command(fresh_postgres)
+    owner_email = create_company_in(fresh_postgres)
     with (
         uvicorn_server(env) as first,
         uvicorn_server(env) as second,
@@ -311,7 +311,7 @@ def test_a_revocation_through_one_process_is_refused_by_another_at_once(fresh_po
 @pytest.mark.parametrize("broker", ["redis", "postgres"])
 def test_a_revocation_through_one_process_closes_the_sockets_on_another(fresh_postgres, broker):
     env = two_processes(fresh_postgres, broker)
-    owner_email = create_company_by_command(fresh_postgres)
+    owner_email = create_company_in(fresh_postgres)
     with (
         uvicorn_server(env) as reader,
         uvicorn_server(env) as writer,

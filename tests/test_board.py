@@ -24,7 +24,7 @@ import pytest
 
 from tests.conftest import SERVICES_REQUIRED
 from tests.factory import PASSWORD
-from tests.servers import create_company_by_command, free_port, furnish, server_env, token_for, uvicorn_server
+from tests.servers import create_company_in, free_port, furnish, server_env, token_for, uvicorn_server
 
 if TYPE_CHECKING:  # imported where used: without playwright the tests skip, or fail under CI=true
     from playwright.sync_api import Browser, Page, Request, Route, WebSocket
@@ -149,7 +149,7 @@ def test_board_follows_the_floor_and_the_kitchen_live(browser: Browser, tmp_path
 
     database_url = f"sqlite:///{tmp_path}/board.db"
     env = server_env(database_url)
-    owner_email = create_company_by_command(database_url)
+    owner_email = create_company_in(database_url)
     port = free_port()
     traffic = Traffic()
     tokens: set[str] = set()
@@ -246,7 +246,7 @@ def test_owner_picks_a_branch(browser: Browser, tmp_path: Path) -> None:
     from playwright.sync_api import expect
 
     database_url = f"sqlite:///{tmp_path}/board.db"
-    owner_email = create_company_by_command(database_url)
+    owner_email = create_company_in(database_url)
     traffic = Traffic()
     env = server_env(database_url, CORS_ORIGINS="https://app.example")
     with uvicorn_server(env) as host, httpx2.Client(base_url=f"http://{host}") as http:
@@ -279,7 +279,7 @@ def test_board_refetches_when_its_position_is_pruned(browser: Browser, tmp_path:
 
     database_url = f"sqlite:///{tmp_path}/board.db"
     env = server_env(database_url)
-    owner_email = create_company_by_command(database_url)
+    owner_email = create_company_in(database_url)
     port = free_port()
     traffic = Traffic()
     with uvicorn_server(env, port=port) as host, httpx2.Client(base_url=f"http://{host}") as http:
@@ -350,7 +350,7 @@ def test_board_follows_the_feeds_as_event_streams_when_websockets_cannot_open(br
 
     database_url = f"sqlite:///{tmp_path}/board.db"
     env = server_env(database_url)
-    owner_email = create_company_by_command(database_url)
+    owner_email = create_company_in(database_url)
     port = free_port()
     traffic = Traffic()
 
@@ -470,7 +470,7 @@ def test_a_station_board_flags_late_portions_and_bumps_and_recalls(browser: Brow
 
     database_url = f"sqlite:///{tmp_path}/board.db"
     env = server_env(database_url, LATE_CHECK_INTERVAL="0.2", SCREEN_INTERVAL="0.3", SCREEN_GRACE="1")
-    owner_email = create_company_by_command(database_url)
+    owner_email = create_company_in(database_url)
     with uvicorn_server(env) as host, httpx2.Client(base_url=f"http://{host}") as http:
         cafe = furnish(http, owner_email)
         owner = {"Authorization": f"Bearer {token_for(http, owner_email)}"}

@@ -20,7 +20,7 @@ from cafe_rt import Settings, create_app
 from events.broker import connection_for
 from tests.conftest import REDIS_URL, admin_sql, require_redis
 from tests.factory import TEST_HOSTS, TEST_SECRET, create_order, feed_url, make_company
-from tests.servers import create_company_by_command, free_port, furnish, private_redis, server_env, uvicorn_server
+from tests.servers import create_company_in, free_port, furnish, private_redis, server_env, uvicorn_server
 
 TIMEOUT = 10
 
@@ -47,7 +47,7 @@ def test_a_write_through_one_process_reaches_a_socket_on_another(fresh_postgres,
     broadcast_url = REDIS_URL if broker == "redis" else fresh_postgres
     # No sweep and no relay: only the broker can carry the event in time.
     env = server_env(fresh_postgres, BROADCAST_URL=broadcast_url, SWEEP_INTERVAL="3600", RELAY_INTERVAL="3600")
-    owner_email = create_company_by_command(fresh_postgres)
+    owner_email = create_company_in(fresh_postgres)
     with (
         uvicorn_server(env) as reader,
         uvicorn_server(env) as writer,

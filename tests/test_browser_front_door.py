@@ -14,7 +14,7 @@ from websockets.exceptions import InvalidStatus
 from websockets.typing import Origin
 
 from tests.factory import PASSWORD
-from tests.servers import create_company_by_command, server_env, token_for, uvicorn_server
+from tests.servers import create_company_in, server_env, token_for, uvicorn_server
 from tests.sse import ACCEPT, event_stream
 
 
@@ -22,7 +22,7 @@ from tests.sse import ACCEPT, event_stream
 def served(tmp_path_factory):
     folder = tmp_path_factory.mktemp("hosts")
     database_url = f"sqlite:///{folder}/hosts.db"
-    owner_email = create_company_by_command(database_url)
+    owner_email = create_company_in(database_url)
     # The defaults: ALLOWED_HOSTS localhost, 127.0.0.1, [::1]; no CORS_ORIGINS.
     with uvicorn_server(server_env(database_url)) as host, httpx2.Client(base_url=f"http://{host}") as http:
         yield host, owner_email, token_for(http, owner_email)

@@ -20,7 +20,7 @@ from websockets.exceptions import InvalidStatus
 from websockets.typing import Origin
 
 from tests.factory import PASSWORD
-from tests.servers import create_company_by_command, furnish, server_env, token_for, uvicorn_server
+from tests.servers import create_company_in, furnish, server_env, token_for, uvicorn_server
 
 APP = "http://127.0.0.1:5173"  # the admin panel's dev server: another origin of the same site
 ELSEWHERE = "https://evil.example"
@@ -51,7 +51,7 @@ async def frames_until(ws, kind: str, timeout: float = 10) -> dict:
 
 def test_the_admin_panel_and_the_mini_app_on_cookie_sessions(tmp_path):
     database_url = f"sqlite:///{tmp_path}/shop.db"
-    owner_email = create_company_by_command(database_url)
+    owner_email = create_company_in(database_url)
     env = server_env(database_url, CORS_ORIGINS=APP)
     with (
         uvicorn_server(env) as host,

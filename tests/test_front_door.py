@@ -11,7 +11,7 @@ import httpx2
 import pytest
 from websockets.asyncio.client import connect
 
-from tests.servers import create_company_by_command, server_env, token_for, uvicorn_server
+from tests.servers import create_company_in, server_env, token_for, uvicorn_server
 
 REQUEST_TIMEOUT = 1.5
 
@@ -20,7 +20,7 @@ REQUEST_TIMEOUT = 1.5
 def served(tmp_path_factory):
     folder = tmp_path_factory.mktemp("front")
     database_url = f"sqlite:///{folder}/front.db"
-    owner_email = create_company_by_command(database_url)
+    owner_email = create_company_in(database_url)
     log_path = folder / "serve.log"
     with uvicorn_server(server_env(database_url, REQUEST_TIMEOUT=str(REQUEST_TIMEOUT)), log_path=log_path) as host:
         yield host, owner_email, log_path

@@ -20,7 +20,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from tests.conftest import REDIS_URL, require_redis
 from tests.factory import PASSWORD
-from tests.servers import create_company_by_command, furnish, server_env, token_for, uvicorn_server
+from tests.servers import create_company_in, furnish, server_env, token_for, uvicorn_server
 from tests.sse import event_stream
 
 TIMEOUT = 10
@@ -88,7 +88,7 @@ def kitchen_company(
 
 def test_a_late_portion_is_announced_once_by_one_of_two_processes_and_after_a_restart(fresh_postgres):
     require_redis()
-    owner_email = create_company_by_command(fresh_postgres)
+    owner_email = create_company_in(fresh_postgres)
     env = server_env(fresh_postgres, BROADCAST_URL=REDIS_URL, LATE_CHECK_INTERVAL="0.2")
     with (
         uvicorn_server(env) as first,
@@ -204,7 +204,7 @@ def test_a_station_without_a_screen_is_announced_offline_once_and_online_again(f
     """Counts kept by each process, shared through the database: the bar's screen is on one process, the waiter's
     orders feed and the screens listing on the other."""
     require_redis()
-    owner_email = create_company_by_command(fresh_postgres)
+    owner_email = create_company_in(fresh_postgres)
     env = server_env(fresh_postgres, BROADCAST_URL=REDIS_URL, SCREEN_INTERVAL="0.3", SCREEN_GRACE="2")
     with (
         uvicorn_server(env) as first,
@@ -293,7 +293,7 @@ def test_the_screens_of_a_killed_process_expire(fresh_postgres):
     """A process that dies without a word (SIGKILL) leaves its rows behind: they stop counting once its heartbeat is
     old, and the station it held is announced offline by the process that is left."""
     require_redis()
-    owner_email = create_company_by_command(fresh_postgres)
+    owner_email = create_company_in(fresh_postgres)
     env = server_env(fresh_postgres, BROADCAST_URL=REDIS_URL, SCREEN_INTERVAL="0.3", SCREEN_GRACE="1")
     doomed: list[subprocess.Popen] = []
     with (
@@ -335,7 +335,7 @@ def test_a_station_stream_joins_its_group_and_counts_as_a_screen(tmp_path):
     """/ws/cafe/kitchen/?station=bar as server-sent events (a board behind a network that breaks WebSockets): the
     bar's group, and listed among the branch's screens while it is open."""
     database_url = f"sqlite:///{tmp_path}/stream.db"
-    owner_email = create_company_by_command(database_url)
+    owner_email = create_company_in(database_url)
     env = server_env(database_url, SCREEN_INTERVAL="0.2")
     with uvicorn_server(env) as host, httpx2.Client(base_url=f"http://{host}") as http:
         cafe, owner, cook, waiter = kitchen_company(http, owner_email)

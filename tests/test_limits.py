@@ -21,7 +21,7 @@ from tests.factory import close_code, create_order, feed_url, make_company
 from tests.servers import (
     StalledClient,
     big_order_body,
-    create_company_by_command,
+    create_company_in,
     furnish,
     server_env,
     token_for,
@@ -133,7 +133,7 @@ def test_rooms_socket_refreshes_with_its_own_spelling(client):
 def test_an_oversized_frame_is_closed_with_1009(tmp_path):
     """The served default, WS_MAX_SIZE=65536."""
     database_url = f"sqlite:///{tmp_path}/limits.db"
-    owner_email = create_company_by_command(database_url)
+    owner_email = create_company_in(database_url)
     with uvicorn_server(server_env(database_url)) as host:
         with httpx2.Client(base_url=f"http://{host}") as http:
             access = token_for(http, owner_email)
@@ -151,7 +151,7 @@ def test_an_oversized_frame_is_closed_with_1009(tmp_path):
 
 def test_a_client_that_stops_reading_is_closed_with_4008_and_the_others_get_everything(tmp_path):
     database_url = f"sqlite:///{tmp_path}/stall.db"
-    owner_email = create_company_by_command(database_url)
+    owner_email = create_company_in(database_url)
     patches = 160  # about 6 MB of order_updated: more than the kernel and uvicorn buffer for one socket
     with (
         uvicorn_server(server_env(database_url, SEND_QUEUE_SIZE="20")) as host,
@@ -214,7 +214,7 @@ def established(server_port: int, client_port: int) -> bool:
 def test_a_client_that_never_reads_again_is_cut_after_stalled_timeout(tmp_path):
     """Flushing to a peer that takes nothing never ends; TCP_USER_TIMEOUT on the served socket ends it."""
     database_url = f"sqlite:///{tmp_path}/dead.db"
-    owner_email = create_company_by_command(database_url)
+    owner_email = create_company_in(database_url)
     env = server_env(database_url, SEND_QUEUE_SIZE="50", STALLED_TIMEOUT="2")  # pings every 30 s: too late here
     with uvicorn_server(env) as host, httpx2.Client(base_url=f"http://{host}") as http:
         cafe = furnish(http, owner_email)

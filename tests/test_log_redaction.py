@@ -10,14 +10,14 @@ import httpx2
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from tests.servers import create_company_by_command, server_env, token_for, uvicorn_server
+from tests.servers import create_company_in, server_env, token_for, uvicorn_server
 
 TICKET = "single-use-ticket-0123456789"
 
 
 def test_tokens_and_tickets_never_reach_the_log(tmp_path):
     database_url = f"sqlite:///{tmp_path}/log.db"
-    owner_email = create_company_by_command(database_url)
+    owner_email = create_company_in(database_url)
     log_path = tmp_path / "serve.log"
     with uvicorn_server(server_env(database_url), log_level="info", log_path=log_path) as host:
         with httpx2.Client(base_url=f"http://{host}") as http:

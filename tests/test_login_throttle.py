@@ -12,7 +12,7 @@ from starlette.testclient import TestClient
 
 from cafe_rt import Settings, create_app
 from tests.factory import PASSWORD, Company, make_company
-from tests.servers import create_company_by_command, server_env, uvicorn_server
+from tests.servers import create_company_in, server_env, uvicorn_server
 
 TOO_MANY = {"detail": "Too many failed logins; try again later."}
 
@@ -163,7 +163,7 @@ def test_one_address_spraying_many_accounts_is_stopped(strict):
 
 def test_failures_add_up_across_processes(fresh_postgres: str):
     """Two `serve` processes on one PostgreSQL: failures on either count toward one lock."""
-    owner_email = create_company_by_command(fresh_postgres)
+    owner_email = create_company_in(fresh_postgres)
     env = server_env(fresh_postgres, LOGIN_MAX_FAILURES="4")
     with uvicorn_server(env) as first, uvicorn_server(env) as second:
         with httpx2.Client(base_url=f"http://{first}") as one, httpx2.Client(base_url=f"http://{second}") as two:

@@ -11,7 +11,7 @@ from starlette.testclient import TestClient
 from websockets.asyncio.client import connect
 
 from tests.factory import create_order, feed_url, make_company
-from tests.servers import create_company_by_command, furnish, server_env, uvicorn_server
+from tests.servers import create_company_in, furnish, server_env, uvicorn_server
 
 DEEP = "[" * 1000 + "]" * 1000
 JSON = {"Content-Type": "application/json"}
@@ -98,7 +98,7 @@ def test_a_unicode_digit_last_event_id_connects_as_without_it(client: TestClient
 @pytest.fixture
 def served(tmp_path):
     database_url = f"sqlite:///{tmp_path}/malformed.db"
-    owner_email = create_company_by_command(database_url)
+    owner_email = create_company_in(database_url)
     with uvicorn_server(server_env(database_url)) as host, httpx2.Client(base_url=f"http://{host}") as http:
         yield host, furnish(http, owner_email)
 

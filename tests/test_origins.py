@@ -15,7 +15,7 @@ from websockets.typing import Origin
 
 from cafe_rt import create_app
 from tests.factory import make_company
-from tests.servers import create_company_by_command, furnish, server_env, token_for, uvicorn_server
+from tests.servers import create_company_in, furnish, server_env, token_for, uvicorn_server
 
 APP = "https://app.example"
 ELSEWHERE = "https://evil.example"
@@ -88,7 +88,7 @@ def test_without_cors_origins_no_cors_and_only_the_services_own_pages_open_socke
 def test_a_page_on_another_origin_logs_in_gets_a_ticket_and_follows_an_order_on_socket(tmp_path):
     """As a browser would: preflight, log in, ask for a ticket, open /socket, all with the page's Origin."""
     database_url = f"sqlite:///{tmp_path}/cors.db"
-    owner_email = create_company_by_command(database_url)
+    owner_email = create_company_in(database_url)
     with (
         uvicorn_server(server_env(database_url, CORS_ORIGINS=f"{APP}, http://localhost:5173")) as host,
         httpx2.Client(base_url=f"http://{host}", headers={"Origin": APP}) as http,

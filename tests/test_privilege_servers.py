@@ -14,7 +14,7 @@ from websockets.asyncio.client import connect
 
 from tests.conftest import REDIS_URL, require_redis
 from tests.factory import PASSWORD
-from tests.servers import create_company_by_command, furnish, server_env, token_for, uvicorn_server
+from tests.servers import create_company_in, furnish, server_env, token_for, uvicorn_server
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -23,7 +23,7 @@ def bearer(token: str) -> dict[str, str]:
 
 def test_a_comp_is_a_managers_and_every_process_hears_its_reason(fresh_postgres: str):
     require_redis()
-    owner_email = create_company_by_command(fresh_postgres)
+    owner_email = create_company_in(fresh_postgres)
     env = server_env(fresh_postgres, BROADCAST_URL=REDIS_URL)
     with (
         uvicorn_server(env) as one,
@@ -65,7 +65,7 @@ def test_a_comp_is_a_managers_and_every_process_hears_its_reason(fresh_postgres:
 
 def test_the_pair_locks_and_the_account_only_slows_on_every_process(fresh_postgres: str):
     """Addresses come from X-Forwarded-For, which `serve` trusts from 127.0.0.1 (FORWARDED_ALLOW_IPS)."""
-    owner_email = create_company_by_command(fresh_postgres)
+    owner_email = create_company_in(fresh_postgres)
     env = server_env(fresh_postgres, LOGIN_MAX_FAILURES="3", LOGIN_MAX_DELAY="2")
     with (
         uvicorn_server(env) as one,

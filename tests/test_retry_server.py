@@ -25,7 +25,7 @@ from websockets.exceptions import InvalidStatus
 
 from tests.conftest import POSTGRES_ADMIN_URL, REDIS_URL, require_redis
 from tests.servers import (
-    create_company_by_command,
+    create_company_in,
     free_port,
     furnish,
     private_redis,
@@ -58,7 +58,7 @@ async def orders_created(ws, until: str) -> list[str]:
 def test_a_retried_order_is_one_order_and_one_event_across_two_processes(fresh_postgres):
     require_redis()
     env = server_env(fresh_postgres, BROADCAST_URL=REDIS_URL)
-    owner_email = create_company_by_command(fresh_postgres)
+    owner_email = create_company_in(fresh_postgres)
     with uvicorn_server(env) as host_a, uvicorn_server(env) as host_b:
         with httpx2.Client(base_url=f"http://{host_a}") as a, httpx2.Client(base_url=f"http://{host_b}") as b:
             cafe = furnish(a, owner_email)
@@ -105,7 +105,7 @@ def test_a_paused_broker_does_not_hold_the_answer_and_the_event_arrives_after(tm
     port = free_port()
     database_url = f"sqlite:///{tmp_path}/cafe.db"
     env = server_env(database_url, BROADCAST_URL=f"redis://127.0.0.1:{port}/0", RELAY_INTERVAL="0.5")
-    owner_email = create_company_by_command(database_url)
+    owner_email = create_company_in(database_url)
     with private_redis(port), uvicorn_server(env) as host, httpx2.Client(base_url=f"http://{host}", timeout=20) as http:
         cafe = furnish(http, owner_email)
 
@@ -205,7 +205,7 @@ def request(connection: http.client.HTTPConnection, method: str, path: str, body
 
 
 def test_a_database_cut_is_503_with_retry_after_on_the_same_connection(fresh_postgres):
-    owner_email = create_company_by_command(fresh_postgres)
+    owner_email = create_company_in(fresh_postgres)
     with proxied(fresh_postgres) as (proxy, through_proxy):
         env = server_env(through_proxy)
         with uvicorn_server(env) as host, httpx2.Client(base_url=f"http://{host}") as rest:
@@ -263,7 +263,7 @@ def test_sigterm_lets_a_request_in_flight_finish_and_closes_sockets_with_1012(tm
     database_url = f"sqlite:///{tmp_path}/cafe.db"
     port, redis_port = free_port(), free_port()
     env = server_env(database_url, SHUTDOWN_TIMEOUT="5", BROADCAST_URL=f"redis://127.0.0.1:{redis_port}/0")
-    owner_email = create_company_by_command(database_url)
+    owner_email = create_company_in(database_url)
     processes: list[subprocess.Popen] = []
     with private_redis(redis_port), uvicorn_server(env, port=port, processes=processes):
         process = processes[0]

@@ -14,7 +14,7 @@ from websockets.exceptions import ConnectionClosed
 
 from realtime.socket_leases import SocketLeases
 from tests.conftest import REDIS_URL, require_redis
-from tests.servers import create_company_by_command, furnish, server_env, token_for, uvicorn_server
+from tests.servers import create_company_in, furnish, server_env, token_for, uvicorn_server
 
 
 def test_leases_cap_a_user_and_run_out_when_not_renewed():
@@ -72,7 +72,7 @@ async def refused_code(host: str, token: str) -> int | None:
 
 def test_the_cap_holds_across_two_processes_on_postgres_and_redis(fresh_postgres: str):
     require_redis()
-    owner_email = create_company_by_command(fresh_postgres)
+    owner_email = create_company_in(fresh_postgres)
     env = server_env(fresh_postgres, BROADCAST_URL=REDIS_URL, MAX_SOCKETS_PER_USER="3")
     with uvicorn_server(env) as one, uvicorn_server(env) as two, httpx2.Client(base_url=f"http://{one}") as http:
         owner, waiter = token_for(http, owner_email), furnish(http, owner_email)["waiter_token"]

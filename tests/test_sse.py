@@ -15,7 +15,7 @@ from websockets.exceptions import ConnectionClosed
 from tests.factory import PASSWORD
 from tests.servers import (
     big_order_body,
-    create_company_by_command,
+    create_company_in,
     free_port,
     furnish,
     server_env,
@@ -31,7 +31,7 @@ ENV = {"SSE_PING_INTERVAL": "0.5", "MAX_SOCKETS_PER_USER": "3"}
 
 @pytest.fixture
 def served(database_url):
-    owner_email = create_company_by_command(database_url)
+    owner_email = create_company_in(database_url)
     with uvicorn_server(server_env(database_url, **ENV)) as host, httpx2.Client(base_url=f"http://{host}") as http:
         cafe = furnish(http, owner_email)
         cafe["owner_token"] = token_for(http, owner_email)
@@ -146,7 +146,7 @@ def test_a_rooms_stream_joins_the_rooms_of_its_query_each_as_join_room_allows(se
 
 def test_a_stream_resumes_from_last_event_id_after_a_restart_with_nothing_missing_or_doubled(tmp_path):
     database_url = f"sqlite:///{tmp_path}/restart.db"
-    owner_email = create_company_by_command(database_url)
+    owner_email = create_company_in(database_url)
     env, port = server_env(database_url, **ENV), free_port()
     path = "/ws/cafe/orders/"
 
@@ -326,7 +326,7 @@ def test_revoking_the_user_ends_its_stream(served):
 def test_with_socket_token_expiry_close_a_stream_ends_when_its_token_expires(tmp_path):
     """A stream cannot refresh its token in-band: under SOCKET_TOKEN_EXPIRY=close it ends at the expiry (4003)."""
     database_url = f"sqlite:///{tmp_path}/expiry.db"
-    owner_email = create_company_by_command(database_url)
+    owner_email = create_company_in(database_url)
     env = server_env(database_url, SOCKET_TOKEN_EXPIRY="close", ACCESS_TOKEN_TTL="3")
 
     async def scenario(host: str, token: str) -> None:
@@ -370,7 +370,7 @@ def test_streams_count_against_the_per_user_cap_and_a_gone_one_frees_its_place_a
 def test_a_stream_that_cannot_keep_up_is_ended(tmp_path):
     """A reader that stops reading: its queue fills, the stream ends (4008) once what is in flight is out."""
     database_url = f"sqlite:///{tmp_path}/stall.db"
-    owner_email = create_company_by_command(database_url)
+    owner_email = create_company_in(database_url)
     patches = 160  # about 6 MB of order_updated: more than the kernel and uvicorn buffer for one stream
     with (
         uvicorn_server(server_env(database_url, SEND_QUEUE_SIZE="20")) as host,

@@ -17,7 +17,7 @@ from cafe_rt import create_app
 from core.errors import NotAuthenticated
 from domain import tickets
 from tests.factory import close_code, create_order, make_company, ok, portal
-from tests.servers import create_company_by_command, server_env, token_for, uvicorn_server
+from tests.servers import create_company_in, server_env, token_for, uvicorn_server
 
 
 def ticket_for(client, person) -> str:
@@ -94,7 +94,7 @@ def test_two_sockets_racing_for_one_ticket_cannot_both_win(client):
 
 def test_the_ticket_flow_over_a_real_server_on_socket(database_url):
     """What the mini-app does: ask for a ticket over HTTP, open /socket with it; the ticket is spent."""
-    owner_email = create_company_by_command(database_url)
+    owner_email = create_company_in(database_url)
     with uvicorn_server(server_env(database_url)) as host, httpx2.Client(base_url=f"http://{host}") as http:
         auth = {"Authorization": f"Bearer {token_for(http, owner_email)}"}
         answer = http.post("/api/auth/ws-ticket", headers=auth)
@@ -117,7 +117,7 @@ def test_the_ticket_flow_over_a_real_server_on_socket(database_url):
 
 def test_a_ticket_from_one_process_opens_a_socket_on_another(fresh_postgres):
     """Two `serve` processes on one database, as behind a load balancer: any of them redeems the ticket, once."""
-    owner_email = create_company_by_command(fresh_postgres)
+    owner_email = create_company_in(fresh_postgres)
     env = server_env(fresh_postgres)
     with uvicorn_server(env) as first, uvicorn_server(env) as second:
         with httpx2.Client(base_url=f"http://{first}") as http:
