@@ -74,7 +74,8 @@ async def same_on_both(host: str, path: str, token: str, write) -> tuple[list[st
             assert first is not None and first.id is None and first.data == greeting
             assert first.event == json.loads(greeting)["type"]
             await write(http)
-            texts, events = await socket_texts(ws), await stream_events(sse)
+            # Both at once: each waits QUIET seconds after its last frame.
+            texts, events = await asyncio.gather(socket_texts(ws), stream_events(sse))
     assert texts, "the writes reached no socket"
     for event in events:
         message = event.message
