@@ -150,7 +150,8 @@ def create_company_in(database_url: str) -> str:
     """What `create-company` does (its domain function, on a migrated database), in this process; returns the
     owner's email. A new Python for the command costs some 0.9 s of imports and start-up, in the setup of most
     server tests; the command itself is run by `create_company_by_command` (test_uvicorn's real-socket tests).
-    The owner's password is hashed at the tests' quick cost (conftest.py): the server checks any stored cost."""
+    The owner's password is hashed at this process's cost (in a test's own setup, the tests' quick one:
+    conftest.py); the server checks a stored hash at the cost it names."""
     email = f"owner-{uuid.uuid4().hex[:8]}@test.cafe"
     settings = Settings(database_url=database_url, broadcast_url="memory://", jwt_secret=TEST_SECRET)
 
