@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         print(asyncio.run(_demo(settings)))
         return 0
     try:
-        result = asyncio.run(_create_company(settings, args.name, args.owner_email, args.owner_password))
+        result = asyncio.run(create_company_command(settings, args.name, args.owner_email, args.owner_password))
     except Exception as error:  # a clear one-line reason instead of a traceback
         detail = getattr(error, "detail", str(error))
         print(json.dumps({"error": detail}), file=sys.stderr)
@@ -68,6 +68,7 @@ async def _demo(settings: Settings) -> str:
         return await demo.load(services)
 
 
-async def _create_company(settings: Settings, name: str, email: str, password: str) -> CreatedCompany:
+async def create_company_command(settings: Settings, name: str, email: str, password: str) -> CreatedCompany:
+    """What `create-company` does once its arguments are read (the server tests call it in their own process)."""
     async with running_services(settings) as services:
         return await accounts.create_company(services, name, email, password)

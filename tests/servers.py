@@ -27,8 +27,7 @@ from websockets.frames import Opcode
 from websockets.uri import parse_uri
 
 from core.settings import Settings
-from domain import accounts
-from events.services import running_services
+from front_door.cli import create_company_command
 from realtime.direct import KeepRawSend
 from tests import frames
 from tests.factory import PASSWORD, TEST_SECRET
@@ -147,21 +146,18 @@ def create_company_by_command(database_url: str) -> str:
 
 
 def create_company_in(database_url: str) -> str:
-    """What `create-company` does (its domain function, on a migrated database), in this process; returns the
-    owner's email. A new Python for the command costs some 0.9 s of imports and start-up, in the setup of most
-    server tests; the command itself is run by `create_company_by_command` (test_uvicorn's real-socket tests).
+    """What `create-company` does (the command's own function, on a migrated database), in this process;
+    returns the owner's email. A new Python for the command costs some 0.9 s of imports and start-up, in the
+    setup of most server tests; the whole command is run by `create_company_by_command` (test_uvicorn's
+    real-socket tests).
     The owner's password is hashed at this process's cost (in a test's own setup, the tests' quick one:
     conftest.py); the server checks a stored hash at the cost it names."""
     email = f"owner-{uuid.uuid4().hex[:8]}@test.cafe"
     settings = Settings(database_url=database_url, broadcast_url="memory://", jwt_secret=TEST_SECRET)
-
-    async def create() -> None:
-        async with running_services(settings) as services:
-            await accounts.create_company(services, "Real Cafe", email, PASSWORD)
-
+    creation = create_company_command(settings, "Real Cafe", email, PASSWORD)
     # A thread of its own: a test driving Playwright's sync API already runs an event loop in this one.
     with ThreadPoolExecutor(max_workers=1) as pool:
-        pool.submit(asyncio.run, create()).result()
+        pool.submit(asyncio.run, creation).result()
     return email
 
 
