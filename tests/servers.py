@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -35,10 +37,31 @@ from tests.factory import PASSWORD, TEST_SECRET
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def _own_ports() -> Iterator[int]:
+    """This process's ports for servers: below the kernel's ephemeral range (32768 and up on Linux), where no
+    outgoing connection takes one, in a block of 2,000 per pytest-xdist worker (gw0, gw1, ...), so two workers
+    never hand out the same port; each starts at a random place in its block, for two runs at once."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    first = 20000 + 2000 * (int(worker) % 6 if worker.isdigit() else 0)
+    offset = random.randrange(2000)
+    for step in itertools.count():
+        yield first + (offset + step) % 2000
+
+
+_ports = _own_ports()
+
+
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    """A port of this process's block that nothing listens on now."""
+    for _ in range(2000):
+        port = next(_ports)
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("every port of this worker's block is taken")
 
 
 @contextlib.asynccontextmanager
